@@ -1,0 +1,22 @@
+// Bundles the in-cluster relay (src/proxy/relay-main.ts) into one
+// dependency-free file, dist/relay/relay.js, shipped to the cluster in a
+// ConfigMap and run by a stock node image (DESIGN.md decision 7).
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const entry = 'src/proxy/relay-main.ts';
+if (!existsSync(entry)) {
+  console.error(`bundle-relay: ${entry} is missing`);
+  process.exit(1);
+}
+await build({
+  entryPoints: [entry],
+  outfile: 'dist/relay/relay.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
