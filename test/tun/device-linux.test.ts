@@ -1,0 +1,95 @@
+// The TUN addon against the real kernel, inside a namespace made per test.
+import t from 'tap';
+import { openTun, type TunDevice } from '../../src/tun/device.js';
+import { LinuxRouteTable } from '../../src/tun/routes-linux.js';
+import { isRoot, NetNs } from '../helpers/netns.js';
+
+if (!isRoot()) {
+  t.plan(0, 'needs root for network namespaces');
+  process.exit(0);
+}
+
+async function tunInNamespace(t: Tap.Test, mtu = 1500): Promise<{ ns: NetNs; dev: TunDevice; routes: LinuxRouteTable }> {
+  const ns = await NetNs.create(t);
+  const dev = await openTun({ name: 'kvpn0', mtu, netnsPath: ns.path });
+  t.teardown(() => dev.close());
+  const routes = new LinuxRouteTable({ netns: ns.name });
+  await routes.configureLink(dev.name, { mtu, addresses: ['10.201.0.1/32'] });
+  await routes.addRoute('10.201.0.0/16', dev.name);
+  return { ns, dev, routes };
+}
+
+function firstPacket(dev: TunDevice, match: (p: Uint8Array) => boolean): Promise<Uint8Array> {
+  return new Promise((resolve) => {
+    dev.onPackets((batch) => {
+      for (const p of batch) if (match(p)) resolve(Uint8Array.from(p)); // copy: views die after the callback
+    });
+  });
+}
+
+const isUdpTo = (port: number) => (p: Uint8Array) => p[0] === 0x45 && p[9] === 17 && ((p[22] ?? 0) << 8 | (p[23] ?? 0)) === port;
+
+t.test('a datagram routed into the TUN is read by the addon with its IP and UDP fields', async (t) => {
+  const { ns, dev } = await tunInNamespace(t);
+  t.equal(dev.name, 'kvpn0');
+  t.match(await ns.ip('-o', 'link', 'show', 'kvpn0'), /kvpn0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1500/);
+  const packet = firstPacket(dev, isUdpTo(9999));
+  await ns.exec('bash', ['-c', 'exec 3>/dev/udp/10.201.0.5/9999; printf hello-kvpn >&3']);
+  const p = await packet;
+  const view = new DataView(p.buffer);
+  t.equal(p[0] >> 4, 4, 'IPv4');
+  t.equal(view.getUint16(2), p.length, 'total length is the packet length');
+  t.equal([...p.subarray(12, 16)].join('.'), '10.201.0.1', 'source: the link address');
+  t.equal([...p.subarray(16, 20)].join('.'), '10.201.0.5', 'destination: the routed address');
+  t.equal(view.getUint16(24), 8 + 10, 'UDP length');
+  t.equal(Buffer.from(p.subarray(28)).toString(), 'hello-kvpn');
+  t.equal(dev.stats.packetsRead >= 1, true);
+});
+
+t.test('close is idempotent, releases the fd (the link disappears) and later writes are counted drops', async (t) => {
+  const { ns, dev } = await tunInNamespace(t);
+  dev.close();
+  dev.close();
+  t.notMatch(await ns.ip('-o', 'link', 'show'), /kvpn0/, 'a non-persistent TUN goes with its fd');
+  t.equal(dev.writeBatch([new Uint8Array(20)]), false);
+  t.equal(dev.stats.writeDropped, 1);
+});
+
+t.test('opening errors carry a code and a remedy', async (t) => {
+  const ns = await NetNs.create(t);
+  await t.rejects(openTun({ name: 'a-name-longer-than-15', netnsPath: ns.path }), {
+    code: 'KVPN_ERR_TUN_UNAVAILABLE',
+    message: /longer than 15 bytes/,
+  });
+  await t.rejects(openTun({ netnsPath: '/run/netns/does-not-exist' }), {
+    code: 'KVPN_ERR_TUN_UNAVAILABLE',
+    message: /cannot enter the network namespace/,
+  });
+  const first = await openTun({ name: 'kvpn7', netnsPath: ns.path });
+  t.teardown(() => first.close());
+  await t.rejects(openTun({ name: 'kvpn7', netnsPath: ns.path }), {
+    code: 'KVPN_ERR_TUN_UNAVAILABLE',
+    message: /already in use/,
+    remedy: /another kvpn session/,
+  });
+  await t.rejects(openTun({ mtu: 100 }), { code: 'KVPN_ERR_TUN_UNAVAILABLE', message: /invalid MTU/ });
+});
+
+t.test('routes: listed, removed idempotently, link deleted idempotently', async (t) => {
+  const { routes } = await tunInNamespace(t);
+  const mine = (await routes.listRoutes()).filter((r) => r.device === 'kvpn0' && r.family === 4);
+  t.same(
+    mine.map((r) => r.destination),
+    ['10.201.0.0/16'],
+  );
+  await routes.addRoute('fd00:10::/64', 'kvpn0');
+  t.ok((await routes.listRoutes()).some((r) => r.destination === 'fd00:10::/64' && r.family === 6));
+  await routes.removeRoute('10.201.0.0/16', 'kvpn0');
+  await routes.removeRoute('10.201.0.0/16', 'kvpn0');
+  t.notOk((await routes.listRoutes()).some((r) => r.destination === '10.201.0.0/16'));
+  await t.rejects(routes.addRoute('10.300.0.0/16', 'kvpn0'), { code: 'KVPN_ERR_ROUTE' });
+  t.equal(await routes.linkExists('kvpn0'), true);
+  await routes.deleteLink('kvpn0');
+  await routes.deleteLink('kvpn0');
+  t.equal(await routes.linkExists('kvpn0'), false);
+});
