@@ -1,8 +1,9 @@
 // Bundles the in-cluster relay (src/proxy/relay-main.ts) into one
 // dependency-free file, dist/relay/relay.js, shipped to the cluster in a
 // ConfigMap and run by a stock node image (DESIGN.md decision 7).
-import { build } from 'esbuild';
+
 import { existsSync } from 'node:fs';
+import { build } from 'esbuild';
 
 const entry = 'src/proxy/relay-main.ts';
 if (!existsSync(entry)) {

@@ -3,11 +3,12 @@
 // proxies — all through @kubernetes/client-node), JSON requests and the
 // options a WebSocket needs. This is the only module that imports
 // @kubernetes/client-node.
+
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KvpnError } from '../errors.js';
 import { KubeApiError, KubeUnreachableError, readStatus } from './errors.js';
@@ -210,7 +211,10 @@ export class KubeClient {
     const conn = await this.connectionOptions();
     const url = this.url(path, options.query);
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const headers: http.OutgoingHttpHeaders = { ...(conn.headers as http.OutgoingHttpHeaders), accept: 'application/json' };
+    const headers: http.OutgoingHttpHeaders = {
+      ...(conn.headers as http.OutgoingHttpHeaders),
+      accept: 'application/json',
+    };
     if (payload) {
       headers['content-type'] = options.contentType ?? 'application/json';
       headers['content-length'] = payload.length;
@@ -223,7 +227,9 @@ export class KubeClient {
         resolve,
       );
       req.on('timeout', () => req.destroy(new KubeUnreachableError(this.server.origin, 'request timed out')));
-      req.on('error', (err) => reject(err instanceof KvpnError ? err : new KubeUnreachableError(this.server.origin, err)));
+      req.on('error', (err) =>
+        reject(err instanceof KvpnError ? err : new KubeUnreachableError(this.server.origin, err)),
+      );
       req.end(payload);
     });
   }
@@ -266,7 +272,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }

@@ -28,7 +28,8 @@ function codeFor(status: number): `KVPN_ERR_${string}` {
 }
 
 function remedyFor(status: number): string | undefined {
-  if (status === 401) return 'Your credentials were rejected or expired: log in again (e.g. refresh your cloud CLI login) and retry.';
+  if (status === 401)
+    return 'Your credentials were rejected or expired: log in again (e.g. refresh your cloud CLI login) and retry.';
   if (status === 403) return 'Ask a cluster admin for the namespace-scoped Role in docs/rbac.md.';
   return undefined;
 }

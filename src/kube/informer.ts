@@ -7,7 +7,13 @@ import type { KubeClient } from './client.js';
 import { KubeApiError } from './errors.js';
 
 export interface KubeObject {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+  };
 }
 
 export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -80,10 +86,14 @@ export class Informer<T extends KubeObject> {
   async #list(): Promise<void> {
     if (this.#closed) return;
     try {
-      const list = await this.#client.request<{ metadata: { resourceVersion: string }; items: T[] }>('GET', this.#path, {
-        query: this.#query,
-        signal: this.#abort.signal,
-      });
+      const list = await this.#client.request<{ metadata: { resourceVersion: string }; items: T[] }>(
+        'GET',
+        this.#path,
+        {
+          query: this.#query,
+          signal: this.#abort.signal,
+        },
+      );
       if (this.#closed) return;
       const seen = new Set<string>();
       for (const item of list.items ?? []) {
@@ -180,7 +190,8 @@ export class Informer<T extends KubeObject> {
       return false;
     }
     const object = event.object;
-    if (!object?.metadata) return event.type !== 'ERROR' && event.type !== undefined ? true : false;
+    if (!object?.metadata) return event.type !== 'ERROR' && event.type !== undefined;
+    if (event.type === 'ERROR') return false;
     if (object.metadata.resourceVersion) this.#resourceVersion = object.metadata.resourceVersion;
     const key = objectKey(object);
     switch (event.type) {

@@ -38,11 +38,15 @@ let addon: TunAddon | undefined;
 export function loadAddon(): TunAddon {
   if (addon) return addon;
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, '../../build/Release/kvpn_tun.node'), join(here, '../../../build/Release/kvpn_tun.node')];
+  const candidates = [
+    join(here, '../../build/Release/kvpn_tun.node'),
+    join(here, '../../../build/Release/kvpn_tun.node'),
+  ];
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
     throw new TunUnavailableError('the kvpn TUN addon is not built (build/Release/kvpn_tun.node is missing)', {
-      remedy: 'Reinstall kvpn with a C compiler and Node headers available (`npm rebuild kvpn`), or run `npm ci` in a checkout.',
+      remedy:
+        'Reinstall kvpn with a C compiler and Node headers available (`npm rebuild kvpn`), or run `npm ci` in a checkout.',
     });
   }
   try {

@@ -1,7 +1,7 @@
 // Linux links and routes through iproute2 with JSON output.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type LinkSettings, RouteError, type RouteEntry, type RouteTable, type RouteTableOptions } from './routes.js';
+import { type LinkSettings, type RouteEntry, RouteError, type RouteTable, type RouteTableOptions } from './routes.js';
 
 const execFileP = promisify(execFile);
 

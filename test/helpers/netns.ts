@@ -1,7 +1,7 @@
 // Network namespaces for tests. Every test that creates a TUN, a route or a
 // DNS config does it inside a namespace made here, and the namespace is
 // removed when the test ends, also when it fails (t.teardown).
-import { execFile, spawn, type SpawnOptions, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 

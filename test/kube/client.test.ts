@@ -40,8 +40,21 @@ t.test('several kubeconfig files merge with kubectl rules: the first file wins',
   const dir = mkdtempSync(join(tmpdir(), 'kvpn-kc-'));
   const a = join(dir, 'a');
   const b = join(dir, 'b');
-  writeFileSync(a, kubeconfig('http://127.0.0.1:1', { current: 'staging', contexts: [['staging', 'shop']], token: 'A' }));
-  writeFileSync(b, kubeconfig('http://127.0.0.1:2', { current: 'prod', contexts: [['prod', 'x'], ['staging', 'other']], token: 'B' }));
+  writeFileSync(
+    a,
+    kubeconfig('http://127.0.0.1:1', { current: 'staging', contexts: [['staging', 'shop']], token: 'A' }),
+  );
+  writeFileSync(
+    b,
+    kubeconfig('http://127.0.0.1:2', {
+      current: 'prod',
+      contexts: [
+        ['prod', 'x'],
+        ['staging', 'other'],
+      ],
+      token: 'B',
+    }),
+  );
   const client = KubeClient.load({ kubeconfig: `${a}:${b}` });
   t.equal(client.contextName, 'staging', 'current-context from the first file that sets it');
   t.equal(client.namespace, 'shop', 'context defined twice: the first definition wins');
@@ -54,7 +67,16 @@ t.test('several kubeconfig files merge with kubectl rules: the first file wins',
 t.test('an unknown context names the contexts there are and the nearest one', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kvpn-kc-'));
   const file = join(dir, 'config');
-  writeFileSync(file, kubeconfig('http://127.0.0.1:1', { contexts: [['staging', 'default'], ['admin', 'default']], token: 'x' }));
+  writeFileSync(
+    file,
+    kubeconfig('http://127.0.0.1:1', {
+      contexts: [
+        ['staging', 'default'],
+        ['admin', 'default'],
+      ],
+      token: 'x',
+    }),
+  );
   const err = (() => {
     try {
       KubeClient.load({ kubeconfig: file, context: 'stagign' });
@@ -76,7 +98,15 @@ t.test('requests carry the bearer token; API errors keep the Status message', as
     seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
     if (req.url?.startsWith('/api/v1/nodes')) {
       res.writeHead(403, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message: 'nodes is forbidden: User "dev" cannot list resource "nodes"' }));
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          status: 'Failure',
+          reason: 'Forbidden',
+          code: 403,
+          message: 'nodes is forbidden: User "dev" cannot list resource "nodes"',
+        }),
+      );
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -86,7 +116,9 @@ t.test('requests carry the bearer token; API errors keep the Status message', as
   writeFileSync(join(dir, 'c'), kubeconfig(url, { current: 's', contexts: [['s', 'default']], token: 'secret-token' }));
   const client = KubeClient.load({ kubeconfig: join(dir, 'c') });
   t.teardown(() => client.close());
-  const pods = await client.request<{ items: unknown[] }>('GET', '/api/v1/namespaces/default/pods', { query: { limit: 5 } });
+  const pods = await client.request<{ items: unknown[] }>('GET', '/api/v1/namespaces/default/pods', {
+    query: { limit: 5 },
+  });
   t.same(pods.items, []);
   t.equal(seen[0], 'GET /api/v1/namespaces/default/pods?limit=5 Bearer secret-token');
   const err = await client.request('GET', '/api/v1/nodes').catch((e) => e);
@@ -100,7 +132,10 @@ t.test('an unreachable API server is a clear error, not a hang', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kvpn-kc-'));
   const url = await apiServer(t, () => {});
   const port = new URL(url).port;
-  writeFileSync(join(dir, 'c'), kubeconfig(`http://127.0.0.1:${Number(port)}`, { current: 's', contexts: [['s', 'default']], token: 'x' }));
+  writeFileSync(
+    join(dir, 'c'),
+    kubeconfig(`http://127.0.0.1:${Number(port)}`, { current: 's', contexts: [['s', 'default']], token: 'x' }),
+  );
   const client = KubeClient.load({ kubeconfig: join(dir, 'c') });
   t.teardown(() => client.close());
   const err = await client.request('GET', '/api', { timeoutMs: 200 }).catch((e) => e);

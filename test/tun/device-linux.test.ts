@@ -9,7 +9,10 @@ if (!isRoot()) {
   process.exit(0);
 }
 
-async function tunInNamespace(t: Tap.Test, mtu = 1500): Promise<{ ns: NetNs; dev: TunDevice; routes: LinuxRouteTable }> {
+async function tunInNamespace(
+  t: Tap.Test,
+  mtu = 1500,
+): Promise<{ ns: NetNs; dev: TunDevice; routes: LinuxRouteTable }> {
   const ns = await NetNs.create(t);
   const dev = await openTun({ name: 'kvpn0', mtu, netnsPath: ns.path });
   t.teardown(() => dev.close());
@@ -27,7 +30,8 @@ function firstPacket(dev: TunDevice, match: (p: Uint8Array) => boolean): Promise
   });
 }
 
-const isUdpTo = (port: number) => (p: Uint8Array) => p[0] === 0x45 && p[9] === 17 && ((p[22] ?? 0) << 8 | (p[23] ?? 0)) === port;
+const isUdpTo = (port: number) => (p: Uint8Array) =>
+  p[0] === 0x45 && p[9] === 17 && (((p[22] ?? 0) << 8) | (p[23] ?? 0)) === port;
 
 t.test('a datagram routed into the TUN is read by the addon with its IP and UDP fields', async (t) => {
   const { ns, dev } = await tunInNamespace(t);
