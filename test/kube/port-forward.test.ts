@@ -1,0 +1,134 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { KubeClient } from '../../src/kube/client.js';
+import { KubeApiError } from '../../src/kube/errors.js';
+import { openPortForward, PortForwardError } from '../../src/kube/port-forward.js';
+import { startFakePortForward } from '../proxy/helpers/fake-port-forward.js';
+
+async function tcpServer(t: Tap.Test, onConnection: (s: net.Socket) => void): Promise<number> {
+  const server = net.createServer(onConnection);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+async function setup(t: Tap.Test, opts: Parameters<typeof startFakePortForward>[0] = {}) {
+  const api = await startFakePortForward(opts);
+  t.teardown(() => api.close());
+  const client = KubeClient.load({ kubeconfig: api.kubeconfig });
+  t.teardown(() => client.close());
+  return { api, client };
+}
+
+t.test('bytes cross both ways; the port headers never reach the reader', async (t) => {
+  const port = await tcpServer(t, (s) => s.pipe(s));
+  const { client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  const payload = randomBytes(3 * 1024 * 1024 + 17);
+  const hash = createHash('sha256');
+  let received = 0;
+  pf.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    received += chunk.length;
+    if (received === payload.length) pf.end();
+  });
+  pf.write(payload.subarray(0, 5));
+  pf.write(payload.subarray(5));
+  await once(pf, 'end');
+  t.equal(received, payload.length, 'every byte echoed, none added');
+  t.equal(hash.digest('hex'), createHash('sha256').update(payload).digest('hex'), 'same bytes in the same order');
+  t.equal(pf.stats.bytesOut, payload.length);
+  t.equal(pf.stats.bytesIn, payload.length);
+});
+
+t.test('the kubelet error text becomes the stream error', async (t) => {
+  const closed = net.createServer();
+  closed.listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const port = (closed.address() as AddressInfo).port;
+  closed.close();
+  const { client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  const [err] = (await once(pf, 'error')) as [PortForwardError];
+  t.type(err, PortForwardError);
+  t.equal(err.code, 'KVPN_ERR_PORT_FORWARD');
+  t.match(err.kubeletMessage, /connect: connection refused/);
+  t.match(err.message, new RegExp(`port-forward to port ${port}: error forwarding port ${port}`));
+});
+
+t.test('a 403 on the upgrade is a KubeApiError with the API message', async (t) => {
+  const { client } = await setup(t, { forbid: true });
+  const err = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port: 1 }).catch((e) => e);
+  t.type(err, KubeApiError);
+  t.equal(err.status, 403);
+  t.match(err.apiMessage, /cannot create resource "pods\/portforward"/);
+  const missing = await setup(t);
+  const err404 = await openPortForward(missing.client, { namespace: 'ns1', pod: 'gone', port: 1 }).catch((e) => e);
+  t.equal(err404.status, 404);
+  t.match(err404.apiMessage, /pods "gone" not found/);
+});
+
+t.test('a reader that stops taking data pauses the socket; nothing is lost', async (t) => {
+  const total = 16 * 1024 * 1024;
+  const sent = randomBytes(total);
+  const port = await tcpServer(t, (s) => {
+    s.end(sent);
+  });
+  const { client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  // Do not read until the stream has had to pause the socket.
+  while (pf.stats.pauses === 0) await new Promise((r) => setTimeout(r, 5));
+  t.ok(pf.readableLength < 4 * 1024 * 1024, `buffered ${pf.readableLength} bytes while paused (bounded)`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of pf) chunks.push(chunk as Buffer);
+  t.ok(Buffer.concat(chunks).equals(sent), 'all bytes, in order, after resuming');
+});
+
+t.test('end() closes cleanly: the target sees EOF, our reader ends', async (t) => {
+  let targetEnded!: () => void;
+  const ended = new Promise<void>((r) => {
+    targetEnded = r;
+  });
+  const port = await tcpServer(t, (s) => {
+    s.on('data', () => {});
+    s.on('end', () => {
+      targetEnded();
+      s.end();
+    });
+  });
+  const { client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  const closed = once(pf, 'close');
+  pf.resume();
+  pf.end(Buffer.from('bye'));
+  await ended;
+  await closed;
+  t.equal(pf.errored, null, 'closed without error');
+});
+
+t.test('a cut connection is an error, not a silent end', async (t) => {
+  const port = await tcpServer(t, (s) => s.pipe(s));
+  const { api, client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  pf.write('x');
+  await once(pf, 'data');
+  api.cutAll();
+  const [err] = (await once(pf, 'error')) as [Error];
+  t.match(err.message, /port-forward connection lost \(WebSocket close 1006/);
+});
+
+t.test('no pong from the server ends the stream with a keepalive error', async (t) => {
+  const port = await tcpServer(t, (s) => s.pipe(s));
+  const { api, client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port, pingIntervalMs: 50 });
+  // Freeze the server side: it stops reading, so pings go unanswered.
+  for (const ws of api.sockets) (ws as unknown as { _socket: net.Socket })._socket.pause();
+  const [err] = (await once(pf, 'error')) as [Error];
+  t.match(err.message, /keepalive: no pong/);
+});
