@@ -1,0 +1,101 @@
+// The shapes shared by the session, the daemon and the CLI: start options,
+// progress steps, the startup summary and the status document. The status
+// JSON (`kvpn status --json`) is a public interface: fields are only ever
+// added, never renamed or removed, and `schema` changes if that must happen.
+
+export type DnsMode = 'auto' | 'resolved' | 'resolvconf' | 'off';
+
+export interface SessionOptions {
+  /** Kubeconfig path list (`:`-separated) as the session must load it (may start with the credential overlay). */
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  namespace?: string | undefined;
+  stateDir: string;
+  runtimeDir: string;
+  /** CIDRs or host names (resolved in the cluster) to route as well. */
+  alsoProxy: string[];
+  /** CIDRs never routed into the TUN, even when discovered. */
+  neverProxy: string[];
+  relayImage?: string | undefined;
+  dns: DnsMode;
+  allowConflictingRoutes: boolean;
+  /** TUN name; default: the first free kvpnN. */
+  tunName?: string | undefined;
+  mtu?: number | undefined;
+  /** Named network namespace for the TUN, link and routes (in-process tests; the daemon runs inside it instead). */
+  netns?: string | undefined;
+  /** Resolver file for --dns resolvconf (default /etc/resolv.conf). */
+  resolvConfPath?: string | undefined;
+  /** The invoking user when started through sudo: owns the control socket. */
+  owner?: { uid: number; gid: number } | undefined;
+  /** Journal this process as the session's daemon (so `down` can stop it if it hangs). */
+  journalProcess?: boolean;
+}
+
+export type StepName = 'kubeconfig' | 'relay' | 'cidrs' | 'tun' | 'dns' | 'verify';
+
+export const STEP_TITLES: Record<StepName, string> = {
+  kubeconfig: 'kubeconfig loaded',
+  relay: 'relay ready',
+  cidrs: 'CIDRs discovered',
+  tun: 'TUN and routes up',
+  dns: 'DNS configured',
+  verify: 'first connection verified',
+};
+
+export interface ProgressEvent {
+  step: StepName;
+  /** One short line of detail: "context staging, namespace default". */
+  detail: string;
+  elapsedMs: number;
+}
+
+export interface RouteInfo {
+  cidr: string;
+  source: 'service' | 'pod' | 'also-proxy';
+}
+
+export interface SessionSummary {
+  id: string;
+  context: string;
+  cluster: string;
+  server: string;
+  namespace: string;
+  device: string;
+  routes: RouteInfo[];
+  excluded: { cidr: string; reason: string }[];
+  dns: { mode: Exclude<DnsMode, 'auto'>; server: string | null; searchDomains: string[] };
+  relayPod: string;
+  socket: string;
+  logFile: string;
+  pid: number;
+  startupMs: number;
+}
+
+export interface DialErrorCounts {
+  refused: number;
+  unreachable: number;
+  timeout: number;
+  error: number;
+}
+
+export interface SessionStatus extends SessionSummary {
+  schema: 1;
+  state: 'running' | 'degraded' | 'stopping';
+  startedAt: string;
+  uptimeSeconds: number;
+  relay: { pod: string; namespace: string; image: string; recreated: number; connected: boolean };
+  cidrSources: { service: string; pod: string; notes: string[] };
+  traffic: {
+    tcpOpen: number;
+    tcpTotal: number;
+    udpFlows: number;
+    udpTotal: number;
+    bytesToCluster: number;
+    bytesFromCluster: number;
+    dialErrors: DialErrorCounts;
+  };
+  dnsStats: Record<string, number>;
+  /** Problems seen while running, newest last (bounded). */
+  warnings: string[];
+}

@@ -1,0 +1,127 @@
+// Undoing what a session journaled, after a clean stop or a crash. Every
+// undo is idempotent: a change that is already gone (or never happened,
+// because the session died between journaling and doing it) counts as
+// "absent". Processes are stopped first, so a hung daemon cannot redo what
+// we remove; everything else goes in reverse order. An entry leaves the
+// journal only once undone, so a failed undo can be retried by the next
+// `kvpn down`; the state file goes when the journal is empty.
+import { unlinkSync } from 'node:fs';
+import { systemErrorCode } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
+import type { RouteTable } from '../tun/routes.js';
+import { isAlive, stopProcess } from './process-info.js';
+import type { Change, JournalEntry, StateJournal } from './state-journal.js';
+
+export type UndoResult = 'undone' | 'absent' | 'failed' | 'skipped';
+
+export interface UndoOutcome {
+  change: Change;
+  result: UndoResult;
+  /** Human description: "route 10.96.0.0/12 dev kvpn0". */
+  what: string;
+  detail?: string;
+}
+
+export interface UndoDeps {
+  routes: RouteTable;
+  /** A client for the session's cluster, created on first use; rejects when credentials are unusable. */
+  kube(): Promise<KubeClient>;
+  /** Restores the resolver from a `dns` entry; resolves false when there was nothing to restore. */
+  restoreDns(change: Extract<Change, { kind: 'dns' }>): Promise<boolean>;
+  /** True when another live session journaled this link (so it is not ours to delete any more). */
+  linkOwnedElsewhere(device: string): boolean;
+}
+
+export function describeChange(change: Change): string {
+  switch (change.kind) {
+    case 'process':
+      return `${change.what} (pid ${change.pid})`;
+    case 'file':
+      return `${change.what} ${change.path}`;
+    case 'link':
+      return `link ${change.device}`;
+    case 'route':
+      return `route ${change.destination} dev ${change.device}`;
+    case 'dns':
+      return `resolver configuration (${change.mode}${change.mode === 'resolvconf' ? ` ${change.resolvConfPath}` : ''})`;
+    case 'kube-object':
+      return change.what;
+  }
+}
+
+async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
+  switch (change.kind) {
+    case 'process':
+      return (await stopProcess(change.pid, change.startTime)) ? 'undone' : 'absent';
+    case 'file':
+      try {
+        unlinkSync(change.path);
+        return 'undone';
+      } catch (err) {
+        if (systemErrorCode(err) === 'ENOENT') return 'absent';
+        throw err;
+      }
+    case 'route': {
+      const present = (await deps.routes.listRoutes()).some(
+        (r) => r.device === change.device && r.destination === change.destination,
+      );
+      if (!present) return 'absent';
+      await deps.routes.removeRoute(change.destination, change.device);
+      return 'undone';
+    }
+    case 'link':
+      if (deps.linkOwnedElsewhere(change.device)) return 'skipped';
+      if (!(await deps.routes.linkExists(change.device))) return 'absent';
+      await deps.routes.deleteLink(change.device);
+      return 'undone';
+    case 'dns':
+      return (await deps.restoreDns(change)) ? 'undone' : 'absent';
+    case 'kube-object': {
+      const client = await deps.kube();
+      try {
+        await client.request('DELETE', change.apiPath, { query: { gracePeriodSeconds: 0 } });
+        return 'undone';
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return 'absent';
+        throw err;
+      }
+    }
+  }
+}
+
+/** Undo order: live processes first, then everything else newest first. */
+export function undoOrder(entries: readonly JournalEntry[]): JournalEntry[] {
+  const newestFirst = [...entries].sort((a, b) => b.seq - a.seq);
+  return [
+    ...newestFirst.filter((e) => e.change.kind === 'process'),
+    ...newestFirst.filter((e) => e.change.kind !== 'process'),
+  ];
+}
+
+/** Undoes every journaled change; removes the state file when all are gone. */
+export async function undoJournal(journal: StateJournal, deps: UndoDeps): Promise<UndoOutcome[]> {
+  const outcomes: UndoOutcome[] = [];
+  for (const entry of undoOrder(journal.entries)) {
+    const what = describeChange(entry.change);
+    try {
+      const result = await undoOne(entry.change, deps);
+      journal.forget(entry);
+      outcomes.push({ change: entry.change, result, what });
+    } catch (err) {
+      outcomes.push({ change: entry.change, result: 'failed', what, detail: (err as Error).message });
+    }
+  }
+  if (journal.entries.length === 0) journal.remove();
+  return outcomes;
+}
+
+/** The daemon of a journal, if it is still running. */
+export function liveDaemon(
+  entries: readonly JournalEntry[],
+): { pid: number; startTime?: string | undefined } | undefined {
+  for (const e of entries) {
+    if (e.change.kind === 'process' && isAlive(e.change.pid, e.change.startTime)) return e.change;
+  }
+  return undefined;
+}
