@@ -1,0 +1,26 @@
+// Entry point of the in-cluster relay, bundled by scripts/bundle-relay.mjs
+// into dist/relay/relay.js and run by a stock node image:
+// environment → config → RelayServer on 127.0.0.1; exits 0 when idle or on
+// SIGTERM, 2 on bad configuration, 1 if it cannot listen.
+import { relayConfigFromEnv } from './relay-config.js';
+import { RelayLog } from './relay-log.js';
+import { RelayServer } from './relay-server.js';
+
+const config = relayConfigFromEnv(process.env);
+if ('errors' in config) {
+  for (const e of config.errors) process.stdout.write(`${JSON.stringify({ level: 'error', msg: 'bad configuration', error: e })}\n`);
+  process.exit(2);
+}
+const log = new RelayLog(config.logLevel, (line) => process.stdout.write(line));
+const server = new RelayServer(config, log, () => process.exit(0));
+const stop = (signal: string): void => {
+  log.info('stopping', { signal });
+  server.destroy();
+  process.exit(0);
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+server.listen().catch((err: Error) => {
+  log.error('cannot listen', { error: err.message, port: config.port });
+  process.exit(1);
+});

@@ -1,0 +1,80 @@
+// One CONNECT stream carrying one TCP connection, relay side.
+//
+//   HEADERS CONNECT host:port ─► net.connect ─► 200 | 502/504 + proxy-status (END_STREAM)
+//   DATA        ◄──────────────► socket bytes (pipe: backpressure both ways)
+//   END_STREAM  ◄──────────────► FIN (half-close, allowHalfOpen)
+//   RST_STREAM(CONNECT_ERROR) ◄─► RST (RFC 9113 §8.5)
+import http2 from 'node:http2';
+import net from 'node:net';
+import { classifySocketError, type DialOutcome, formatProxyStatus, HEADER_PEER, HEADER_PROXY_STATUS } from './protocol.js';
+import type { FlowContext } from './relay-flow.js';
+
+const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+
+export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: number, ctx: FlowContext): void {
+  const started = ctx.now();
+  const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+  let connected = false;
+  let finished = false;
+  const timer = setTimeout(() => {
+    fail({ status: 504, error: 'connection_timeout', details: `no answer from ${host}:${port} in ${ctx.connectTimeoutMs} ms` });
+  }, ctx.connectTimeoutMs);
+
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    ctx.release();
+  };
+  const fail = (outcome: DialOutcome): void => {
+    if (connected || finished) return;
+    socket.destroy();
+    ctx.dialFailed(outcome, host, port, ctx.now() - started);
+    if (!stream.destroyed && !stream.headersSent) {
+      stream.respond({ ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) }, { endStream: true });
+    }
+    finish();
+  };
+
+  stream.on('error', () => {});
+  stream.on('close', () => {
+    if (!connected) {
+      // The client gave up before the dial finished.
+      socket.destroy();
+      finish();
+      return;
+    }
+    if (stream.rstCode !== NGHTTP2_NO_ERROR) {
+      // RST_STREAM from the client (or its session died): reset the target too.
+      if (!socket.destroyed) socket.resetAndDestroy();
+    }
+    finish();
+  });
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (!connected) return fail(classifySocketError(err.code, err.message));
+    // The target reset the connection: RST_STREAM(CONNECT_ERROR) toward the client.
+    ctx.log.debug('target reset', { target: `${host}:${port}`, error: err.code ?? err.message });
+    if (!stream.closed) stream.close(NGHTTP2_CONNECT_ERROR);
+  });
+  socket.once('connect', () => {
+    connected = true;
+    clearTimeout(timer);
+    if (stream.destroyed) {
+      socket.destroy();
+      finish();
+      return;
+    }
+    ctx.dialed(host, port, ctx.now() - started);
+    stream.respond({ ':status': 200, [HEADER_PEER]: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setTimeout(ctx.idleMs, () => {
+      ctx.log.info('idle TCP flow closed', { target: `${host}:${port}`, idleMs: ctx.idleMs });
+      socket.resetAndDestroy();
+      if (!stream.closed) stream.close(NGHTTP2_CONNECT_ERROR);
+    });
+    // Bytes both ways with backpressure; each side's end is the other's half-close.
+    socket.pipe(stream);
+    stream.pipe(socket);
+    socket.on('data', (chunk: Buffer) => ctx.counted(0, chunk.length));
+    stream.on('data', (chunk: Buffer) => ctx.counted(chunk.length, 0));
+  });
+}
