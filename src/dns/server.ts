@@ -1,0 +1,335 @@
+// The DNS server: the I/O edge around the pure answering core. Every query
+// (UDP datagram, TCP frame, or a flow handed over by the DNS dialer) goes
+// through handle(): rate limit → parse → decide → reply now, or forward and
+// reply later. Malformed input is answered FORMERR or dropped, and counted;
+// nothing a client sends can throw out of here.
+
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Endpoint } from '../tun/stack/dialer.js';
+import { type AnswerPolicy, decide } from './answer.js';
+import {
+  answerRecordsOf,
+  decodeMessage,
+  type EncodedRecords,
+  encodeQuestion,
+  headerRcode,
+  parseQuery,
+  type Query,
+  RCODE,
+} from './codec.js';
+import { ForwardError } from './errors.js';
+import { ClientRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import { buildResponse, errorResponse, headerOnly, relayResponse, type Transport } from './response.js';
+import type { Forwarder } from './tcp-forwarder.js';
+import { DnsTcpSession, type TcpSessionOptions } from './tcp-session.js';
+import { UdpForwarder } from './udp-forwarder.js';
+import type { ZoneSnapshot } from './zone.js';
+
+/** Where the current zone comes from (ClusterRecords, or a fixed snapshot in tests). */
+export interface RecordSource {
+  readonly zone: ZoneSnapshot;
+}
+
+export interface DnsServerOptions {
+  records: RecordSource;
+  /** The cluster DNS through the tunnel (see createClusterForwarder). */
+  clusterForwarder?: Forwarder;
+  /** The machine's original DNS servers, for names outside the cluster (resolv.conf mode only). */
+  upstream?: Forwarder;
+  /** Reverse zones of the cluster CIDRs (reverseZonesOf): unknown PTR names there go to the cluster DNS. */
+  clusterReverseZones?: string[];
+  /** Per-client-address limit; false to disable. Default DEFAULT_RATE_LIMIT. */
+  rateLimit?: RateLimitOptions | false;
+  /** Most forwarded queries waiting at once; beyond, SERVFAIL. */
+  maxPendingForwards?: number;
+  tcp?: TcpSessionOptions & { maxConnections?: number };
+}
+
+export interface DnsStats {
+  queries: number;
+  answeredLocally: number;
+  nxdomainLocally: number;
+  forwardedCluster: number;
+  forwardedUpstream: number;
+  chased: number;
+  forwardTimeouts: number;
+  forwardFailures: number;
+  formerr: number;
+  notimp: number;
+  refused: number;
+  servfail: number;
+  truncated: number;
+  droppedMalformed: number;
+  droppedRateLimited: number;
+  tcpConnections: number;
+}
+
+export const MAX_PENDING_FORWARDS = 2048;
+
+export class DnsServer {
+  readonly #records: RecordSource;
+  readonly #cluster: Forwarder | undefined;
+  #upstream: Forwarder | undefined;
+  readonly #policy: AnswerPolicy;
+  readonly #limiter: ClientRateLimiter | undefined;
+  readonly #maxPending: number;
+  readonly #tcpOptions: TcpSessionOptions & { maxConnections?: number };
+  readonly #stats: DnsStats = {
+    queries: 0,
+    answeredLocally: 0,
+    nxdomainLocally: 0,
+    forwardedCluster: 0,
+    forwardedUpstream: 0,
+    chased: 0,
+    forwardTimeouts: 0,
+    forwardFailures: 0,
+    formerr: 0,
+    notimp: 0,
+    refused: 0,
+    servfail: 0,
+    truncated: 0,
+    droppedMalformed: 0,
+    droppedRateLimited: 0,
+    tcpConnections: 0,
+  };
+  #pendingForwards = 0;
+  readonly #udpSockets = new Set<dgram.Socket>();
+  readonly #tcpServers = new Set<net.Server>();
+  readonly #sessions = new Set<Duplex>();
+  #closed = false;
+
+  constructor(options: DnsServerOptions) {
+    this.#records = options.records;
+    this.#cluster = options.clusterForwarder;
+    this.#upstream = options.upstream;
+    this.#policy = {
+      clusterForwarding: Boolean(options.clusterForwarder),
+      upstreamForwarding: Boolean(options.upstream),
+      clusterReverseZones: options.clusterReverseZones ?? [],
+    };
+    this.#limiter =
+      options.rateLimit === false ? undefined : new ClientRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+    this.#maxPending = options.maxPendingForwards ?? MAX_PENDING_FORWARDS;
+    this.#tcpOptions = options.tcp ?? {};
+    this.handle = this.handle.bind(this);
+  }
+
+  /** A snapshot of the counters. */
+  stats(): DnsStats {
+    return { ...this.#stats };
+  }
+
+  /** Names outside the cluster go to these servers from now on (resolv.conf mode); [] to stop. */
+  setUpstreams(servers: Endpoint[]): void {
+    this.setUpstream(servers.length ? new UdpForwarder({ servers }) : undefined);
+  }
+
+  setUpstream(upstream: Forwarder | undefined): void {
+    this.#upstream?.close();
+    this.#upstream = upstream;
+    this.#policy.upstreamForwarding = Boolean(upstream);
+  }
+
+  /**
+   * Answers one DNS message from `client`. `reply` is called exactly once,
+   * synchronously for local answers, with the response or undefined (dropped).
+   */
+  handle(
+    message: Uint8Array,
+    client: Endpoint,
+    transport: Transport,
+    reply: (response: Buffer | undefined) => void,
+  ): void {
+    const s = this.#stats;
+    s.queries++;
+    if (this.#closed) {
+      reply(undefined);
+      return;
+    }
+    if (this.#limiter && !this.#limiter.allow(client.address, Date.now())) {
+      s.droppedRateLimited++;
+      reply(undefined);
+      return;
+    }
+    const parsed = parseQuery(message);
+    if (!parsed.ok) {
+      if (parsed.drop) {
+        s.droppedMalformed++;
+        reply(undefined);
+        return;
+      }
+      if (parsed.rcode === RCODE.FORMERR) s.formerr++;
+      else s.notimp++;
+      reply(headerOnly(parsed.id, parsed.flags, parsed.rcode));
+      return;
+    }
+    const query = parsed.query;
+    const outcome = decide(query, this.#records.zone, this.#policy, transport);
+    switch (outcome.kind) {
+      case 'reply':
+        this.#count(outcome.response, outcome.rcode, outcome.local);
+        reply(outcome.response);
+        return;
+      case 'forward': {
+        const forwarder = outcome.to === 'cluster' ? this.#cluster : this.#upstream;
+        if (outcome.to === 'cluster') s.forwardedCluster++;
+        else s.forwardedUpstream++;
+        this.#forward(forwarder, query, transport, reply);
+        return;
+      }
+      case 'chase':
+        s.chased++;
+        this.#chase(query, outcome.chain, outcome.target, transport, reply);
+        return;
+    }
+  }
+
+  /** Serves one DNS-over-TCP connection as a Duplex (for the DNS dialer, or piped to a socket). */
+  openTcpSession(client: Endpoint): Duplex {
+    const session = new DnsTcpSession(this.handle, client, this.#tcpOptions);
+    this.#stats.tcpConnections++;
+    this.#sessions.add(session);
+    session.on('close', () => this.#sessions.delete(session));
+    if (this.#closed) session.destroy();
+    return session;
+  }
+
+  /** Listens for UDP queries on a normal socket (tests, benchmarks, 127.0.0.1 setups). */
+  async listenUdp(address: string, port = 0): Promise<AddressInfo> {
+    const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    socket.on('error', () => {});
+    socket.on('message', (msg, rinfo) => {
+      this.handle(msg, { address: rinfo.address, port: rinfo.port }, 'udp', (response) => {
+        if (response && !this.#closed) socket.send(response, rinfo.port, rinfo.address);
+      });
+    });
+    socket.bind(port, address);
+    await once(socket, 'listening');
+    this.#udpSockets.add(socket);
+    return socket.address();
+  }
+
+  /** Listens for DNS over TCP on a normal socket. */
+  async listenTcp(address: string, port = 0): Promise<AddressInfo> {
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      const session = this.openTcpSession({ address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
+      socket.on('error', () => session.destroy());
+      session.on('error', () => socket.destroy());
+      session.on('close', () => socket.destroy());
+      socket.pipe(session).pipe(socket);
+    });
+    server.maxConnections = this.#tcpOptions.maxConnections ?? 512;
+    server.listen(port, address);
+    await once(server, 'listening');
+    this.#tcpServers.add(server);
+    return server.address() as AddressInfo;
+  }
+
+  /** Stops listening, ends TCP sessions and closes the forwarders. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const socket of this.#udpSockets) socket.close();
+    this.#udpSockets.clear();
+    const closing = [...this.#tcpServers].map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    for (const session of this.#sessions) session.destroy();
+    this.#tcpServers.clear();
+    this.#cluster?.close();
+    this.#upstream?.close();
+    await Promise.all(closing);
+  }
+
+  destroy(_err?: Error): void {
+    void this.close();
+  }
+
+  #forward(
+    forwarder: Forwarder | undefined,
+    query: Query,
+    transport: Transport,
+    reply: (response: Buffer | undefined) => void,
+  ): void {
+    if (!forwarder || this.#pendingForwards >= this.#maxPending) {
+      this.#servfail(query, reply);
+      return;
+    }
+    this.#pendingForwards++;
+    forwarder.query(query.bytes).then(
+      (answer) => {
+        this.#pendingForwards--;
+        if (answer.length < 12 || ((answer[2] ?? 0) & 0x80) === 0 || !decodeMessage(answer)) {
+          this.#stats.forwardFailures++;
+          this.#servfail(query, reply);
+          return;
+        }
+        const response = relayResponse(query, answer, transport);
+        if (response.length < answer.length) this.#stats.truncated++;
+        reply(response);
+      },
+      (err: unknown) => {
+        this.#pendingForwards--;
+        this.#countForwardError(err);
+        this.#servfail(query, reply);
+      },
+    );
+  }
+
+  #chase(
+    query: Query,
+    chain: EncodedRecords[],
+    target: string,
+    transport: Transport,
+    reply: (r: Buffer | undefined) => void,
+  ): void {
+    const forwarder = this.#cluster ?? this.#upstream;
+    const finish = (rcode: number, extra: EncodedRecords[]) => {
+      const response = buildResponse(query, { rcode, authoritative: false, answers: [...chain, ...extra] }, transport);
+      this.#count(response, rcode, false);
+      reply(response);
+    };
+    if (!forwarder || this.#pendingForwards >= this.#maxPending) {
+      finish(RCODE.NOERROR, []);
+      return;
+    }
+    this.#pendingForwards++;
+    forwarder.query(encodeQuestion(target, query.type)).then(
+      (answer) => {
+        this.#pendingForwards--;
+        const records = answerRecordsOf(answer);
+        finish(headerRcode(answer) === RCODE.NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR, records ? [records] : []);
+      },
+      (err: unknown) => {
+        this.#pendingForwards--;
+        this.#countForwardError(err);
+        // The alias itself is still true; the client may resolve the target on its own.
+        finish(RCODE.NOERROR, []);
+      },
+    );
+  }
+
+  #servfail(query: Query, reply: (r: Buffer | undefined) => void): void {
+    this.#stats.servfail++;
+    reply(errorResponse(query, RCODE.SERVFAIL));
+  }
+
+  #countForwardError(err: unknown): void {
+    if (err instanceof ForwardError && err.reason === 'timeout') this.#stats.forwardTimeouts++;
+    else this.#stats.forwardFailures++;
+  }
+
+  #count(response: Buffer, rcode: number, local: boolean): void {
+    const s = this.#stats;
+    if (((response[2] ?? 0) & 0x02) !== 0) s.truncated++;
+    if (rcode === RCODE.REFUSED) s.refused++;
+    else if (rcode === RCODE.SERVFAIL) s.servfail++;
+    else if (local) {
+      s.answeredLocally++;
+      if (rcode === RCODE.NXDOMAIN) s.nxdomainLocally++;
+    }
+  }
+}
