@@ -31,6 +31,8 @@ export interface UndoDeps {
   restoreDns(change: Extract<Change, { kind: 'dns' }>): Promise<boolean>;
   /** True when another live session journaled this link (so it is not ours to delete any more). */
   linkOwnedElsewhere(device: string): boolean;
+  /** A live session closes its TUN here (the link goes with the fd). */
+  releaseLink?(device: string): Promise<void>;
 }
 
 export function describeChange(change: Change): string {
@@ -70,11 +72,14 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
       await deps.routes.removeRoute(change.destination, change.device);
       return 'undone';
     }
-    case 'link':
+    case 'link': {
       if (deps.linkOwnedElsewhere(change.device)) return 'skipped';
-      if (!(await deps.routes.linkExists(change.device))) return 'absent';
+      const existed = await deps.routes.linkExists(change.device);
+      await deps.releaseLink?.(change.device);
+      if (!existed) return 'absent';
       await deps.routes.deleteLink(change.device);
       return 'undone';
+    }
     case 'dns':
       return (await deps.restoreDns(change)) ? 'undone' : 'absent';
     case 'kube-object': {

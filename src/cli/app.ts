@@ -1,0 +1,181 @@
+// The command line: `kvpn up | status | down | logs | version | completion`
+// (also as `kubectl vpn …`). This file only declares the commands and their
+// flags; each command lives in its own file, returns an exit code and
+// writes through CliIo. runCli never exits the process: main.ts does.
+import { basename } from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { execCredential } from '../session/credentials.js';
+import { type DownArgs, runDown } from './down.js';
+import { EXIT } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { type LogsArgs, runLogs } from './logs.js';
+import { renderError, UsageError } from './render-error.js';
+import { runStatus, type StatusArgs } from './status.js';
+import { runUp, type UpArgs } from './up.js';
+import { runVersion, type VersionArgs } from './version.js';
+
+export interface GlobalArgs {
+  stateDir?: string | undefined;
+  runtimeDir?: string | undefined;
+}
+
+function scriptName(argv1: string | undefined): string {
+  return argv1 && basename(argv1).startsWith('kubectl-vpn') ? 'kubectl vpn' : 'kvpn';
+}
+
+const EPILOG = 'Docs: docs/cli.md (commands, exit codes), docs/errors.md (every KVPN_ERR_* code).';
+
+function build(args: string[], io: CliIo, setCode: (code: number) => void, failures: string[], argv1?: string): Argv {
+  const name = scriptName(argv1);
+  return yargs(args)
+    .scriptName(name)
+    .usage(
+      `${name} <command> [options]\n\nReach Kubernetes Services and Pods from this machine as if it ran inside the cluster.`,
+    )
+    .option('state-dir', {
+      type: 'string',
+      describe: 'Where sessions keep their state files and logs (env KVPN_STATE_DIR)',
+      global: true,
+    })
+    .option('runtime-dir', {
+      type: 'string',
+      describe: 'Where control sockets live (env KVPN_RUNTIME_DIR)',
+      global: true,
+    })
+    .command(
+      'up',
+      'Connect this machine to a cluster (starts a background session)',
+      (y) =>
+        y
+          .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current context)' })
+          .option('namespace', {
+            alias: 'n',
+            type: 'string',
+            describe: "Namespace for the relay and DNS search (default: the context's)",
+          })
+          .option('kubeconfig', {
+            type: 'string',
+            describe: 'Kubeconfig file(s), ":"-separated (default: $KUBECONFIG, else ~/.kube/config)',
+          })
+          .option('also-proxy', {
+            type: 'string',
+            array: true,
+            default: [],
+            describe: 'Also route this CIDR or host name (resolved in the cluster); repeatable',
+          })
+          .option('never-proxy', {
+            type: 'string',
+            array: true,
+            default: [],
+            describe: 'Never route this CIDR, even if it is a cluster range; repeatable',
+          })
+          .option('relay-image', { type: 'string', describe: 'Image for the relay pod (default node:22-alpine)' })
+          .option('dns', {
+            choices: ['auto', 'resolved', 'resolvconf', 'off'] as const,
+            default: 'auto' as const,
+            describe: 'How cluster names reach this machine',
+          })
+          .option('foreground', {
+            type: 'boolean',
+            default: false,
+            describe: 'Stay attached; Ctrl-C or SIGTERM disconnects and cleans up',
+          })
+          .option('allow-conflicting', {
+            type: 'boolean',
+            default: false,
+            describe: 'Route cluster ranges even where they overlap existing routes',
+          })
+          .option('device', { type: 'string', describe: 'TUN device name (default: the first free kvpnN)' })
+          .option('mtu', { type: 'number', describe: 'TUN MTU (default 65520)' })
+          .option('handoff', { type: 'string', hidden: true })
+          .example('$0 up --context staging', 'connect to the staging cluster')
+          .example('$0 up --also-proxy 10.20.0.0/16 --also-proxy db.internal', 'route more ranges through the cluster'),
+      async (argv) => setCode(await runUp(argv as unknown as UpArgs, io)),
+    )
+    .command(
+      'status',
+      'Show running sessions: ranges, DNS, relay, traffic',
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'Stable JSON (schema 1)' })
+          .option('context', { type: 'string', describe: 'Only the session of this context' }),
+      async (argv) => setCode(await runStatus(argv as unknown as StatusArgs, io)),
+    )
+    .command(
+      'down',
+      'Disconnect and undo every change (also after a crash)',
+      (y) =>
+        y
+          .option('all', { type: 'boolean', default: false, describe: 'Stop every session' })
+          .option('context', { type: 'string', describe: 'Stop the session of this context' })
+          .option('handoff', { type: 'string', hidden: true }),
+      async (argv) => setCode(await runDown(argv as unknown as DownArgs, io)),
+    )
+    .command(
+      'logs',
+      "Print a session's daemon log",
+      (y) =>
+        y
+          .option('context', { type: 'string', describe: 'The session of this context' })
+          .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines' })
+          .option('path', { type: 'boolean', default: false, describe: 'Print the log file path only' }),
+      async (argv) => setCode(await runLogs(argv as unknown as LogsArgs, io)),
+    )
+    .command(
+      'version',
+      'Print the kvpn version',
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      async (argv) => setCode(await runVersion(argv as unknown as VersionArgs, io)),
+    )
+    .command('__exec-credential', false, {}, async () => {
+      io.out(`${await execCredential()}\n`);
+      setCode(EXIT.OK);
+    })
+    .completion('completion', 'Print a shell completion script (bash/zsh): source <(kvpn completion)')
+    .demandCommand(1, 'Say what to do: up, status, down, logs or version.')
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .epilogue(EPILOG)
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, err) => {
+      // A command's own error passes through. yargs reports "Did you mean …?" first, then the problem.
+      if (err) throw err;
+      if (message.startsWith('Did you mean')) {
+        failures.push(message);
+        return;
+      }
+      const hint = failures.length ? `${failures.join(' ')} ` : '';
+      throw new UsageError(message, `${hint}See \`${name} --help\`.`);
+    });
+}
+
+/** Runs one command line; resolves with the exit code. */
+export async function runCli(rawArgs: string[], io: CliIo, argv1?: string): Promise<number> {
+  const args = rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v') ? ['version'] : rawArgs;
+  let code: number = EXIT.OK;
+  const failures: string[] = [];
+  const parser = build(
+    args,
+    io,
+    (c) => {
+      code = c;
+    },
+    failures,
+    argv1,
+  );
+  try {
+    const output = await new Promise<string>((resolve, reject) => {
+      parser.parseAsync(args, {}, (err, _argv, out) => (err ? reject(err) : resolve(out))).catch(reject);
+    });
+    if (output) io.out(output.endsWith('\n') ? output : `${output}\n`);
+    return code;
+  } catch (err) {
+    const rendered = renderError(err);
+    io.err(rendered.text);
+    return rendered.exitCode;
+  }
+}

@@ -1,0 +1,50 @@
+// `kvpn up --foreground`: the session runs in this process (no daemon). It
+// still serves the control socket, so `status` and `down` work from another
+// terminal; Ctrl-C or SIGTERM disconnects and undoes everything.
+import type { InvokingUser } from '../session/credentials.js';
+import { InterruptedError } from '../session/daemon-launch.js';
+import { streamLogger } from '../session/log.js';
+import { Session } from '../session/session.js';
+import type { SessionOptions } from '../session/types.js';
+import { renderOutcomes } from './down.js';
+import { EXIT } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { progressPrinter, renderSummary } from './progress.js';
+
+export async function runForeground(
+  options: SessionOptions,
+  user: InvokingUser | undefined,
+  io: CliIo,
+  command: string,
+): Promise<number> {
+  const abort = new AbortController();
+  let session: Session | undefined;
+  let signalled = false;
+  const onSignal = () => {
+    signalled = true;
+    if (session) {
+      io.err('\nDisconnecting…\n');
+      void session.close();
+    } else abort.abort(new InterruptedError());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const log = streamLogger((line) => {
+      if (io.env.KVPN_LOG_LEVEL === 'debug') io.err(line);
+    }, 'debug');
+    try {
+      session = await Session.start(options, { log, user, signal: abort.signal, onProgress: progressPrinter(io) });
+    } catch (err) {
+      if (signalled) throw new InterruptedError();
+      throw err;
+    }
+    io.out(renderSummary(session.summary(), command, true));
+    const outcomes = await session.closed;
+    io.out(`Disconnected from ${options.context}:\n${renderOutcomes(outcomes)}`);
+    return outcomes.some((o) => o.result === 'failed') ? EXIT.SYSTEM : EXIT.OK;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

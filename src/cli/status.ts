@@ -1,0 +1,111 @@
+// `kvpn status [--json] [--context C]`: every session's facts and counters,
+// asked from its daemon over the control socket. A session whose daemon is
+// gone is shown as crashed, with the command that cleans it up.
+// JSON form: {"schema":1,"sessions":[SessionStatus | {id, context, state:"crashed"|"unreachable", error}]}.
+import { resolveDirs } from '../session/paths.js';
+import { contextOf, findSessions, type KnownSession, selectSessions } from '../session/registry.js';
+import type { SessionStatus } from '../session/types.js';
+import type { GlobalArgs } from './app.js';
+import { EXIT } from './exit-codes.js';
+import type { CliIo } from './io.js';
+
+export interface StatusArgs extends GlobalArgs {
+  json: boolean;
+  context?: string | undefined;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.floor(seconds);
+  const parts: string[] = [];
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) parts.push(`${d}d`);
+  if (h) parts.push(`${h}h`);
+  if (m) parts.push(`${m}m`);
+  parts.push(`${s % 60}s`);
+  return parts.slice(0, 2).join('');
+}
+
+function row(label: string, value: string): string {
+  return `  ${label.padEnd(12)}${value}\n`;
+}
+
+export function renderStatus(s: SessionStatus, command: string): string {
+  const t = s.traffic;
+  const e = t.dialErrors;
+  let text = `Session ${s.context} (${s.state}, up ${formatDuration(s.uptimeSeconds)}, pid ${s.pid})\n`;
+  text += row('cluster', `${s.cluster} (${s.server})`);
+  text += row('namespace', s.namespace);
+  text += row(
+    'relay pod',
+    `${s.relay.pod}${s.relay.connected ? '' : ' (reconnecting)'}${s.relay.recreated ? `, recreated ${s.relay.recreated}×` : ''}`,
+  );
+  text += row('device', s.device);
+  text += row('routes', s.routes.map((r) => `${r.cidr} (${r.source})`).join(', ') || 'none');
+  if (s.excluded.length) text += row('excluded', s.excluded.map((x) => `${x.cidr} (${x.reason})`).join(', '));
+  const dns =
+    s.dns.mode === 'off'
+      ? 'off'
+      : `${s.dns.mode}, server ${s.dns.server}${s.dns.searchDomains.length ? `, search ${s.dns.searchDomains.join(' ')}` : ''}`;
+  text += row('DNS', dns);
+  text += row('TCP', `${t.tcpOpen} open, ${t.tcpTotal} total`);
+  text += row('UDP', `${t.udpFlows} flows, ${t.udpTotal} total`);
+  text += row(
+    'traffic',
+    `${formatBytes(t.bytesToCluster)} to cluster, ${formatBytes(t.bytesFromCluster)} from cluster`,
+  );
+  text += row(
+    'dial errors',
+    `${e.refused} refused, ${e.unreachable} unreachable, ${e.timeout} timed out, ${e.error} other`,
+  );
+  for (const w of s.warnings.slice(-3)) text += row('warning', w);
+  text += row('log', `${s.logFile} (${command} logs --context ${s.context})`);
+  text += row('stop with', `${command} down --context ${s.context}`);
+  return text;
+}
+
+function brokenEntry(s: KnownSession): Record<string, unknown> {
+  const crashed = s.state !== undefined;
+  return {
+    id: s.id,
+    context: contextOf(s),
+    state: crashed ? 'crashed' : 'unreachable',
+    error: s.unreachable?.message ?? 'no answer',
+    ...(s.state ? { logFile: s.state.logFile, namespace: s.state.namespace, cluster: s.state.cluster } : {}),
+  };
+}
+
+export async function runStatus(args: StatusArgs, io: CliIo, command = 'kvpn'): Promise<number> {
+  const dirs = resolveDirs(args, io.env);
+  const sessions = selectSessions(await findSessions(dirs), { context: args.context });
+  if (args.json) {
+    const list = sessions.map((s) => s.status ?? brokenEntry(s));
+    io.out(`${JSON.stringify({ schema: 1, sessions: list }, null, 2)}\n`);
+    return sessions.length ? EXIT.OK : EXIT.NO_SESSION;
+  }
+  if (!sessions.length) {
+    io.out(
+      `No kvpn session is running${args.context ? ` for context "${args.context}"` : ''}. Start one with \`${command} up\`.\n`,
+    );
+    return EXIT.NO_SESSION;
+  }
+  const parts = sessions.map((s) => {
+    if (s.status) return renderStatus(s.status, command);
+    const b = brokenEntry(s);
+    return `Session ${b.context} (${b.state}: ${b.error})\n${row('clean up', `${command} down --context ${b.context}`)}`;
+  });
+  io.out(parts.join('\n'));
+  return EXIT.OK;
+}

@@ -1,0 +1,175 @@
+// `kvpn up`: check the input, get root (sudo) without giving root the
+// user's credentials, refuse a second session for the same context (and
+// clean up after a crashed one), then start the session — as a daemon, or
+// attached with --foreground — printing each step and a summary.
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { KvpnError } from '../errors.js';
+import { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
+import { isCidr } from '../session/cidr.js';
+import { cleanupSession } from '../session/cleanup.js';
+import { type InvokingUser, invokingUser, userKubeconfigPaths } from '../session/credentials.js';
+import { launchDaemon } from '../session/daemon-launch.js';
+import { silentLogger } from '../session/log.js';
+import { resolveDirs, type SessionDirs, sessionId, sessionPaths } from '../session/paths.js';
+import { isStale } from '../session/registry.js';
+import { readState, SessionExistsError } from '../session/state-journal.js';
+import type { DnsMode, SessionOptions } from '../session/types.js';
+import type { GlobalArgs } from './app.js';
+import { renderOutcomes } from './down.js';
+import { EXIT } from './exit-codes.js';
+import { runForeground } from './foreground.js';
+import type { CliIo } from './io.js';
+import { isRoot, readHandoff, reexecWithSudo } from './privilege.js';
+import { progressPrinter, renderSummary } from './progress.js';
+import { UsageError } from './render-error.js';
+
+export interface UpArgs extends GlobalArgs {
+  context?: string | undefined;
+  namespace?: string | undefined;
+  kubeconfig?: string | undefined;
+  alsoProxy: string[];
+  neverProxy: string[];
+  relayImage?: string | undefined;
+  dns: DnsMode;
+  foreground: boolean;
+  allowConflicting: boolean;
+  device?: string | undefined;
+  mtu?: number | undefined;
+  handoff?: string | undefined;
+}
+
+const WHY_ROOT = 'to create the TUN device, routes and resolver settings';
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+/** Splits comma-separated values and checks each; host names are allowed only where `hosts`. */
+export function parseTargets(values: readonly string[], flag: string, hosts: boolean): string[] {
+  const out: string[] = [];
+  for (const v of values.flatMap((x) => String(x).split(','))) {
+    const value = v.trim();
+    if (!value) continue;
+    if (isCidr(value) || (hosts && HOST_NAME.test(value) && !/^[\d.]+$/.test(value))) out.push(value);
+    else {
+      throw new UsageError(
+        `${flag} "${value}" is not ${hosts ? 'a CIDR or a host name' : 'a CIDR'}`,
+        hosts
+          ? 'Use a range like 10.20.0.0/16, an address, or a DNS name.'
+          : 'Use a range like 10.20.0.0/16 or an address.',
+      );
+    }
+  }
+  return out;
+}
+
+function absoluteKubeconfig(list: string | undefined): string | undefined {
+  return list
+    ?.split(':')
+    .filter(Boolean)
+    .map((p) => (isAbsolute(p) ? p : resolve(p)))
+    .join(':');
+}
+
+/** Fails fast, as the invoking user, on what sudo cannot fix: kubeconfig, context, credentials, reachability. */
+async function preflight(args: UpArgs): Promise<void> {
+  const client = KubeClient.load({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
+  try {
+    await client.request('GET', `/api/v1/namespaces/${client.namespace}/pods`, { query: { limit: 1 } });
+  } catch (err) {
+    // A namespace-scoped user may not list pods; the relay step says precisely what is missing.
+    if (!(err instanceof KubeApiError && err.status === 403)) throw err;
+  } finally {
+    client.close();
+  }
+}
+
+function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
+  const out: string[] = [];
+  const kubeconfig = absoluteKubeconfig(args.kubeconfig);
+  if (args.context !== undefined) out.push('--context', args.context);
+  if (args.namespace !== undefined) out.push('--namespace', args.namespace);
+  if (kubeconfig !== undefined) out.push('--kubeconfig', kubeconfig);
+  for (const a of args.alsoProxy) out.push('--also-proxy', a);
+  for (const n of args.neverProxy) out.push('--never-proxy', n);
+  if (args.relayImage !== undefined) out.push('--relay-image', args.relayImage);
+  out.push('--dns', args.dns);
+  if (args.foreground) out.push('--foreground');
+  if (args.allowConflicting) out.push('--allow-conflicting');
+  if (args.device !== undefined) out.push('--device', args.device);
+  if (args.mtu !== undefined) out.push('--mtu', String(args.mtu));
+  out.push('--state-dir', dirs.stateDir, '--runtime-dir', dirs.runtimeDir);
+  return out;
+}
+
+/** A crashed session for this context is cleaned up; a live one is an error. */
+async function clearPrevious(
+  dirs: SessionDirs,
+  context: string,
+  user: InvokingUser | undefined,
+  io: CliIo,
+): Promise<void> {
+  const paths = sessionPaths(dirs, sessionId(context));
+  if (!existsSync(paths.stateFile)) return;
+  const state = readState(paths.stateFile);
+  if (!isStale(state)) throw new SessionExistsError(context, state);
+  io.err(`A previous session for context "${context}" did not stop cleanly; removing what it left first:\n`);
+  const outcomes = await cleanupSession(dirs, paths.stateFile, user, silentLogger);
+  io.err(renderOutcomes(outcomes));
+  if (outcomes.some((o) => o.result === 'failed')) {
+    throw new KvpnError(
+      'KVPN_ERR_CLEANUP_FAILED',
+      'system',
+      `the previous session for context "${context}" could not be cleaned up`,
+      {
+        remedy: 'Run `kvpn down` and check its output.',
+      },
+    );
+  }
+}
+
+export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<number> {
+  const alsoProxy = parseTargets(args.alsoProxy, '--also-proxy', true);
+  const neverProxy = parseTargets(args.neverProxy, '--never-proxy', false);
+  if (args.mtu !== undefined && (!Number.isInteger(args.mtu) || args.mtu < 1280 || args.mtu > 65535)) {
+    throw new UsageError(`--mtu ${args.mtu} is out of range`, 'Use an MTU between 1280 and 65535.');
+  }
+  const dirs = resolveDirs(args, io.env);
+  if (!isRoot()) {
+    await preflight(args);
+    return reexecWithSudo('up', forwardedArgs(args, dirs), WHY_ROOT, io);
+  }
+  const handoff = args.handoff === 'stdin' ? await readHandoff() : undefined;
+  const user = invokingUser(io.env, handoff);
+  const kubeconfig = user ? userKubeconfigPaths(user, args.kubeconfig).join(':') : absoluteKubeconfig(args.kubeconfig);
+  const probe = KubeClient.load({ kubeconfig, context: args.context, namespace: args.namespace });
+  const context = probe.contextName;
+  probe.close();
+  await clearPrevious(dirs, context, user, io);
+
+  const options: SessionOptions = {
+    kubeconfig,
+    context,
+    namespace: args.namespace,
+    stateDir: dirs.stateDir,
+    runtimeDir: dirs.runtimeDir,
+    alsoProxy,
+    neverProxy,
+    relayImage: args.relayImage,
+    dns: args.dns,
+    allowConflictingRoutes: args.allowConflicting,
+    tunName: args.device,
+    mtu: args.mtu,
+    owner: user ? { uid: user.uid, gid: user.gid } : undefined,
+  };
+  io.err(`Connecting to context "${context}"…\n`);
+  if (args.foreground) return runForeground(options, user, io, command);
+  const summary = await launchDaemon({
+    options,
+    user,
+    logFile: sessionPaths(dirs, sessionId(context)).logFile,
+    env: io.env,
+    onProgress: progressPrinter(io),
+  });
+  io.out(renderSummary(summary, command, false));
+  return EXIT.OK;
+}

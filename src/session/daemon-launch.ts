@@ -1,0 +1,89 @@
+// Starting a daemon from the CLI: spawn it detached (its own process group,
+// so the terminal's Ctrl-C does not reach it), log to the session's file,
+// pass the options over IPC and relay its progress until it is ready or
+// failed. Ctrl-C in the CLI during the start asks the daemon to abort; it
+// undoes what it did and exits.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { KvpnError } from '../errors.js';
+import { RemoteError } from './control-client.js';
+import type { InvokingUser } from './credentials.js';
+import type { DaemonMessage, DaemonRequest } from './daemon-main.js';
+import { nodeModuleCommand } from './self-command.js';
+import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
+
+export class InterruptedError extends KvpnError {
+  constructor() {
+    super('KVPN_ERR_INTERRUPTED', 'user', 'interrupted; the session was stopped and everything it did was undone', {
+      remedy: 'Run `kvpn up` again when ready.',
+    });
+  }
+}
+
+export class DaemonCrashedError extends KvpnError {
+  constructor(code: number | null, signal: string | null, logFile: string) {
+    let tail = '';
+    try {
+      tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n    ');
+    } catch {}
+    super(
+      'KVPN_ERR_DAEMON_CRASHED',
+      'internal',
+      `the kvpn daemon exited during start (${signal ?? `exit code ${code}`})${tail ? `; last log lines:\n    ${tail}` : ''}`,
+      { remedy: `See the full log in ${logFile}; \`kvpn down\` removes anything it left.` },
+    );
+  }
+}
+
+export interface LaunchOptions {
+  options: SessionOptions;
+  user?: InvokingUser | undefined;
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export async function launchDaemon(launch: LaunchOptions): Promise<SessionSummary> {
+  mkdirSync(dirname(launch.logFile), { recursive: true, mode: 0o700 });
+  const logFd = openSync(launch.logFile, 'a', 0o600);
+  const cmd = nodeModuleCommand('./daemon-main.js');
+  const child = spawn(cmd.command, cmd.args, {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'ipc'],
+    env: launch.env ?? process.env,
+    cwd: '/',
+  });
+  closeSync(logFd);
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    child.kill('SIGTERM');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await new Promise<SessionSummary>((resolve, reject) => {
+      child.on('message', (raw) => {
+        const message = raw as DaemonMessage;
+        if (message.type === 'progress') launch.onProgress?.(message.event);
+        else if (message.type === 'ready') resolve(message.summary);
+        else if (message.type === 'failed') {
+          const e = message.error;
+          reject(interrupted ? new InterruptedError() : new RemoteError(e.code, e.category, e.message, e.remedy));
+        }
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) =>
+        reject(interrupted ? new InterruptedError() : new DaemonCrashedError(code, signal, launch.logFile)),
+      );
+      const request: DaemonRequest = { type: 'start', options: launch.options, user: launch.user };
+      child.send(request);
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (child.connected) child.disconnect();
+    child.unref();
+  }
+}

@@ -1,0 +1,89 @@
+// The session daemon: a thin shell around Session. Started detached by
+// `kvpn up` with its stdout/stderr on the log file and an IPC channel to
+// the CLI: it receives the options, reports each progress step, then
+// "ready" with the summary (or "failed" with the error, after undoing
+// whatever it had done), and the CLI disconnects. SIGTERM, SIGINT, SIGHUP
+// and the control socket's "shutdown" all stop the session gracefully;
+// losing the CLI before "ready" aborts the start.
+import { KvpnError } from '../errors.js';
+import type { InvokingUser } from './credentials.js';
+import { type Logger, streamLogger } from './log.js';
+import { Session } from './session.js';
+import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
+
+export type DaemonRequest = { type: 'start'; options: SessionOptions; user?: InvokingUser | undefined };
+export type DaemonMessage =
+  | { type: 'progress'; event: ProgressEvent }
+  | { type: 'ready'; summary: SessionSummary }
+  | { type: 'failed'; error: { code: string; category: string; message: string; remedy?: string } };
+
+function send(message: DaemonMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+function errorInfo(err: unknown): Extract<DaemonMessage, { type: 'failed' }>['error'] {
+  if (err instanceof KvpnError) {
+    return {
+      code: err.code,
+      category: err.category,
+      message: err.message,
+      ...(err.remedy ? { remedy: err.remedy } : {}),
+    };
+  }
+  return { code: 'KVPN_ERR_INTERNAL', category: 'internal', message: (err as Error)?.message ?? String(err) };
+}
+
+async function main(): Promise<void> {
+  const log: Logger = streamLogger(
+    (line) => process.stderr.write(line),
+    process.env.KVPN_LOG_LEVEL === 'debug' ? 'debug' : 'info',
+  );
+  const abort = new AbortController();
+  let session: Session | undefined;
+  const stop = (why: string) => {
+    log.info(`stopping: ${why}`);
+    if (session) void session.close();
+    else abort.abort(new Error(why));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+  process.on('disconnect', () => {
+    if (!session) stop('the kvpn CLI went away before the session was ready');
+  });
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception', { error: err.stack ?? err.message });
+    void (session?.close() ?? Promise.resolve()).finally(() => process.exit(70));
+  });
+
+  const request = await new Promise<DaemonRequest>((resolve) => {
+    process.once('message', (m) => resolve(m as DaemonRequest));
+  });
+  process.title = `kvpn daemon ${request.options.context ?? ''}`.trim();
+  log.info('daemon starting', { pid: process.pid, context: request.options.context });
+  try {
+    session = await Session.start(
+      { ...request.options, journalProcess: true },
+      {
+        log,
+        user: request.user,
+        signal: abort.signal,
+        onProgress: (event) => send({ type: 'progress', event }),
+      },
+    );
+  } catch (err) {
+    log.error('start failed', { error: err as Error, code: (err as KvpnError).code });
+    send({ type: 'failed', error: errorInfo(err) });
+    process.disconnect?.();
+    process.exitCode = 1;
+    return;
+  }
+  send({ type: 'ready', summary: session.summary() });
+  process.disconnect?.();
+  await session.closed;
+  log.info('daemon exiting');
+  // Timers of closed components are gone; anything left must not keep us alive.
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+
+await main();

@@ -1,0 +1,118 @@
+// The session's DNS: the in-TUN server answering the cluster zone from
+// watches (src/dns), its forwarders (the cluster DNS through the tunnel; the
+// machine's original resolvers for other names in resolv.conf mode), the
+// dialer that hands the stack's packets for the DNS address to the server,
+// and the machine's resolver configuration (journaled before it changes).
+
+import { createClusterForwarder } from '../dns/cluster-forwarder.js';
+import { ClusterRecords } from '../dns/cluster-records.js';
+import { createDnsDialer } from '../dns/dns-dialer.js';
+import { reverseZonesOf } from '../dns/names.js';
+import { DnsServer } from '../dns/server.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Dialer } from '../tun/stack/dialer.js';
+import { formatIp, parseCidr } from './cidr.js';
+import { type ResolverChange, SystemResolver } from './dns-restore.js';
+import type { Logger } from './log.js';
+import type { StateJournal } from './state-journal.js';
+import type { DnsMode } from './types.js';
+
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+export interface DnsSetupOptions {
+  client: KubeClient;
+  /** The tunnel: the cluster DNS is reached through it. */
+  dialer: Dialer;
+  mode: DnsMode;
+  dnsAddress: string;
+  device: string;
+  namespace: string;
+  serviceCidrs: string[];
+  podCidrs: string[];
+  sessionDir: string;
+  resolvConfPath?: string | undefined;
+  netns?: string | undefined;
+  log: Logger;
+}
+
+export interface DnsSetup {
+  readonly mode: Exclude<DnsMode, 'auto'>;
+  readonly searchDomains: string[];
+  /** The stack's dialer: the DNS address goes to our server, the rest to the tunnel. */
+  readonly dialer: Dialer;
+  /** Points the machine's resolver at us (journaled first). */
+  apply(journal: StateJournal): Promise<void>;
+  restore(change: ResolverChange): Promise<boolean>;
+  stats(): Record<string, number>;
+  close(): void;
+}
+
+/** kube-dns's ClusterIP when readable, else the conventional 10th address of the service range. */
+async function clusterDnsAddress(client: KubeClient, serviceCidrs: string[]): Promise<string | undefined> {
+  try {
+    const svc = await client.request<{ spec?: { clusterIP?: string } }>(
+      'GET',
+      '/api/v1/namespaces/kube-system/services/kube-dns',
+    );
+    if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') return svc.spec.clusterIP;
+  } catch {}
+  const first = serviceCidrs.find((c) => !c.includes(':'));
+  if (!first) return undefined;
+  const cidr = parseCidr(first);
+  return formatIp(4, cidr.base + 10n);
+}
+
+export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
+  const { log } = options;
+  const searchDomains = [`${options.namespace}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN];
+  if (options.mode === 'off') {
+    return {
+      mode: 'off',
+      searchDomains: [],
+      dialer: options.dialer,
+      apply: async () => {},
+      restore: async () => false,
+      stats: () => ({}),
+      close: () => {},
+    };
+  }
+  const resolver = await SystemResolver.choose(options.mode, {
+    device: options.device,
+    dnsAddress: options.dnsAddress,
+    searchDomains,
+    stateDir: options.sessionDir,
+    resolvConfPath: options.resolvConfPath,
+    log,
+  });
+  const records = ClusterRecords.fromInformers(options.client, {
+    clusterDomain: CLUSTER_DOMAIN,
+    namespaces: 'all',
+    fallbackNamespace: options.namespace,
+    onError: (err) => log.debug('DNS watch', { error: err }),
+  });
+  const clusterDns = await clusterDnsAddress(options.client, options.serviceCidrs);
+  const server = new DnsServer({
+    records,
+    ...(clusterDns ? { clusterForwarder: createClusterForwarder(options.dialer, clusterDns) } : {}),
+    clusterReverseZones: [...options.serviceCidrs, ...options.podCidrs].flatMap(reverseZonesOf),
+  });
+  log.info('DNS server ready', { address: options.dnsAddress, clusterDns, mode: resolver.mode });
+  return {
+    mode: resolver.mode,
+    searchDomains,
+    dialer: createDnsDialer(options.dialer, server, options.dnsAddress),
+    async apply(journal) {
+      const change = resolver.change();
+      journal.record(change);
+      const upstreams = await resolver.apply();
+      // resolv.conf mode: names outside the cluster go to the machine's original servers.
+      if (upstreams.length) server.setUpstreams(upstreams.map((address) => ({ address, port: 53 })));
+    },
+    restore: (change) => resolver.restore(change),
+    stats: () => ({ ...server.stats() }) as unknown as Record<string, number>,
+    close() {
+      records.close();
+      void server.close();
+    },
+  };
+}

@@ -1,0 +1,481 @@
+// A session: one laptop connected to one cluster context.
+//
+//   start:  kubeconfig ─► relay ∥ CIDR discovery ─► TUN + routes ─► DNS ─► verify ─► control socket
+//   run:    pod watch adds routes for new pod ranges; the tunnel recreates a lost relay;
+//           status() reads every component's counters
+//   close:  stop watchers and the tunnel, then undo the journal newest-first
+//           (resolver, routes, link, relay objects, files) — the same code that
+//           `kvpn down` runs after a crash
+//
+// Every change to the OS or the cluster is journaled (state-journal.ts)
+// before it is made. A failed or aborted start undoes what it did before
+// rethrowing. The daemon (daemon-main.ts) and `up --foreground` are thin
+// shells around this class; tests run it in-process with `netns` set.
+import { lookup } from 'node:dns/promises';
+import { mkdirSync } from 'node:fs';
+import { KvpnError } from '../errors.js';
+import { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
+import { type RouteTable, routeTable } from '../tun/routes.js';
+import { isCidr } from './cidr.js';
+import { linksOfLiveSessions } from './cleanup.js';
+import { ControlServer } from './control-server.js';
+import { enableCredentialOverlay, type InvokingUser } from './credentials.js';
+import { discoverRanges, type Ranges, RangeWatcher } from './discovery.js';
+import { type DnsSetup, startDns } from './dns-setup.js';
+import type { Logger } from './log.js';
+import { type SessionPaths, sessionId, sessionPaths } from './paths.js';
+import { processStartTime } from './process-info.js';
+import { type RelaySetup, startRelay } from './relay-setup.js';
+import { findConflicts, hostPrefix, planRoutes, RouteConflictError } from './route-plan.js';
+import { type StackSetup, startStack } from './stack-setup.js';
+import { StateJournal } from './state-journal.js';
+import { candidateNetworks, type TunNetwork } from './tun-network.js';
+import type { ProgressEvent, RouteInfo, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
+import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
+import { verifyTraffic } from './verify.js';
+
+export interface SessionHooks {
+  log: Logger;
+  user?: InvokingUser | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export const MAX_WARNINGS = 20;
+
+export class StartAbortedError extends KvpnError {
+  constructor(reason: unknown) {
+    super('KVPN_ERR_INTERRUPTED', 'user', `start aborted: ${(reason as Error)?.message ?? String(reason)}`, {
+      remedy: 'Run `kvpn up` again.',
+    });
+  }
+}
+
+export class Session {
+  readonly #options: SessionOptions;
+  readonly #hooks: SessionHooks;
+  readonly #log: Logger;
+  readonly #startedAt = Date.now();
+  readonly #warnings: string[] = [];
+  #paths!: SessionPaths;
+  #journal: StateJournal | undefined;
+  #client: KubeClient | undefined;
+  #routes!: RouteTable;
+  #relay: RelaySetup | undefined;
+  #stack: StackSetup | undefined;
+  #dns: DnsSetup | undefined;
+  #control: ControlServer | undefined;
+  #rangeWatcher: RangeWatcher | undefined;
+  #network: TunNetwork | undefined;
+  #ranges: Ranges | undefined;
+  #routed: RouteInfo[] = [];
+  #excluded: { cidr: string; reason: string }[] = [];
+  #apiServerAddresses: string[] = [];
+  #summary: SessionSummary | undefined;
+  #closing: Promise<UndoOutcome[]> | undefined;
+  #resolveClosed!: (outcomes: UndoOutcome[]) => void;
+  /** Resolves with the cleanup outcomes once the session has ended, however it ended. */
+  readonly closed: Promise<UndoOutcome[]>;
+
+  private constructor(options: SessionOptions, hooks: SessionHooks) {
+    this.#options = options;
+    this.#hooks = hooks;
+    this.#log = hooks.log;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  static async start(options: SessionOptions, hooks: SessionHooks): Promise<Session> {
+    const session = new Session(options, hooks);
+    try {
+      await session.#start();
+      return session;
+    } catch (err) {
+      session.#log.error('start failed; undoing what was done', { error: err as Error });
+      await session.close();
+      if (hooks.signal?.aborted && !(err instanceof KvpnError && err.code === 'KVPN_ERR_INTERRUPTED')) {
+        throw new StartAbortedError(hooks.signal.reason);
+      }
+      throw err;
+    }
+  }
+
+  #checkAborted(): void {
+    if (this.#hooks.signal?.aborted) throw new StartAbortedError(this.#hooks.signal.reason);
+  }
+
+  #progress(step: StepName, detail: string): void {
+    this.#checkAborted();
+    const event = { step, detail, elapsedMs: Date.now() - this.#startedAt };
+    this.#log.info(`step ${step}: ${detail}`, { elapsedMs: event.elapsedMs });
+    this.#hooks.onProgress?.(event);
+  }
+
+  warn(message: string): void {
+    this.#log.warn(message);
+    this.#warnings.push(`${new Date().toISOString()} ${message}`);
+    if (this.#warnings.length > MAX_WARNINGS) this.#warnings.shift();
+  }
+
+  get journal(): StateJournal | undefined {
+    return this.#journal;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#options;
+    const log = this.#log;
+    this.#routes = await routeTable(o.netns ? { netns: o.netns } : {});
+
+    // 1. kubeconfig: read the files (no credentials yet) to name the session and take its lock.
+    const plain = KubeClient.load({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace });
+    plain.close();
+    const dirs = { stateDir: o.stateDir, runtimeDir: o.runtimeDir };
+    this.#paths = sessionPaths(dirs, sessionId(plain.contextName));
+    const journal = StateJournal.create(this.#paths.stateFile, {
+      id: this.#paths.id,
+      context: plain.contextName,
+      namespace: plain.namespace,
+      cluster: plain.clusterName,
+      server: plain.server.origin,
+      kubeconfig: o.kubeconfig,
+      netns: o.netns,
+      owner: o.owner,
+      socket: this.#paths.socket,
+      logFile: this.#paths.logFile,
+      createdAt: new Date(this.#startedAt).toISOString(),
+    });
+    this.#journal = journal;
+    if (o.journalProcess) {
+      journal.record({
+        kind: 'process',
+        pid: process.pid,
+        startTime: processStartTime(process.pid),
+        what: 'kvpn daemon',
+      });
+    }
+    journal.record({ kind: 'file', path: this.#paths.sessionDir, what: 'session directory' });
+    mkdirSync(this.#paths.sessionDir, { recursive: true, mode: 0o700 });
+    let kubeconfig = o.kubeconfig;
+    if (this.#hooks.user && plain.userName) {
+      const userPaths = (o.kubeconfig ?? '').split(':').filter(Boolean);
+      kubeconfig = enableCredentialOverlay(
+        this.#paths.sessionDir,
+        this.#hooks.user,
+        userPaths,
+        plain.contextName,
+        plain.userName,
+      );
+    }
+    const client = KubeClient.load({ kubeconfig, context: plain.contextName, namespace: plain.namespace });
+    this.#client = client;
+    await checkAccess(client);
+    this.#progress(
+      'kubeconfig',
+      `context ${client.contextName}, cluster ${client.clusterName}, namespace ${client.namespace}`,
+    );
+
+    // 2 ∥ 3. The relay starts while the ranges are discovered.
+    const relayStarting = startRelay({
+      client,
+      journal,
+      image: o.relayImage,
+      sessionId: this.#paths.id,
+      log,
+      signal: this.#hooks.signal,
+      onRecreated: (pod) => this.warn(`relay pod was gone; recreated as ${pod}`),
+    });
+    const discovering = discoverRanges(client, log);
+    const lookingUp = apiServerAddresses(client.server.hostname);
+    // Don't leave a rejection unobserved while the other is awaited.
+    discovering.catch(() => {});
+    lookingUp.catch(() => {});
+    this.#relay = await relayStarting;
+    this.#progress('relay', `pod ${this.#relay.podName} in ${client.namespace}`);
+
+    this.#ranges = await discovering;
+    this.#apiServerAddresses = await lookingUp;
+    const cidrHosts = o.alsoProxy.filter(isCidr);
+    const plan = planRoutes({
+      service: this.#ranges.service.cidrs,
+      pod: this.#ranges.pod.cidrs,
+      alsoProxy: cidrHosts,
+      neverProxy: o.neverProxy,
+      apiServer: this.#apiServerAddresses.map(hostPrefix),
+    });
+    this.#excluded = plan.excluded;
+    const network = await this.#pickNetwork();
+    const conflicts = findConflicts(
+      plan.routes.map((r) => r.cidr),
+      await this.#routes.listRoutes(),
+      network.device,
+    );
+    if (conflicts.length && !o.allowConflictingRoutes) throw new RouteConflictError(conflicts);
+    for (const c of conflicts)
+      this.warn(`routing ${c.ours} although it overlaps ${c.theirs.destination} dev ${c.theirs.device}`);
+    this.#progress(
+      'cidrs',
+      `services ${this.#ranges.service.cidrs.join(' ') || 'none'} (${this.#ranges.service.source}), pods ${this.#ranges.pod.cidrs.join(' ') || 'none'} (${this.#ranges.pod.source})`,
+    );
+
+    // 4. TUN, DNS server and stack, routes.
+    this.#dns = await startDns({
+      client,
+      dialer: this.#relay.dialer,
+      mode: o.dns,
+      dnsAddress: network.dnsAddress,
+      device: network.device,
+      namespace: client.namespace,
+      serviceCidrs: this.#ranges.service.cidrs,
+      podCidrs: this.#ranges.pod.cidrs,
+      sessionDir: this.#paths.sessionDir,
+      resolvConfPath: o.resolvConfPath,
+      netns: o.netns,
+      log,
+    });
+    journal.record({ kind: 'link', device: network.device });
+    this.#stack = await startStack({
+      network,
+      mtu: o.mtu,
+      netnsPath: o.netns ? `/run/netns/${o.netns}` : undefined,
+      dialer: this.#dns.dialer,
+      log,
+    });
+    this.#network = network;
+    await this.#routes.configureLink(network.device, { mtu: this.#stack.mtu, addresses: [network.linkAddress] });
+    for (const route of plan.routes) await this.#addRoute(route);
+    this.#progress(
+      'tun',
+      `${network.device} (${network.localAddress}), ${plan.routes.length} route${plan.routes.length === 1 ? '' : 's'}`,
+    );
+
+    // 5. The machine's resolver.
+    await this.#dns.apply(journal);
+    this.#progress('dns', this.#dns.mode === 'off' ? 'off' : `${this.#dns.mode}, server ${network.dnsAddress}`);
+
+    // --also-proxy host names resolve in the cluster, through the relay.
+    for (const host of o.alsoProxy.filter((h) => !isCidr(h))) {
+      const addresses = await this.#relay.dialer.resolve(host).catch((err: Error) => {
+        this.warn(`--also-proxy ${host}: cannot resolve it in the cluster (${err.message})`);
+        return [] as string[];
+      });
+      for (const address of addresses) await this.#addRoute({ cidr: hostPrefix(address), source: 'also-proxy' });
+    }
+
+    // 6. Traffic flows end to end.
+    const verified = await verifyTraffic({
+      client,
+      dialer: this.#relay.dialer,
+      dnsAddress: this.#dns.mode === 'off' ? undefined : network.dnsAddress,
+      viaKernel: !o.netns,
+      signal: this.#hooks.signal,
+    });
+    this.#progress('verify', verified);
+
+    this.#rangeWatcher = new RangeWatcher(client, {
+      known: () => this.#routed.map((r) => r.cidr),
+      onNewRange: (cidr, pod) => void this.#addDiscoveredRange(cidr, pod),
+      log,
+    });
+    this.#rangeWatcher.start(this.#ranges.pod.source === 'pod-ips');
+
+    journal.record({ kind: 'file', path: this.#paths.socket, what: 'control socket' });
+    this.#control = await ControlServer.listen({
+      path: this.#paths.socket,
+      owner: o.owner,
+      handlers: {
+        hello: () => ({ id: this.#paths.id, pid: process.pid }),
+        status: () => this.status(),
+        shutdown: () => this.close(),
+      },
+    });
+    this.#summary = this.#buildSummary();
+    log.info('session up', { startupMs: this.#summary.startupMs });
+  }
+
+  async #pickNetwork(): Promise<TunNetwork> {
+    const existing = await this.#routes.listRoutes();
+    const taken = linksOfLiveSessions(
+      { stateDir: this.#options.stateDir, runtimeDir: this.#options.runtimeDir },
+      this.#paths.id,
+    );
+    for (const candidate of candidateNetworks(this.#options.tunName)) {
+      if (taken.has(candidate.device) && !this.#options.tunName) continue;
+      if (!this.#options.tunName && (await this.#routes.linkExists(candidate.device))) continue;
+      const subnet = candidate.linkAddress.replace(/\.1\/30$/, '.0/30');
+      if (existing.some((r) => r.destination === subnet)) continue;
+      return candidate;
+    }
+    throw new KvpnError('KVPN_ERR_TOO_MANY_SESSIONS', 'system', 'no free kvpn device name or TUN subnet is left', {
+      remedy: 'Stop some sessions (kvpn status lists them).',
+    });
+  }
+
+  async #addRoute(route: RouteInfo): Promise<void> {
+    const device = this.#network?.device;
+    const journal = this.#journal;
+    if (!device || !journal) return;
+    if (this.#routed.some((r) => r.cidr === route.cidr)) return;
+    journal.record({ kind: 'route', destination: route.cidr, device });
+    await this.#routes.addRoute(route.cidr, device);
+    this.#routed.push(route);
+  }
+
+  async #addDiscoveredRange(cidr: string, pod: string): Promise<void> {
+    if (this.#closing || !this.#network) return;
+    const plan = planRoutes({
+      service: [],
+      pod: [cidr],
+      alsoProxy: [],
+      neverProxy: this.#options.neverProxy,
+      apiServer: this.#apiServerAddresses.map(hostPrefix),
+    });
+    try {
+      const conflicts = findConflicts(
+        plan.routes.map((r) => r.cidr),
+        await this.#routes.listRoutes(),
+        this.#network.device,
+      );
+      if (conflicts.length && !this.#options.allowConflictingRoutes) {
+        this.warn(
+          `pod ${pod} is in ${cidr}, which overlaps ${conflicts[0]?.theirs.destination} dev ${conflicts[0]?.theirs.device}; not routed`,
+        );
+        return;
+      }
+      for (const r of plan.routes) await this.#addRoute(r);
+      this.#ranges?.pod.cidrs.push(cidr);
+      this.#log.info('new pod range routed', { cidr, pod });
+    } catch (err) {
+      this.warn(`could not route the new pod range ${cidr}: ${(err as Error).message}`);
+    }
+  }
+
+  #buildSummary(): SessionSummary {
+    const client = this.#client as KubeClient;
+    return {
+      id: this.#paths.id,
+      context: client.contextName,
+      cluster: client.clusterName,
+      server: client.server.origin,
+      namespace: client.namespace,
+      device: this.#network?.device ?? '',
+      routes: [...this.#routed],
+      excluded: [...this.#excluded],
+      dns: {
+        mode: this.#dns?.mode ?? 'off',
+        server: this.#dns && this.#dns.mode !== 'off' ? (this.#network?.dnsAddress ?? null) : null,
+        searchDomains: this.#dns?.searchDomains ?? [],
+      },
+      relayPod: this.#relay?.podName ?? '',
+      socket: this.#paths.socket,
+      logFile: this.#paths.logFile,
+      pid: process.pid,
+      startupMs: Date.now() - this.#startedAt,
+    };
+  }
+
+  summary(): SessionSummary {
+    return this.#summary ?? this.#buildSummary();
+  }
+
+  status(): SessionStatus {
+    const summary = { ...this.summary(), routes: [...this.#routed] };
+    const stack = this.#stack?.stats();
+    const tunnel = this.#relay?.dialer.stats;
+    return {
+      schema: 1,
+      ...summary,
+      relayPod: this.#relay?.podName ?? summary.relayPod,
+      state: this.#closing ? 'stopping' : this.#relay?.dialer.state === 'up' ? 'running' : 'degraded',
+      startedAt: new Date(this.#startedAt).toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      relay: {
+        pod: this.#relay?.podName ?? '',
+        namespace: summary.namespace,
+        image: this.#relay?.image ?? '',
+        recreated: this.#relay?.recreated ?? 0,
+        connected: this.#relay?.dialer.state === 'up',
+      },
+      cidrSources: {
+        service: this.#ranges?.service.source ?? 'none',
+        pod: this.#ranges?.pod.source ?? 'none',
+        notes: [...(this.#ranges?.service.notes ?? []), ...(this.#ranges?.pod.notes ?? [])],
+      },
+      traffic: {
+        tcpOpen: stack?.tcpOpen ?? 0,
+        tcpTotal: stack?.tcpTotal ?? 0,
+        udpFlows: stack?.udpOpen ?? 0,
+        udpTotal: stack?.udpTotal ?? 0,
+        bytesToCluster: tunnel?.bytesSent ?? 0,
+        bytesFromCluster: tunnel?.bytesReceived ?? 0,
+        dialErrors: { ...(tunnel?.dialErrors ?? { refused: 0, unreachable: 0, timeout: 0, error: 0 }) },
+      },
+      dnsStats: this.#dns?.stats() ?? {},
+      warnings: [...this.#warnings],
+    };
+  }
+
+  /** Graceful and idempotent: undoes everything; resolves with what was undone. */
+  close(): Promise<UndoOutcome[]> {
+    this.#closing ??= this.#teardown();
+    return this.#closing;
+  }
+
+  async #teardown(): Promise<UndoOutcome[]> {
+    this.#log.info('closing session');
+    this.#rangeWatcher?.close();
+    const journal = this.#journal;
+    // Our own process entry is not ours to undo: we are exiting.
+    for (const e of journal?.entries ?? [])
+      if (e.change.kind === 'process' && e.change.pid === process.pid) journal?.forget(e);
+    this.#relay?.stopRecreating();
+    this.#stack?.stop();
+    let outcomes: UndoOutcome[] = [];
+    if (journal) {
+      const deps: UndoDeps = {
+        routes: this.#routes,
+        kube: async () => {
+          if (!this.#client) throw new KvpnError('KVPN_ERR_INTERNAL', 'internal', 'no Kubernetes client');
+          return this.#client;
+        },
+        restoreDns: (change) => (this.#dns ? this.#dns.restore(change) : Promise.resolve(false)),
+        linkOwnedElsewhere: () => false,
+        releaseLink: async () => this.#stack?.close(),
+      };
+      outcomes = await undoJournal(journal, deps).catch((err: Error) => {
+        this.#log.error('cleanup failed', { error: err });
+        return [];
+      });
+      for (const o of outcomes) this.#log.info(`cleanup: ${o.result} ${o.what}`, o.detail ? { detail: o.detail } : {});
+    }
+    this.#stack?.close();
+    this.#relay?.close();
+    this.#dns?.close();
+    this.#client?.close();
+    // Reply to a "shutdown" request first, then stop listening.
+    setImmediate(() => void this.#control?.close());
+    this.#resolveClosed(outcomes);
+    return outcomes;
+  }
+}
+
+/** Credentials and reachability, with the API's own words on failure. */
+async function checkAccess(client: KubeClient): Promise<void> {
+  try {
+    await client.request('GET', `/api/v1/namespaces/${client.namespace}/pods`, { query: { limit: 1 } });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 403) return;
+    throw err;
+  }
+}
+
+/** Every address the API server's host name resolves to (an IP literal is itself). */
+async function apiServerAddresses(hostname: string): Promise<string[]> {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  try {
+    return [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,146 @@
+// "First connection verified": `up` returns only once traffic flows. A TCP
+// connection to a Service of the session's namespace goes the way an app's
+// would — kernel, TUN, stack, tunnel, relay, Service — and an answer of
+// either kind (connected, or refused by the far side) proves the path. A
+// DNS query to the in-TUN server proves names resolve. In-process tests
+// whose TUN lives in another network namespace verify through the tunnel
+// dialer instead of the kernel.
+import { Resolver } from 'node:dns/promises';
+import net from 'node:net';
+import { KvpnError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Dialer } from '../tun/stack/dialer.js';
+
+export const VERIFY_ATTEMPT_TIMEOUT_MS = 4000;
+export const VERIFY_MAX_TARGETS = 3;
+
+export interface ServiceTarget {
+  name: string;
+  address: string;
+  port: number;
+}
+
+interface ServiceObject {
+  metadata: { name: string };
+  spec?: { clusterIP?: string; type?: string; ports?: { port: number; protocol?: string }[] };
+}
+
+export class VerifyError extends KvpnError {
+  constructor(message: string) {
+    super('KVPN_ERR_VERIFY_FAILED', 'cluster', message, {
+      remedy: 'Check the relay pod (kubectl get pod -l app.kubernetes.io/name=kvpn-relay) and `kvpn logs`.',
+    });
+  }
+}
+
+/** TCP Services with a ClusterIP in the namespace, `kubernetes` first, at most a few. */
+export async function serviceTargets(client: KubeClient): Promise<ServiceTarget[]> {
+  const list = await client
+    .request<{ items?: ServiceObject[] }>('GET', `/api/v1/namespaces/${client.namespace}/services`)
+    .catch(() => ({ items: [] as ServiceObject[] }));
+  const out: ServiceTarget[] = [];
+  for (const s of list.items ?? []) {
+    const ip = s.spec?.clusterIP;
+    const port = s.spec?.ports?.find((p) => (p.protocol ?? 'TCP') === 'TCP')?.port;
+    if (!ip || ip === 'None' || !port || s.spec?.type === 'ExternalName') continue;
+    out.push({ name: `${s.metadata.name}.${client.namespace}`, address: ip, port });
+  }
+  out.sort((a, b) =>
+    a.name.startsWith('kubernetes.') ? -1 : b.name.startsWith('kubernetes.') ? 1 : a.name.localeCompare(b.name),
+  );
+  return out.slice(0, VERIFY_MAX_TARGETS);
+}
+
+/** Resolves 'connected' or 'refused' (both prove the path), rejects on timeout or other errors. */
+function kernelConnect(target: ServiceTarget, signal?: AbortSignal): Promise<'connected' | 'refused'> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: target.address, port: target.port, timeout: VERIFY_ATTEMPT_TIMEOUT_MS });
+    const done = (fn: () => void) => {
+      socket.destroy();
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () => done(() => reject(new Error('aborted')));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => done(() => resolve('connected')));
+    socket.once('timeout', () => done(() => reject(new Error('timed out'))));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(() => (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? resolve('refused') : reject(err))),
+    );
+  });
+}
+
+async function dialerConnect(
+  dialer: Dialer,
+  target: ServiceTarget,
+  signal?: AbortSignal,
+): Promise<'connected' | 'refused'> {
+  const abort = AbortSignal.any([AbortSignal.timeout(VERIFY_ATTEMPT_TIMEOUT_MS), ...(signal ? [signal] : [])]);
+  try {
+    const stream = await dialer.dialTcp({
+      family: net.isIPv6(target.address) ? 6 : 4,
+      destination: { address: target.address, port: target.port },
+      source: { address: '0.0.0.0', port: 0 },
+      signal: abort,
+    });
+    stream.destroy();
+    return 'connected';
+  } catch (err) {
+    if ((err as { reason?: string }).reason === 'refused') return 'refused';
+    throw err;
+  }
+}
+
+async function checkDns(address: string): Promise<void> {
+  const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  resolver.setServers([address]);
+  try {
+    await resolver.resolve4('kubernetes.default.svc.cluster.local');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // An authoritative "no such name" is an answer: the server is reachable.
+    if (code !== 'ENOTFOUND' && code !== 'ENODATA')
+      throw new VerifyError(`the DNS server at ${address} did not answer (${code})`);
+  }
+}
+
+export interface VerifyOptions {
+  client: KubeClient;
+  dialer: Dialer;
+  /** The in-TUN DNS server, when DNS is on. */
+  dnsAddress?: string | undefined;
+  /** Connect through the kernel (false: the TUN is in another namespace). */
+  viaKernel: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+/** Resolves with one line saying what was verified; rejects with VerifyError. */
+export async function verifyTraffic(options: VerifyOptions): Promise<string> {
+  const started = Date.now();
+  const targets = await serviceTargets(options.client);
+  const parts: string[] = [];
+  if (targets.length) {
+    const errors: string[] = [];
+    let ok: string | undefined;
+    for (const target of targets) {
+      try {
+        const how = options.viaKernel
+          ? await kernelConnect(target, options.signal)
+          : await dialerConnect(options.dialer, target, options.signal);
+        ok = `TCP to ${target.name} (${target.address}:${target.port}) ${how}`;
+        break;
+      } catch (err) {
+        errors.push(`${target.name}: ${(err as Error).message}`);
+      }
+    }
+    if (!ok) throw new VerifyError(`no connection through the tunnel succeeded (${errors.join('; ')})`);
+    parts.push(ok);
+  } else {
+    parts.push('tunnel up (no Service in the namespace to try)');
+  }
+  if (options.dnsAddress && options.viaKernel) {
+    await checkDns(options.dnsAddress);
+    parts.push(`DNS answers at ${options.dnsAddress}`);
+  }
+  return `${parts.join(', ')} in ${Date.now() - started} ms`;
+}
