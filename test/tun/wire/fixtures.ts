@@ -1,0 +1,63 @@
+// Packets captured from the Linux kernel (6.x) on loopback inside a test
+// namespace with an AF_PACKET socket: a TCP connection that sends "hello"
+// and closes, a UDP datagram to a closed port with the kernel's ICMP port
+// unreachable, and an echo exchange, over IPv4 and IPv6. Loopback leaves
+// TCP/UDP checksums partial (offload); they were completed as a NIC would,
+// with an independent reference implementation, before being stored here.
+export const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+
+export const V4_LOCAL = hex('7f000001');
+export const V6_LOCAL = hex('00000000000000000000000000000001');
+
+/** 127.0.0.1:45558 → 127.0.0.1:5555 SYN, MSS 65495, SACK-permitted, TS, WS 10. */
+export const V4_TCP_SYN = hex(
+  '4500003cf6f24000400645c77f0000017f000001b1f615b30c8563b500000000a002ffd7301200000204ffd70402080ad6721196000000000103030a',
+);
+/** The kernel's SYN-ACK (IP ident 0). */
+export const V4_TCP_SYN_ACK = hex(
+  '4500003c0000400040063cba7f0000017f00000115b3b1f66cdb25830c8563b6a012ffcb99fa00000204ffd70402080aa0b962fad67211960103030a',
+);
+/** PSH|ACK carrying "hello". */
+export const V4_TCP_DATA = hex(
+  '45000039f6f44000400645c87f0000017f000001b1f615b30c8563b66cdb2584801800407e9900000101080ad6721197a0b962fa68656c6c6f',
+);
+/** FIN|ACK from the client. */
+export const V4_TCP_FIN = hex(
+  '45000034f6f54000400645cc7f0000017f000001b1f615b30c8563bb6cdb258480110040c27100000101080ad6721197a0b962fb',
+);
+/** 127.0.0.1:36231 → :5353 "udp!". */
+export const V4_UDP = hex('450000206eb640004011ce147f0000017f0000018d8714e9000c79dd75647021');
+/** Port unreachable quoting a datagram (quoted UDP checksum left as captured). */
+export const V4_ICMP_PORT_UNREACHABLE = hex(
+  '45c0003cc54600004001b6b87f0000017f000001030376da00000000450000206eb640004011ce147f0000017f0000018d8714e9000cfe1f75647021',
+);
+export const V4_ICMP_ECHO_REQUEST = hex('45000024c5514000400177857f0000017f00000108002e371234000170696e6764617461');
+export const V4_ICMP_ECHO_REPLY = hex('45000024c55200004001b7847f0000017f000001000036371234000170696e6764617461');
+
+/** [::1]:53336 → [::1]:5555 SYN, MSS 65476. */
+export const V6_TCP_SYN = hex(
+  '600a9157002806400000000000000000000000000000000100000000000000000000000000000001d05815b3da60b16200000000a002ffc41c4100000204ffc40402080a1041afd4000000000103030a',
+);
+export const V6_TCP_DATA = hex(
+  '600a9157002506400000000000000000000000000000000100000000000000000000000000000001d05815b3da60b16333d58c1c80180040cc2800000101080a1041afd4cf99a50268656c6c6f',
+);
+export const V6_UDP = hex(
+  '600ade15000c11400000000000000000000000000000000100000000000000000000000000000001dca714e9000c28be75647021',
+);
+export const V6_ICMP_PORT_UNREACHABLE = hex(
+  '600933bb003c3a4000000000000000000000000000000001000000000000000000000000000000010104d7d300000000600ade15000c11400000000000000000000000000000000100000000000000000000000000000001dca714e9000c001f75647021',
+);
+export const V6_ICMP_ECHO_REQUEST = hex(
+  '600e3aeb00103a4000000000000000000000000000000001000000000000000000000000000000018000b5ea1234000170696e6764617461',
+);
+export const V6_ICMP_ECHO_REPLY = hex(
+  '6009f05d00103a4000000000000000000000000000000001000000000000000000000000000000018100b4ea1234000170696e6764617461',
+);
+
+/** Independent, slow RFC 1071 checksum used to cross-check the fast one. */
+export function referenceSum(bytes: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < bytes.length; i += 2) s += (bytes[i] as number) * 256 + (bytes[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 65536);
+  return s;
+}
