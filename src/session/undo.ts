@@ -5,7 +5,7 @@
 // we remove; everything else goes in reverse order. An entry leaves the
 // journal only once undone, so a failed undo can be retried by the next
 // `kvpn down`; the state file goes when the journal is empty.
-import { unlinkSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { systemErrorCode } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
@@ -58,7 +58,8 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
       return (await stopProcess(change.pid, change.startTime)) ? 'undone' : 'absent';
     case 'file':
       try {
-        unlinkSync(change.path);
+        // A file, a socket, or a directory of the session's own files.
+        rmSync(change.path, { recursive: true });
         return 'undone';
       } catch (err) {
         if (systemErrorCode(err) === 'ENOENT') return 'absent';
