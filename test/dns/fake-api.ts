@@ -95,22 +95,29 @@ export class FakeApi {
     const watch = url.searchParams.get('watch') === '1' || url.searchParams.get('watch') === 'true';
     this.requests.push(`${watch ? 'WATCH' : 'LIST'} ${url.pathname}`);
     const route = ROUTE.exec(url.pathname);
-    if (!route) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
+    if (!route) {
+      status(res, 404, 'NotFound', 'the server could not find the requested resource');
+      return;
+    }
     const namespace = route[1];
     const kind = route[2] as Kind;
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const allowed = this.#tokens[token];
-    if (!allowed) return status(res, 401, 'Unauthorized', 'Unauthorized');
+    if (!allowed) {
+      status(res, 401, 'Unauthorized', 'Unauthorized');
+      return;
+    }
     if (!allowed.includes('*') && (!namespace || !allowed.includes(namespace))) {
       const resource =
         kind === 'endpointslices' ? 'endpointslices" in API group "discovery.k8s.io' : `${kind}" in API group "`;
       const where = namespace ? `in the namespace "${namespace}"` : 'at the cluster scope';
-      return status(
+      status(
         res,
         403,
         'Forbidden',
         `${kind} is forbidden: User "${token}" cannot ${watch ? 'watch' : 'list'} resource "${resource}" ${where}`,
       );
+      return;
     }
     const matches = (o: KubeObject) => !namespace || o.metadata.namespace === namespace;
     res.writeHead(200, { 'content-type': 'application/json' });
