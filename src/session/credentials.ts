@@ -137,6 +137,8 @@ export function enableCredentialOverlay(
             apiVersion: 'client.authentication.k8s.io/v1',
             command: self.command,
             args: [...self.args, '__exec-credential'],
+            // The helper is ours: no inherited node flags (they might need root's files).
+            env: [{ name: 'NODE_OPTIONS', value: '' }],
             interactiveMode: 'Never',
             provideClusterInfo: false,
           },
