@@ -1,9 +1,12 @@
 // `kvpn up --foreground`: the session runs in this process (no daemon). It
 // still serves the control socket, so `status` and `down` work from another
 // terminal; Ctrl-C or SIGTERM disconnects and undoes everything.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { InvokingUser } from '../session/credentials.js';
 import { InterruptedError } from '../session/daemon-launch.js';
 import { streamLogger } from '../session/log.js';
+import { sessionId, sessionPaths } from '../session/paths.js';
 import { Session } from '../session/session.js';
 import type { SessionOptions } from '../session/types.js';
 import { renderOutcomes } from './down.js';
@@ -30,9 +33,20 @@ export async function runForeground(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const log = streamLogger((line) => {
-      if (io.env.KVPN_LOG_LEVEL === 'debug') io.err(line);
-    }, 'debug');
+    // The log goes where a daemon's would (kvpn logs finds it); KVPN_LOG_LEVEL=debug also echoes it here.
+    const logFile = sessionPaths(
+      { stateDir: options.stateDir, runtimeDir: options.runtimeDir },
+      sessionId(options.context ?? ''),
+    ).logFile;
+    mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+    const debug = io.env.KVPN_LOG_LEVEL === 'debug';
+    const log = streamLogger(
+      (line) => {
+        appendFileSync(logFile, line, { mode: 0o600 });
+        if (debug) io.err(line);
+      },
+      debug ? 'debug' : 'info',
+    );
     try {
       session = await Session.start(options, { log, user, signal: abort.signal, onProgress: progressPrinter(io) });
     } catch (err) {

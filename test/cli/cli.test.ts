@@ -14,7 +14,12 @@ function dirs(t: Test): { env: NodeJS.ProcessEnv; dir: string } {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return {
     dir,
-    env: { ...process.env, KVPN_STATE_DIR: join(dir, 'state'), KVPN_RUNTIME_DIR: join(dir, 'run'), KUBECONFIG: join(dir, 'none') },
+    env: {
+      ...process.env,
+      KVPN_STATE_DIR: join(dir, 'state'),
+      KVPN_RUNTIME_DIR: join(dir, 'run'),
+      KUBECONFIG: join(dir, 'none'),
+    },
   };
 }
 
@@ -27,14 +32,24 @@ async function cli(t: Test, args: string[], env?: NodeJS.ProcessEnv) {
 t.test('--help lists every command; each command has its own help', async (t) => {
   const top = await cli(t, ['--help']);
   t.equal(top.code, EXIT.OK);
-  for (const c of ['up', 'status', 'down', 'logs', 'version', 'completion']) t.match(top.out, new RegExp(`kvpn ${c}\\b`));
+  for (const c of ['up', 'status', 'down', 'logs', 'version', 'completion'])
+    t.match(top.out, new RegExp(`kvpn ${c}\\b`));
   for (const c of ['up', 'status', 'down', 'logs']) {
     const r = await cli(t, [c, '--help']);
     t.equal(r.code, EXIT.OK, `${c} --help`);
     t.match(r.out, `kvpn ${c}`);
   }
   const up = await cli(t, ['up', '--help']);
-  for (const flag of ['--context', '--namespace', '--kubeconfig', '--also-proxy', '--never-proxy', '--relay-image', '--dns', '--foreground']) {
+  for (const flag of [
+    '--context',
+    '--namespace',
+    '--kubeconfig',
+    '--also-proxy',
+    '--never-proxy',
+    '--relay-image',
+    '--dns',
+    '--foreground',
+  ]) {
     t.match(up.out, flag);
   }
   t.notMatch(up.out, '--handoff', 'internal flags stay hidden');
@@ -64,7 +79,10 @@ t.test('completion prints a bash/zsh script', async (t) => {
 t.test('usage errors: one sentence, the fix, the code, exit 2', async (t) => {
   const unknown = await cli(t, ['stauts']);
   t.equal(unknown.code, EXIT.USAGE);
-  t.match(unknown.err, /kvpn: Unknown argument: stauts\.\n {2}fix: Did you mean status\? See `kvpn --help`\.\n {2}\(KVPN_ERR_USAGE/);
+  t.match(
+    unknown.err,
+    /kvpn: Unknown argument: stauts\.\n {2}fix: Did you mean status\? See `kvpn --help`\.\n {2}\(KVPN_ERR_USAGE/,
+  );
   const none = await cli(t, []);
   t.equal(none.code, EXIT.USAGE);
   t.match(none.err, 'Say what to do');
