@@ -75,6 +75,11 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
             default: 'auto' as const,
             describe: 'How cluster names reach this machine',
           })
+          .option('dns-replace-symlink', {
+            type: 'boolean',
+            default: false,
+            describe: 'With --dns resolvconf: replace a resolv.conf symlink owned by another tool (put back on down)',
+          })
           .option('foreground', {
             type: 'boolean',
             default: false,

@@ -33,6 +33,7 @@ export interface UpArgs extends GlobalArgs {
   neverProxy: string[];
   relayImage?: string | undefined;
   dns: DnsMode;
+  dnsReplaceSymlink: boolean;
   foreground: boolean;
   allowConflicting: boolean;
   device?: string | undefined;
@@ -93,6 +94,7 @@ function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
   for (const n of args.neverProxy) out.push('--never-proxy', n);
   if (args.relayImage !== undefined) out.push('--relay-image', args.relayImage);
   out.push('--dns', args.dns);
+  if (args.dnsReplaceSymlink) out.push('--dns-replace-symlink');
   if (args.foreground) out.push('--foreground');
   if (args.allowConflicting) out.push('--allow-conflicting');
   if (args.device !== undefined) out.push('--device', args.device);
@@ -156,6 +158,7 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
     neverProxy,
     relayImage: args.relayImage,
     dns: args.dns,
+    dnsReplaceSymlink: args.dnsReplaceSymlink,
     allowConflictingRoutes: args.allowConflicting,
     tunName: args.device,
     mtu: args.mtu,

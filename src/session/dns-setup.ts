@@ -8,11 +8,12 @@ import { createClusterForwarder } from '../dns/cluster-forwarder.js';
 import { ClusterRecords } from '../dns/cluster-records.js';
 import { createDnsDialer } from '../dns/dns-dialer.js';
 import { reverseZonesOf } from '../dns/names.js';
+import { namespaceSearchDomains } from '../dns/resolv-conf.js';
 import { DnsServer } from '../dns/server.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Dialer } from '../tun/stack/dialer.js';
 import { formatIp, parseCidr } from './cidr.js';
-import { type ResolverChange, SystemResolver } from './dns-restore.js';
+import { SystemResolver } from './dns-restore.js';
 import type { Logger } from './log.js';
 import type { StateJournal } from './state-journal.js';
 import type { DnsMode } from './types.js';
@@ -29,9 +30,10 @@ export interface DnsSetupOptions {
   namespace: string;
   serviceCidrs: string[];
   podCidrs: string[];
-  sessionDir: string;
+  stateDir: string;
+  sessionId: string;
   resolvConfPath?: string | undefined;
-  netns?: string | undefined;
+  replaceSymlink?: boolean | undefined;
   log: Logger;
 }
 
@@ -42,7 +44,7 @@ export interface DnsSetup {
   readonly dialer: Dialer;
   /** Points the machine's resolver at us (journaled first). */
   apply(journal: StateJournal): Promise<void>;
-  restore(change: ResolverChange): Promise<boolean>;
+  restore(): Promise<boolean>;
   stats(): Record<string, number>;
   close(): void;
 }
@@ -64,7 +66,8 @@ async function clusterDnsAddress(client: KubeClient, serviceCidrs: string[]): Pr
 
 export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
   const { log } = options;
-  const searchDomains = [`${options.namespace}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN];
+  const searchDomains = namespaceSearchDomains(options.namespace, CLUSTER_DOMAIN);
+  const reverseZones = [...options.serviceCidrs, ...options.podCidrs].flatMap(reverseZonesOf);
   if (options.mode === 'off') {
     return {
       mode: 'off',
@@ -79,9 +82,13 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
   const resolver = await SystemResolver.choose(options.mode, {
     device: options.device,
     dnsAddress: options.dnsAddress,
+    clusterDomain: CLUSTER_DOMAIN,
     searchDomains,
-    stateDir: options.sessionDir,
+    routingDomains: reverseZones,
+    stateDir: options.stateDir,
+    sessionId: options.sessionId,
     resolvConfPath: options.resolvConfPath,
+    replaceSymlink: options.replaceSymlink,
     log,
   });
   const records = ClusterRecords.fromInformers(options.client, {
@@ -94,7 +101,7 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
   const server = new DnsServer({
     records,
     ...(clusterDns ? { clusterForwarder: createClusterForwarder(options.dialer, clusterDns) } : {}),
-    clusterReverseZones: [...options.serviceCidrs, ...options.podCidrs].flatMap(reverseZonesOf),
+    clusterReverseZones: reverseZones,
   });
   log.info('DNS server ready', { address: options.dnsAddress, clusterDns, mode: resolver.mode });
   return {
@@ -104,11 +111,11 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
     async apply(journal) {
       const change = resolver.change();
       journal.record(change);
-      const upstreams = await resolver.apply();
+      const applied = await resolver.apply();
       // resolv.conf mode: names outside the cluster go to the machine's original servers.
-      if (upstreams.length) server.setUpstreams(upstreams.map((address) => ({ address, port: 53 })));
+      if (applied.upstreams.length) server.setUpstreams(applied.upstreams);
     },
-    restore: (change) => resolver.restore(change),
+    restore: () => resolver.restore(),
     stats: () => ({ ...server.stats() }) as unknown as Record<string, number>,
     close() {
       records.close();

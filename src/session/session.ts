@@ -22,6 +22,7 @@ import { linksOfLiveSessions } from './cleanup.js';
 import { ControlServer } from './control-server.js';
 import { enableCredentialOverlay, type InvokingUser } from './credentials.js';
 import { discoverRanges, type Ranges, RangeWatcher } from './discovery.js';
+import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
 import type { Logger } from './log.js';
 import { type SessionPaths, sessionId, sessionPaths } from './paths.js';
@@ -229,9 +230,10 @@ export class Session {
       namespace: client.namespace,
       serviceCidrs: this.#ranges.service.cidrs,
       podCidrs: this.#ranges.pod.cidrs,
-      sessionDir: this.#paths.sessionDir,
+      stateDir: o.stateDir,
+      sessionId: this.#paths.id,
       resolvConfPath: o.resolvConfPath,
-      netns: o.netns,
+      replaceSymlink: o.dnsReplaceSymlink,
       log,
     });
     journal.record({ kind: 'link', device: network.device });
@@ -439,7 +441,7 @@ export class Session {
           if (!this.#client) throw new KvpnError('KVPN_ERR_INTERNAL', 'internal', 'no Kubernetes client');
           return this.#client;
         },
-        restoreDns: (change) => (this.#dns ? this.#dns.restore(change) : Promise.resolve(false)),
+        restoreDns: (change) => (this.#dns ? this.#dns.restore() : restoreResolver(change, this.#log)),
         linkOwnedElsewhere: () => false,
         releaseLink: async () => this.#stack?.close(),
       };

@@ -26,6 +26,8 @@ export interface SessionOptions {
   netns?: string | undefined;
   /** Resolver file for --dns resolvconf (default /etc/resolv.conf). */
   resolvConfPath?: string | undefined;
+  /** Replace a resolv.conf symlink owned by another tool for the session (put back on down). */
+  dnsReplaceSymlink?: boolean | undefined;
   /** The invoking user when started through sudo: owns the control socket. */
   owner?: { uid: number; gid: number } | undefined;
   /** Journal this process as the session's daemon (so `down` can stop it if it hangs). */
