@@ -23,7 +23,8 @@ export interface FakeDns {
   close(): Promise<void>;
 }
 
-export async function startFakeDns(script: Script): Promise<FakeDns> {
+export async function startFakeDns(script: Script, listen: { host?: string; port?: number } = {}): Promise<FakeDns> {
+  const host = listen.host ?? '127.0.0.1';
   const asked: string[] = [];
   const respond = (msg: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined => {
     const q = decodeMessage(msg);
@@ -45,7 +46,7 @@ export async function startFakeDns(script: Script): Promise<FakeDns> {
     const r = respond(msg, 'udp');
     if (r) udp.send(r, rinfo.port, rinfo.address);
   });
-  udp.bind(0, '127.0.0.1');
+  udp.bind(listen.port ?? 0, host);
   await once(udp, 'listening');
   const sockets = new Set<net.Socket>();
   const fake: FakeDns = {
@@ -73,7 +74,7 @@ export async function startFakeDns(script: Script): Promise<FakeDns> {
       }
     });
   });
-  tcp.listen(0, '127.0.0.1');
+  tcp.listen(listen.port ?? 0, host);
   await once(tcp, 'listening');
   fake.tcpPort = (tcp.address() as net.AddressInfo).port;
   return fake;
