@@ -15,8 +15,9 @@
 // the WebSocket's bufferedAmount stays under the high-water mark.
 // Keepalive: a WebSocket ping every interval; no pong by the next one ends
 // the stream with an error. This is the only module that imports `ws`.
-import { Duplex } from 'node:stream';
+
 import type { IncomingMessage } from 'node:http';
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { KvpnError } from '../errors.js';
 import type { KubeClient } from './client.js';
@@ -140,7 +141,11 @@ export class PortForwardStream extends Duplex {
   #closedByUs = false;
 
   constructor(ws: WebSocket, port: number, pingIntervalMs: number) {
-    super({ readableHighWaterMark: PF_READ_HIGH_WATER_BYTES, writableHighWaterMark: PF_WRITE_HIGH_WATER_BYTES, allowHalfOpen: false });
+    super({
+      readableHighWaterMark: PF_READ_HIGH_WATER_BYTES,
+      writableHighWaterMark: PF_WRITE_HIGH_WATER_BYTES,
+      allowHalfOpen: false,
+    });
     this.#ws = ws;
     this.port = port;
     ws.on('message', (data, isBinary) => this.#wsOnMessage(data as Buffer, isBinary));
@@ -215,7 +220,9 @@ export class PortForwardStream extends Duplex {
       if (!this.writableEnded) this.end();
       return;
     }
-    this.destroy(new PortForwardError(`port-forward connection lost (WebSocket close ${code}${reason ? `: ${reason}` : ''})`));
+    this.destroy(
+      new PortForwardError(`port-forward connection lost (WebSocket close ${code}${reason ? `: ${reason}` : ''})`),
+    );
   }
 
   #wsOnError(err: Error): void {

@@ -8,7 +8,8 @@ import { RelayServer } from './relay-server.js';
 
 const config = relayConfigFromEnv(process.env);
 if ('errors' in config) {
-  for (const e of config.errors) process.stdout.write(`${JSON.stringify({ level: 'error', msg: 'bad configuration', error: e })}\n`);
+  for (const e of config.errors)
+    process.stdout.write(`${JSON.stringify({ level: 'error', msg: 'bad configuration', error: e })}\n`);
   process.exit(2);
 }
 const log = new RelayLog(config.logLevel, (line) => process.stdout.write(line));

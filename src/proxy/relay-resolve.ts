@@ -18,7 +18,13 @@ export async function relayResolve(stream: http2.ServerHttp2Stream, query: URLSe
   const name = query.get('name') ?? '';
   const family = Number(query.get('family') ?? 0);
   if (!name || name.length > MAX_NAME_LENGTH || ![0, 4, 6].includes(family)) {
-    stream.respond({ ':status': 400, [HEADER_PROXY_STATUS]: formatProxyStatus({ error: 'http_request_error', details: 'bad name or family' }) }, { endStream: true });
+    stream.respond(
+      {
+        ':status': 400,
+        [HEADER_PROXY_STATUS]: formatProxyStatus({ error: 'http_request_error', details: 'bad name or family' }),
+      },
+      { endStream: true },
+    );
     return;
   }
   try {
@@ -34,6 +40,9 @@ export async function relayResolve(stream: http2.ServerHttp2Stream, query: URLSe
     const e = err as NodeJS.ErrnoException;
     const outcome = classifySocketError(e.code, e.message);
     if (stream.destroyed) return;
-    stream.respond({ ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) }, { endStream: true });
+    stream.respond(
+      { ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) },
+      { endStream: true },
+    );
   }
 }

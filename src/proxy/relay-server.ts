@@ -16,7 +16,6 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import {
-  type DialOutcome,
   formatProxyStatus,
   HEADER_AUTHORIZATION,
   HEADER_CONNECT_TIMEOUT,
@@ -26,6 +25,7 @@ import {
   MAX_CONCURRENT_STREAMS,
   MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
+  type ProxyErrorType,
   parseAuthority,
   RESOLVE_PATH,
   SESSION_WINDOW_BYTES,
@@ -42,6 +42,12 @@ import { relayTcp } from './relay-tcp.js';
 import { relayUdp } from './relay-udp.js';
 
 export const RELAY_VERSION = '0.1.0';
+
+type Route =
+  | { kind: 'refuse'; status: number; outcome: { error: ProxyErrorType; details: string } }
+  | { kind: 'info' }
+  | { kind: 'resolve'; query: URLSearchParams }
+  | { kind: 'tcp' | 'udp'; host: string; port: number; connectTimeoutMs: number };
 
 export interface RelayCounters {
   clientsConnected: number;
@@ -155,51 +161,92 @@ export class RelayServer {
     this.counters.sessionsTotal++;
     session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     session.on('error', (err) => this.#log.warn('session error', { error: err.message }));
-    this.#log.info('client connected', { clients: this.counters.clientsConnected, sessions: this.counters.sessionsTotal });
+    this.#log.info('session started', {
+      clients: this.counters.clientsConnected,
+      sessions: this.counters.sessionsTotal,
+    });
   }
 
   #serverOnStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => {});
-    const refuse = (status: number, outcome: Omit<DialOutcome, 'status'>): void => {
-      if (!stream.destroyed) {
-        stream.respond({ ':status': status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) }, { endStream: true });
+    const route = this.#route(headers);
+    switch (route.kind) {
+      case 'refuse':
+        if (route.status === 407) {
+          this.counters.authFailures++;
+          this.#log.warn('stream without a valid token refused', { method: headers[':method'] });
+        }
+        if (route.outcome.error === 'connection_limit_reached') this.counters.limitRefusals++;
+        if (!stream.destroyed) {
+          stream.respond(
+            { ':status': route.status, [HEADER_PROXY_STATUS]: formatProxyStatus(route.outcome) },
+            { endStream: true },
+          );
+        }
+        return;
+      case 'info':
+        this.#info(stream);
+        return;
+      case 'resolve':
+        void relayResolve(stream, route.query);
+        return;
+      case 'tcp':
+      case 'udp': {
+        const udp = route.kind === 'udp';
+        if (udp) this.counters.udpFlowsTotal++;
+        else this.counters.tcpFlowsTotal++;
+        this.counters.flowsOpen++;
+        const ctx = this.#flowContext(
+          udp ? this.#config.udpIdleMs : this.#config.tcpIdleMs,
+          route.connectTimeoutMs,
+          udp,
+        );
+        if (udp) relayUdp(stream, route.host, route.port, ctx);
+        else relayTcp(stream, route.host, route.port, ctx);
+        return;
       }
-    };
+    }
+  }
+
+  /** What to do with a new stream, from its headers alone. */
+  #route(headers: http2.IncomingHttpHeaders): Route {
+    const refuse = (status: number, error: ProxyErrorType, details: string): Route => ({
+      kind: 'refuse',
+      status,
+      outcome: { error, details },
+    });
     const auth = headers[HEADER_AUTHORIZATION];
     if (typeof auth !== 'string' || !timingSafeEqual(digest(auth), this.#tokenDigest)) {
-      this.counters.authFailures++;
-      this.#log.warn('stream without a valid token refused', { method: headers[':method'] });
-      refuse(407, { error: 'http_request_denied', details: 'missing or wrong token' });
-      return;
+      return refuse(407, 'http_request_denied', 'missing or wrong token');
     }
     const method = headers[':method'];
     if (method === 'GET') {
       const url = new URL(headers[':path'] ?? '/', 'http://relay');
-      if (url.pathname === RESOLVE_PATH) return void relayResolve(stream, url.searchParams);
-      if (url.pathname === INFO_PATH) return this.#info(stream);
-      return refuse(404, { error: 'http_request_error', details: `no such path ${url.pathname}` });
+      if (url.pathname === RESOLVE_PATH) return { kind: 'resolve', query: url.searchParams };
+      if (url.pathname === INFO_PATH) return { kind: 'info' };
+      return refuse(404, 'http_request_error', `no such path ${url.pathname}`);
     }
-    if (method !== 'CONNECT') return refuse(405, { error: 'http_request_error', details: `method ${method} not supported` });
+    if (method !== 'CONNECT') return refuse(405, 'http_request_error', `method ${method} not supported`);
     const target = parseAuthority(headers[':authority']);
-    if (!target) return refuse(400, { error: 'http_request_error', details: `bad authority ${headers[':authority']}` });
+    if (!target) return refuse(400, 'http_request_error', `bad authority ${headers[':authority']}`);
     const transport = headers[HEADER_TRANSPORT] ?? TRANSPORT_TCP;
     if (transport !== TRANSPORT_TCP && transport !== TRANSPORT_UDP) {
-      return refuse(400, { error: 'http_request_error', details: `unknown transport ${transport}` });
+      return refuse(400, 'http_request_error', `unknown transport ${transport}`);
     }
     if (this.counters.flowsOpen >= this.#config.maxStreams) {
-      this.counters.limitRefusals++;
-      return refuse(503, { error: 'connection_limit_reached', details: `${this.counters.flowsOpen} flows open` });
+      return refuse(503, 'connection_limit_reached', `${this.counters.flowsOpen} flows open`);
     }
     const requested = Number(headers[HEADER_CONNECT_TIMEOUT]);
     const connectTimeoutMs =
-      Number.isInteger(requested) && requested > 0 ? Math.min(requested, this.#config.connectTimeoutMs) : this.#config.connectTimeoutMs;
-    const udp = transport === TRANSPORT_UDP;
-    if (udp) this.counters.udpFlowsTotal++;
-    else this.counters.tcpFlowsTotal++;
-    this.counters.flowsOpen++;
-    const ctx = this.#flowContext(udp ? this.#config.udpIdleMs : this.#config.tcpIdleMs, connectTimeoutMs, udp);
-    if (udp) relayUdp(stream, target.host, target.port, ctx);
-    else relayTcp(stream, target.host, target.port, ctx);
+      Number.isInteger(requested) && requested > 0
+        ? Math.min(requested, this.#config.connectTimeoutMs)
+        : this.#config.connectTimeoutMs;
+    return {
+      kind: transport === TRANSPORT_UDP ? 'udp' : 'tcp',
+      host: target.host,
+      port: target.port,
+      connectTimeoutMs,
+    };
   }
 
   #flowContext(idleMs: number, connectTimeoutMs: number, udp: boolean): FlowContext {
@@ -212,7 +259,8 @@ export class RelayServer {
       connectTimeoutMs,
       now: Date.now,
       dialed(host, port, elapsedMs) {
-        if (log.enabled('debug')) log.debug('dialed', { proto: udp ? 'udp' : 'tcp', target: `${host}:${port}`, elapsedMs });
+        if (log.enabled('debug'))
+          log.debug('dialed', { proto: udp ? 'udp' : 'tcp', target: `${host}:${port}`, elapsedMs });
       },
       dialFailed(outcome, host, port, elapsedMs) {
         counters.dialFailures[outcome.error] = (counters.dialFailures[outcome.error] ?? 0) + 1;

@@ -6,10 +6,17 @@
 //   RST_STREAM(CONNECT_ERROR) ◄─► RST (RFC 9113 §8.5)
 import http2 from 'node:http2';
 import net from 'node:net';
-import { classifySocketError, type DialOutcome, formatProxyStatus, HEADER_PEER, HEADER_PROXY_STATUS } from './protocol.js';
+import {
+  classifySocketError,
+  type DialOutcome,
+  formatProxyStatus,
+  HEADER_PEER,
+  HEADER_PROXY_STATUS,
+} from './protocol.js';
 import type { FlowContext } from './relay-flow.js';
+import { resetStream } from './stream-reset.js';
 
-const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_NO_ERROR } = http2.constants;
 
 export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: number, ctx: FlowContext): void {
   const started = ctx.now();
@@ -17,7 +24,11 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
   let connected = false;
   let finished = false;
   const timer = setTimeout(() => {
-    fail({ status: 504, error: 'connection_timeout', details: `no answer from ${host}:${port} in ${ctx.connectTimeoutMs} ms` });
+    fail({
+      status: 504,
+      error: 'connection_timeout',
+      details: `no answer from ${host}:${port} in ${ctx.connectTimeoutMs} ms`,
+    });
   }, ctx.connectTimeoutMs);
 
   const finish = (): void => {
@@ -31,7 +42,10 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     socket.destroy();
     ctx.dialFailed(outcome, host, port, ctx.now() - started);
     if (!stream.destroyed && !stream.headersSent) {
-      stream.respond({ ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) }, { endStream: true });
+      stream.respond(
+        { ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) },
+        { endStream: true },
+      );
     }
     finish();
   };
@@ -54,7 +68,7 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     if (!connected) return fail(classifySocketError(err.code, err.message));
     // The target reset the connection: RST_STREAM(CONNECT_ERROR) toward the client.
     ctx.log.debug('target reset', { target: `${host}:${port}`, error: err.code ?? err.message });
-    if (!stream.closed) stream.close(NGHTTP2_CONNECT_ERROR);
+    resetStream(stream);
   });
   socket.once('connect', () => {
     connected = true;
@@ -69,12 +83,21 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     socket.setTimeout(ctx.idleMs, () => {
       ctx.log.info('idle TCP flow closed', { target: `${host}:${port}`, idleMs: ctx.idleMs });
       socket.resetAndDestroy();
-      if (!stream.closed) stream.close(NGHTTP2_CONNECT_ERROR);
+      resetStream(stream);
     });
-    // Bytes both ways with backpressure; each side's end is the other's half-close.
+    // Target → client: pipe (backpressure; the target's FIN ends the stream).
     socket.pipe(stream);
-    stream.pipe(socket);
     socket.on('data', (chunk: Buffer) => ctx.counted(0, chunk.length));
-    stream.on('data', (chunk: Buffer) => ctx.counted(chunk.length, 0));
+    // Client → target by hand: Node ends a reset stream's readable too, and
+    // only a real END_STREAM may become a FIN.
+    stream.on('data', (chunk: Buffer) => {
+      ctx.counted(chunk.length, 0);
+      if (!socket.write(chunk)) stream.pause();
+    });
+    socket.on('drain', () => stream.resume());
+    stream.on('end', () => {
+      if (stream.aborted || stream.rstCode !== NGHTTP2_NO_ERROR) return;
+      socket.end();
+    });
   });
 }

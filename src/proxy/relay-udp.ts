@@ -50,7 +50,10 @@ export function relayUdp(stream: http2.ServerHttp2Stream, host: string, port: nu
         const outcome = classifySocketError(e.code, e.message);
         ctx.dialFailed(outcome, host, port, ctx.now() - started);
         if (!stream.destroyed) {
-          stream.respond({ ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) }, { endStream: true });
+          stream.respond(
+            { ':status': outcome.status, [HEADER_PROXY_STATUS]: formatProxyStatus(outcome) },
+            { endStream: true },
+          );
         }
         finish();
         return;

@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import t from 'tap';
+import net from 'node:net';
+import t, { type Test } from 'tap';
 import { KubeClient } from '../../src/kube/client.js';
 import { KubeApiError } from '../../src/kube/errors.js';
 import { openPortForward, PortForwardError } from '../../src/kube/port-forward.js';
 import { startFakePortForward } from '../proxy/helpers/fake-port-forward.js';
 
-async function tcpServer(t: Tap.Test, onConnection: (s: net.Socket) => void): Promise<number> {
+async function tcpServer(t: Test, onConnection: (s: net.Socket) => void): Promise<number> {
   const server = net.createServer(onConnection);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -18,7 +18,7 @@ async function tcpServer(t: Tap.Test, onConnection: (s: net.Socket) => void): Pr
   return (server.address() as AddressInfo).port;
 }
 
-async function setup(t: Tap.Test, opts: Parameters<typeof startFakePortForward>[0] = {}) {
+async function setup(t: Test, opts: Parameters<typeof startFakePortForward>[0] = {}) {
   const api = await startFakePortForward(opts);
   t.teardown(() => api.close());
   const client = KubeClient.load({ kubeconfig: api.kubeconfig });

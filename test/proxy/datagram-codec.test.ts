@@ -31,6 +31,9 @@ t.test('decode: a truncated datagram is held back, not emitted', async (t) => {
   const decoder = new DatagramDecoder();
   t.same(decoder.push(Buffer.from('000568656c', 'hex')), []);
   t.equal(decoder.pendingBytes, 5);
-  t.same(decoder.push(Buffer.from('6c6f0001', 'hex')).map((d) => d.toString()), ['hello']);
+  t.same(
+    decoder.push(Buffer.from('6c6f0001', 'hex')).map((d) => d.toString()),
+    ['hello'],
+  );
   t.equal(decoder.pendingBytes, 2, 'the next header is kept');
 });

@@ -12,11 +12,18 @@ t.test('proxy-status round-trips error, rcode and quoted details', async (t) => 
   const field = formatProxyStatus({ error: 'dns_error', rcode: 'NXDOMAIN', details: 'getaddrinfo ENOTFOUND "db"\\x' });
   t.equal(field, 'kvpn-relay; error=dns_error; rcode="NXDOMAIN"; details="getaddrinfo ENOTFOUND \\"db\\"\\\\x"');
   t.same(parseProxyStatus(field), { error: 'dns_error', rcode: 'NXDOMAIN', details: 'getaddrinfo ENOTFOUND "db"\\x' });
-  t.same(parseProxyStatus('other; error=connection_timeout'), { error: 'connection_timeout', details: undefined, rcode: undefined });
+  t.same(parseProxyStatus('other; error=connection_timeout'), {
+    error: 'connection_timeout',
+    details: undefined,
+    rcode: undefined,
+  });
   t.equal(parseProxyStatus('kvpn-relay; received-status=200'), undefined, 'no error parameter');
   t.equal(parseProxyStatus(''), undefined);
   t.equal(parseProxyStatus('garbage'), undefined);
-  t.equal(formatProxyStatus({ error: 'proxy_internal_error', details: 'caf\u00e9\n' }), 'kvpn-relay; error=proxy_internal_error; details="caf??"');
+  t.equal(
+    formatProxyStatus({ error: 'proxy_internal_error', details: 'caf\u00e9\n' }),
+    'kvpn-relay; error=proxy_internal_error; details="caf??"',
+  );
 });
 
 t.test('socket errors map to RFC 9209 types and then to the stack answer', async (t) => {
@@ -33,7 +40,11 @@ t.test('socket errors map to RFC 9209 types and then to the stack answer', async
   for (const [code, status, error, reason] of cases) {
     const outcome = classifySocketError(code, 'x');
     t.same([outcome.status, outcome.error], [status, error], code);
-    t.equal(dialFailureReason(outcome.status, parseProxyStatus(formatProxyStatus(outcome))), reason, `${code} → ${reason}`);
+    t.equal(
+      dialFailureReason(outcome.status, parseProxyStatus(formatProxyStatus(outcome))),
+      reason,
+      `${code} → ${reason}`,
+    );
   }
   t.equal(dialFailureReason(504, undefined), 'timeout', 'a bare 504 is a timeout');
   t.equal(dialFailureReason(407, undefined), 'error');

@@ -4,13 +4,13 @@
 // channel 0, the dial error as text on channel 1, then close) and forwards
 // to 127.0.0.1:<port> on this machine. Pods are just names here.
 import { once } from 'node:events';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 export interface FakePortForwardOptions {
   token?: string;
@@ -34,7 +34,12 @@ export interface FakePortForward {
   close(): Promise<void>;
 }
 
-function status(res: http.ServerResponse | import('node:stream').Duplex, code: number, reason: string, message: string): void {
+function status(
+  res: http.ServerResponse | import('node:stream').Duplex,
+  code: number,
+  reason: string,
+  message: string,
+): void {
   const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code });
   const head = `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
   if (res instanceof http.ServerResponse) {
@@ -108,7 +113,7 @@ export async function startFakePortForward(opts: FakePortForwardOptions = {}): P
           }, 1);
         }
       });
-      target.on('error', (err) => {
+      target.on('error', () => {
         if (!connected) {
           ws.send(
             Buffer.concat([

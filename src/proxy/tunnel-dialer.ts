@@ -1,0 +1,478 @@
+// The stack's Dialer, made of N HTTP/2 sessions to the relay (DESIGN.md 5).
+//
+//   dialTcp ─► least-loaded up session ─► CONNECT host:port ─► 200: TunnelConnection
+//                                                           └► 502/504 + proxy-status: DialError(reason)
+//   openUdp ─► same, kvpn-transport: udp/1 ─► TunnelDatagramFlow
+//   slot i:  connect ─► up ─(lost: its streams are reset)─► backoff ─► connect …
+//            open failed ─► transport.recover() (e.g. recreate the relay pod) ─► backoff
+//
+// No session up: a dial waits for one until its deadline, then fails with
+// `timeout` (the stack stays silent, the app retries its SYN).
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { KvpnError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import type { DatagramFlow, Dialer, DialFailureReason, DialRequest } from '../tun/stack/dialer.js';
+import { DialError } from '../tun/stack/dialer.js';
+import {
+  dialFailureReason,
+  formatAuthority,
+  HEADER_CONNECT_TIMEOUT,
+  HEADER_PEER,
+  HEADER_PROXY_STATUS,
+  HEADER_TRANSPORT,
+  parseProxyStatus,
+  RESOLVE_PATH,
+  TRANSPORT_UDP,
+} from './protocol.js';
+import type { ResolveAnswer } from './relay-resolve.js';
+import { type ByteCounter, TunnelConnection } from './tunnel-connection.js';
+import { TunnelDatagramFlow } from './tunnel-datagram-flow.js';
+import { TunnelSession } from './tunnel-session.js';
+import { PortForwardTransport, type RelayEndpoint, type TunnelTransport } from './tunnel-transport.js';
+
+const { NGHTTP2_CANCEL } = http2.constants;
+
+export const DEFAULT_SESSIONS = 4;
+export const DEFAULT_DIAL_TIMEOUT_MS = 30_000;
+export const BACKOFF_MIN_MS = 200;
+export const BACKOFF_MAX_MS = 10_000;
+
+export type TunnelState = 'connecting' | 'up' | 'degraded' | 'down' | 'closed';
+
+export interface TunnelStateChange {
+  state: TunnelState;
+  sessionsUp: number;
+  sessionsWanted: number;
+  /** Why sessions are missing, when they are. */
+  error?: Error | undefined;
+}
+
+export interface TunnelStats {
+  sessionsWanted: number;
+  sessionsUp: number;
+  sessionsOpened: number;
+  sessionsLost: number;
+  sessionOpenFailures: number;
+  recoveries: number;
+  tcpStreamsOpen: number;
+  tcpStreamsOpened: number;
+  udpFlowsOpen: number;
+  udpFlowsOpened: number;
+  dialErrors: Record<DialFailureReason, number>;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export type TunnelDialerOptions = ({ transport: TunnelTransport } | { client: KubeClient; relay: RelayEndpoint }) & {
+  /** Parallel sessions (port-forward connections); streams are spread over them. */
+  sessions?: number;
+  /** How long a dial may take in all (waiting for a session, then the relay's dial). */
+  dialTimeoutMs?: number;
+  /** Relay-side connect timeout to ask for (capped by the relay). */
+  connectTimeoutMs?: number;
+  pingIntervalMs?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+};
+
+export class TunnelClosedError extends KvpnError {
+  constructor() {
+    super('KVPN_ERR_TUNNEL_CLOSED', 'internal', 'the tunnel is closed');
+  }
+}
+
+interface Slot {
+  index: number;
+  session: TunnelSession | undefined;
+  connecting: boolean;
+  failures: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Waiter {
+  resolve(session: TunnelSession): void;
+  reject(err: Error): void;
+}
+
+export class TunnelDialer implements Dialer {
+  readonly stats: TunnelStats;
+  readonly #transport: TunnelTransport;
+  readonly #slots: Slot[];
+  readonly #opts: Required<
+    Pick<TunnelDialerOptions, 'dialTimeoutMs' | 'pingIntervalMs' | 'backoffMinMs' | 'backoffMaxMs'>
+  > & {
+    connectTimeoutMs: number | undefined;
+  };
+  readonly #abort = new AbortController();
+  readonly #waiters = new Set<Waiter>();
+  readonly #listeners = new Set<(change: TunnelStateChange) => void>();
+  readonly #counter: ByteCounter;
+  #state: TunnelState = 'connecting';
+  #everUp = false;
+  #lastError: Error | undefined;
+  #reportedError: string | undefined;
+  #recovering: Promise<void> | undefined;
+  #sessionSeq = 0;
+  #roundRobin = 0;
+
+  constructor(options: TunnelDialerOptions) {
+    this.#transport =
+      'transport' in options ? options.transport : new PortForwardTransport(options.client, options.relay);
+    const wanted = Math.max(1, Math.floor(options.sessions ?? DEFAULT_SESSIONS));
+    this.#opts = {
+      dialTimeoutMs: options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+      connectTimeoutMs: options.connectTimeoutMs,
+      pingIntervalMs: options.pingIntervalMs ?? 10_000,
+      backoffMinMs: options.backoffMinMs ?? BACKOFF_MIN_MS,
+      backoffMaxMs: options.backoffMaxMs ?? BACKOFF_MAX_MS,
+    };
+    this.stats = {
+      sessionsWanted: wanted,
+      sessionsUp: 0,
+      sessionsOpened: 0,
+      sessionsLost: 0,
+      sessionOpenFailures: 0,
+      recoveries: 0,
+      tcpStreamsOpen: 0,
+      tcpStreamsOpened: 0,
+      udpFlowsOpen: 0,
+      udpFlowsOpened: 0,
+      dialErrors: { refused: 0, unreachable: 0, timeout: 0, error: 0 },
+      bytesSent: 0,
+      bytesReceived: 0,
+    };
+    const stats = this.stats;
+    this.#counter = {
+      sent: (n) => {
+        stats.bytesSent += n;
+      },
+      received: (n) => {
+        stats.bytesReceived += n;
+      },
+    };
+    this.#slots = Array.from({ length: wanted }, (_, index) => ({
+      index,
+      session: undefined,
+      connecting: false,
+      failures: 0,
+      timer: undefined,
+    }));
+    for (const slot of this.#slots) void this.#connect(slot);
+  }
+
+  get state(): TunnelState {
+    return this.#state;
+  }
+
+  /** Open streams per session that is up (for spreading checks and status). */
+  sessionLoads(): number[] {
+    return this.#slots.flatMap((slot) => (slot.session && !slot.session.closed ? [slot.session.activeStreams] : []));
+  }
+
+  /** Subscribes to state transitions; returns the unsubscribe function. */
+  onStateChange(listener: (change: TunnelStateChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves once at least one session is up; rejects with the last error after `timeoutMs`. */
+  async ready(timeoutMs = this.#opts.dialTimeoutMs, signal?: AbortSignal): Promise<void> {
+    await this.#session(AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]));
+  }
+
+  dialTcp(request: DialRequest): Promise<Duplex> {
+    return this.connect(request.destination.address, request.destination.port, { signal: request.signal });
+  }
+
+  /** Dials `host:port` from the relay; `host` may be a name (resolved by the pod's resolver). */
+  async connect(host: string, port: number, options: { signal?: AbortSignal } = {}): Promise<TunnelConnection> {
+    const { stream, headers } = await this.#open(host, port, false, options.signal);
+    this.stats.tcpStreamsOpen++;
+    this.stats.tcpStreamsOpened++;
+    stream.once('close', () => {
+      this.stats.tcpStreamsOpen--;
+    });
+    const peer = headers[HEADER_PEER];
+    return new TunnelConnection(stream, this.#counter, typeof peer === 'string' ? peer : undefined);
+  }
+
+  async openUdp(request: DialRequest): Promise<DatagramFlow> {
+    const { stream } = await this.#open(request.destination.address, request.destination.port, true, request.signal);
+    this.stats.udpFlowsOpen++;
+    this.stats.udpFlowsOpened++;
+    stream.once('close', () => {
+      this.stats.udpFlowsOpen--;
+    });
+    return new TunnelDatagramFlow(stream, this.#counter);
+  }
+
+  /** Resolves a name with the relay pod's resolver (cluster DNS, search path). */
+  async resolve(name: string, options: { family?: 0 | 4 | 6; signal?: AbortSignal } = {}): Promise<string[]> {
+    const signal = this.#deadline(options.signal);
+    const session = await this.#session(signal);
+    const query = new URLSearchParams({ name, family: String(options.family ?? 0) });
+    const stream = session.request({ ':method': 'GET', ':path': `${RESOLVE_PATH}?${query}` }, { endStream: true });
+    const { headers, body } = await new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>(
+      (resolve, reject) => {
+        let headers: http2.IncomingHttpHeaders = {};
+        let body = '';
+        const onAbort = (): void => {
+          stream.close(NGHTTP2_CANCEL);
+          reject(new DialError('timeout', `resolving ${name}: no answer`));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        stream.on('response', (h) => {
+          headers = h;
+        });
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => {
+          if (body.length < 256 * 1024) body += c;
+        });
+        stream.on('end', () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve({ headers, body });
+        });
+        stream.on('error', () => {});
+        stream.on('close', () => reject(new DialError('error', `resolving ${name}: the tunnel session was lost`)));
+      },
+    );
+    const status = Number(headers[':status']);
+    if (status !== 200) {
+      const ps = parseProxyStatus(headers[HEADER_PROXY_STATUS] as string | undefined);
+      throw new DialError(
+        dialFailureReason(status, ps),
+        `resolving ${name}: ${ps?.error ?? status}${ps?.rcode ? ` ${ps.rcode}` : ''}`,
+      );
+    }
+    return (JSON.parse(body) as ResolveAnswer).addresses.map((a) => a.address);
+  }
+
+  /** Stops reconnecting; sessions close after their open streams finish. */
+  close(): void {
+    this.#shutdown((s) => s.close());
+  }
+
+  /** Resets every stream and session now. */
+  destroy(err?: Error): void {
+    this.#shutdown((s) => s.destroy(err));
+  }
+
+  #shutdown(end: (s: TunnelSession) => void): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(new TunnelClosedError());
+    for (const slot of this.#slots) {
+      clearTimeout(slot.timer);
+      if (slot.session) end(slot.session);
+    }
+    for (const w of this.#waiters) w.reject(new TunnelClosedError());
+    this.#waiters.clear();
+    this.#setState('closed');
+  }
+
+  async #open(
+    host: string,
+    port: number,
+    udp: boolean,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
+    const target = formatAuthority(host, port);
+    const signal = this.#deadline(callerSignal);
+    let session: TunnelSession;
+    try {
+      session = await this.#session(signal);
+    } catch (err) {
+      throw this.#dialError(err as Error, target);
+    }
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'CONNECT', ':authority': target };
+    if (udp) headers[HEADER_TRANSPORT] = TRANSPORT_UDP;
+    if (this.#opts.connectTimeoutMs) headers[HEADER_CONNECT_TIMEOUT] = String(this.#opts.connectTimeoutMs);
+    const stream = session.request(headers, { endStream: false });
+    return new Promise((resolve, reject) => {
+      const settle = (err?: Error, responseHeaders?: http2.IncomingHttpHeaders): void => {
+        signal.removeEventListener('abort', onAbort);
+        stream.off('close', onClose);
+        stream.off('response', onResponse);
+        if (err) reject(this.#dialError(err, target));
+        else resolve({ stream, headers: responseHeaders as http2.IncomingHttpHeaders });
+      };
+      const onAbort = (): void => {
+        if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+        settle(signal.reason instanceof Error ? signal.reason : new DialError('timeout', `dial ${target}: timed out`));
+      };
+      const onClose = (): void =>
+        settle(new DialError('error', `dial ${target}: the tunnel session was lost before the relay answered`));
+      const onResponse = (h: http2.IncomingHttpHeaders): void => {
+        const status = Number(h[':status']);
+        if (status === 200) {
+          settle(undefined, h);
+          return;
+        }
+        const ps = parseProxyStatus(h[HEADER_PROXY_STATUS] as string | undefined);
+        const reason = dialFailureReason(status, ps);
+        if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+        settle(
+          new DialError(
+            reason,
+            `dial ${target}: ${ps?.error ?? `HTTP ${status}`}${ps?.details ? ` (${ps.details})` : ''}`,
+          ),
+        );
+      };
+      stream.on('error', () => {});
+      stream.on('close', onClose);
+      stream.on('response', onResponse);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #deadline(callerSignal: AbortSignal | undefined): AbortSignal {
+    const signals = [AbortSignal.timeout(this.#opts.dialTimeoutMs), this.#abort.signal];
+    if (callerSignal) signals.push(callerSignal);
+    return AbortSignal.any(signals);
+  }
+
+  #dialError(err: Error, target: string): DialError {
+    let out: DialError;
+    if (err instanceof DialError) out = err;
+    else if (err.name === 'TimeoutError') {
+      const why = this.#lastError ? ` (${this.#lastError.message})` : '';
+      out = new DialError('timeout', `dial ${target}: no tunnel session became available in time${why}`, {
+        cause: err,
+      });
+    } else out = new DialError('error', `dial ${target}: ${err.message}`, { cause: err });
+    this.stats.dialErrors[out.reason]++;
+    return out;
+  }
+
+  /** The least-loaded session that is up, waiting for one if needed. */
+  #session(signal: AbortSignal): Promise<TunnelSession> {
+    const best = this.#pick();
+    if (best) return Promise.resolve(best);
+    if (this.#abort.signal.aborted) return Promise.reject(new TunnelClosedError());
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (s) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(s);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter);
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.add(waiter);
+    });
+  }
+
+  #pick(): TunnelSession | undefined {
+    let best: TunnelSession | undefined;
+    const n = this.#slots.length;
+    this.#roundRobin = (this.#roundRobin + 1) % n;
+    for (let i = 0; i < n; i++) {
+      const s = this.#slots[(this.#roundRobin + i) % n]?.session;
+      if (s && !s.closed && (!best || s.activeStreams < best.activeStreams)) best = s;
+    }
+    return best;
+  }
+
+  async #connect(slot: Slot): Promise<void> {
+    if (this.#abort.signal.aborted || slot.connecting) return;
+    slot.connecting = true;
+    try {
+      const socket = await this.#transport.connect(this.#abort.signal);
+      const session = await TunnelSession.open(++this.#sessionSeq, socket, {
+        token: this.#transport.token,
+        pingIntervalMs: this.#opts.pingIntervalMs,
+      });
+      slot.connecting = false;
+      if (this.#abort.signal.aborted) {
+        session.destroy();
+        return;
+      }
+      slot.session = session;
+      slot.failures = 0;
+      this.stats.sessionsOpened++;
+      this.stats.sessionsUp++;
+      this.#everUp = true;
+      session.onClose((err) => this.#lost(slot, session, err));
+      for (const w of this.#waiters) w.resolve(session);
+      this.#waiters.clear();
+      this.#updateState();
+    } catch (err) {
+      slot.connecting = false;
+      if (this.#abort.signal.aborted) return;
+      slot.failures++;
+      this.stats.sessionOpenFailures++;
+      this.#lastError = err as Error;
+      this.#updateState();
+      await this.#recover(err as Error);
+      this.#retry(slot);
+    }
+  }
+
+  #lost(slot: Slot, session: TunnelSession, err: Error | undefined): void {
+    if (slot.session !== session) return;
+    slot.session = undefined;
+    this.stats.sessionsUp--;
+    if (this.#abort.signal.aborted) return;
+    this.stats.sessionsLost++;
+    this.#lastError = err;
+    this.#updateState();
+    this.#retry(slot);
+  }
+
+  async #recover(cause: Error): Promise<void> {
+    if (!this.#transport.recover) return;
+    this.#recovering ??= this.#transport
+      .recover(cause, this.#abort.signal)
+      .then(
+        () => {
+          this.stats.recoveries++;
+        },
+        (err: Error) => {
+          this.#lastError = err;
+          this.#updateState();
+        },
+      )
+      .finally(() => {
+        this.#recovering = undefined;
+      });
+    await this.#recovering;
+  }
+
+  #retry(slot: Slot): void {
+    if (this.#abort.signal.aborted) return;
+    const base = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffMinMs * 2 ** Math.max(0, slot.failures - 1));
+    const delay = base / 2 + Math.random() * (base / 2);
+    clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => void this.#connect(slot), delay);
+  }
+
+  #updateState(): void {
+    const up = this.stats.sessionsUp;
+    const wanted = this.stats.sessionsWanted;
+    const state: TunnelState = up === wanted ? 'up' : up > 0 ? 'degraded' : this.#everUp ? 'down' : 'connecting';
+    this.#setState(state);
+  }
+
+  #setState(state: TunnelState): void {
+    const error = state === 'up' || state === 'closed' ? undefined : this.#lastError;
+    // Same state: report again only when the reason changed.
+    if (state === this.#state && error?.message === this.#reportedError) return;
+    this.#state = state;
+    this.#reportedError = error?.message;
+    const change: TunnelStateChange = {
+      state,
+      sessionsUp: this.stats.sessionsUp,
+      sessionsWanted: this.stats.sessionsWanted,
+      error,
+    };
+    for (const l of this.#listeners) l(change);
+  }
+}

@@ -1,0 +1,222 @@
+// One HTTP/2 session to the relay over one byte stream (a port-forward).
+//
+//   open(): transport.connect() ─► http2.connect(createConnection) ─► SETTINGS
+//           ─► GET /v1/info (token and protocol version checked) ─► up
+//   while up: PING every pingIntervalMs; no answer by the next one ─► destroyed
+//   closed/destroyed ─► every stream on it is reset (Node resets them), onClose(err)
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { KvpnError } from '../errors.js';
+import {
+  HEADER_AUTHORIZATION,
+  INFO_PATH,
+  MAX_CONCURRENT_STREAMS,
+  MAX_FRAME_BYTES,
+  MAX_SESSION_MEMORY_MB,
+  SESSION_WINDOW_BYTES,
+  STREAM_WINDOW_BYTES,
+  TUNNEL_PROTOCOL_VERSION,
+} from './protocol.js';
+
+export const SESSION_PING_INTERVAL_MS = 10_000;
+export const SESSION_HANDSHAKE_TIMEOUT_MS = 15_000;
+
+export class TunnelSessionError extends KvpnError {
+  constructor(message: string, options: { cause?: unknown; remedy?: string } = {}) {
+    super('KVPN_ERR_TUNNEL_SESSION', 'cluster', message, options);
+  }
+}
+
+export interface TunnelSessionOptions {
+  token: string;
+  pingIntervalMs?: number;
+  handshakeTimeoutMs?: number;
+}
+
+export interface RelayInfo {
+  protocol: number;
+  version: string;
+  node?: string;
+}
+
+export class TunnelSession {
+  readonly id: number;
+  readonly relay: RelayInfo;
+  readonly #session: http2.ClientHttp2Session;
+  readonly #authorization: string;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #pingOutstanding = false;
+  #closeHandlers: ((err?: Error) => void)[] = [];
+  #closedWith: { err?: Error } | undefined;
+  /** Streams we opened that have not closed yet. */
+  activeStreams = 0;
+
+  private constructor(
+    id: number,
+    session: http2.ClientHttp2Session,
+    token: string,
+    relay: RelayInfo,
+    pingIntervalMs: number,
+  ) {
+    this.id = id;
+    this.#session = session;
+    this.#authorization = `Bearer ${token}`;
+    this.relay = relay;
+    let lastError: Error | undefined;
+    session.on('error', (err: Error) => {
+      lastError = err;
+    });
+    session.on('goaway', (code: number) => {
+      lastError ??= new TunnelSessionError(`the relay closed the session (GOAWAY ${code})`);
+    });
+    session.on('close', () => this.#finish(lastError ?? new TunnelSessionError('tunnel session closed')));
+    if (pingIntervalMs > 0) {
+      this.#pingTimer = setInterval(() => this.#keepalive(), pingIntervalMs);
+      this.#pingTimer.unref();
+    }
+  }
+
+  /** Connects the byte stream and completes the HTTP/2 and relay handshakes. */
+  static async open(id: number, socket: Duplex, options: TunnelSessionOptions): Promise<TunnelSession> {
+    const session = http2.connect('http://kvpn-relay', {
+      createConnection: () => socket,
+      settings: {
+        initialWindowSize: STREAM_WINDOW_BYTES,
+        maxFrameSize: MAX_FRAME_BYTES,
+        maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+        enablePush: false,
+      },
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      peerMaxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+    });
+    const failed = (err: Error): TunnelSessionError =>
+      err instanceof TunnelSessionError
+        ? err
+        : new TunnelSessionError(`tunnel handshake failed: ${err.message}`, { cause: err });
+    try {
+      const info = await withTimeout(
+        handshake(session, `Bearer ${options.token}`),
+        options.handshakeTimeoutMs ?? SESSION_HANDSHAKE_TIMEOUT_MS,
+      );
+      return new TunnelSession(id, session, options.token, info, options.pingIntervalMs ?? SESSION_PING_INTERVAL_MS);
+    } catch (err) {
+      session.destroy();
+      socket.destroy();
+      throw failed(err as Error);
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closedWith !== undefined;
+  }
+
+  /** Opens a stream with the session token added; the caller counts it via `track`. */
+  request(
+    headers: http2.OutgoingHttpHeaders,
+    options: http2.ClientSessionRequestOptions = {},
+  ): http2.ClientHttp2Stream {
+    const stream = this.#session.request({ ...headers, [HEADER_AUTHORIZATION]: this.#authorization }, options);
+    this.activeStreams++;
+    stream.once('close', () => {
+      this.activeStreams--;
+    });
+    return stream;
+  }
+
+  onClose(handler: (err?: Error) => void): void {
+    if (this.#closedWith) handler(this.#closedWith.err);
+    else this.#closeHandlers.push(handler);
+  }
+
+  /** Graceful: GOAWAY, open streams finish. */
+  close(): void {
+    if (!this.#session.closed) this.#session.close();
+  }
+
+  /** Now: every open stream is reset. */
+  destroy(err?: Error): void {
+    this.#session.destroy(err);
+    this.#finish(err ?? new TunnelSessionError('tunnel session destroyed'));
+  }
+
+  #keepalive(): void {
+    if (this.#pingOutstanding) {
+      this.destroy(new TunnelSessionError(`keepalive: the relay did not answer a PING in time (session ${this.id})`));
+      return;
+    }
+    if (this.#session.destroyed) return;
+    this.#pingOutstanding = true;
+    this.#session.ping((err) => {
+      if (!err) this.#pingOutstanding = false;
+    });
+  }
+
+  #finish(err?: Error): void {
+    if (this.#closedWith) return;
+    this.#closedWith = { err };
+    clearInterval(this.#pingTimer);
+    for (const h of this.#closeHandlers.splice(0)) h(err);
+  }
+}
+
+async function handshake(session: http2.ClientHttp2Session, authorization: string): Promise<RelayInfo> {
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+    session.once('close', () =>
+      reject(new TunnelSessionError('the connection to the relay closed during the handshake')),
+    );
+  });
+  session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+  const stream = session.request(
+    { ':method': 'GET', ':path': INFO_PATH, [HEADER_AUTHORIZATION]: authorization },
+    { endStream: true },
+  );
+  const [status, body] = await new Promise<[number, string]>((resolve, reject) => {
+    let status = 0;
+    let body = '';
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      if (body.length < 64 * 1024) body += chunk;
+    });
+    stream.on('end', () => resolve([status, body]));
+    stream.on('error', reject);
+    stream.on('close', () => reject(new TunnelSessionError('the relay closed the info request')));
+  });
+  if (status === 407) {
+    throw new TunnelSessionError('the relay refused our token', {
+      remedy: 'Another session owns this relay, or its Secret changed: run `kvpn down` and `kvpn up` again.',
+    });
+  }
+  if (status !== 200) throw new TunnelSessionError(`the relay answered ${status} to ${INFO_PATH}`);
+  let info: RelayInfo;
+  try {
+    info = JSON.parse(body) as RelayInfo;
+  } catch {
+    throw new TunnelSessionError('the relay sent an unreadable info document');
+  }
+  if (info.protocol !== TUNNEL_PROTOCOL_VERSION) {
+    throw new TunnelSessionError(
+      `the relay speaks tunnel protocol ${info.protocol}, we speak ${TUNNEL_PROTOCOL_VERSION}`,
+      {
+        remedy: 'Delete the old relay pod (kvpn down) so a matching one is deployed.',
+      },
+    );
+  }
+  return { protocol: info.protocol, version: info.version, node: info.node };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TunnelSessionError(`no answer from the relay in ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
