@@ -33,7 +33,7 @@ export class VerifyError extends KvpnError {
   }
 }
 
-/** TCP Services with a ClusterIP in the namespace, `kubernetes` first, at most a few. */
+/** TCP Services with a ClusterIP in the namespace, at most a few. */
 export async function serviceTargets(client: KubeClient): Promise<ServiceTarget[]> {
   const list = await client
     .request<{ items?: ServiceObject[] }>('GET', `/api/v1/namespaces/${client.namespace}/services`)
@@ -120,20 +120,17 @@ export async function verifyTraffic(options: VerifyOptions): Promise<string> {
   const targets = await serviceTargets(options.client);
   const parts: string[] = [];
   if (targets.length) {
-    const errors: string[] = [];
-    let ok: string | undefined;
-    for (const target of targets) {
-      try {
-        const how = options.viaKernel
-          ? await kernelConnect(target, options.signal)
-          : await dialerConnect(options.dialer, target, options.signal);
-        ok = `TCP to ${target.name} (${target.address}:${target.port}) ${how}`;
-        break;
-      } catch (err) {
-        errors.push(`${target.name}: ${(err as Error).message}`);
-      }
-    }
-    if (!ok) throw new VerifyError(`no connection through the tunnel succeeded (${errors.join('; ')})`);
+    // All at once, first answer wins: one unreachable Service must not cost a timeout.
+    const attempts = targets.map(async (target) => {
+      const how = options.viaKernel
+        ? await kernelConnect(target, options.signal)
+        : await dialerConnect(options.dialer, target, options.signal);
+      return `TCP to ${target.name} (${target.address}:${target.port}) ${how}`;
+    });
+    const ok = await Promise.any(attempts).catch((err: AggregateError) => {
+      const reasons = err.errors.map((e: Error, i) => `${targets[i]?.name}: ${e.message}`);
+      throw new VerifyError(`no connection through the tunnel succeeded (${reasons.join('; ')})`);
+    });
     parts.push(ok);
   } else {
     parts.push('tunnel up (no Service in the namespace to try)');
