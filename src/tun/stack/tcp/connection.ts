@@ -1,0 +1,718 @@
+// One TCP connection, terminated here: the peer is the application's
+// kernel on the other side of the TUN; the "user" (RFC 9293 terms) is the
+// dialer's stream, reached through the TcpApp interface.
+//
+// Pure core: segments and `now` come in (`onSegment`, `onTimer`), app calls
+// come in (`send`, `close`, `abort`, `setAppBacklog`), packets go out
+// through `host.output` during `poll(now)` (or at once for RST and the
+// immediate ACKs the RFCs require), and `deadline` tells the edge when to
+// call `onTimer` next. No I/O, no timers, no clock of its own.
+import { formatIp } from '../../wire/ip-address.js';
+import { beginTcpPacket, finishTcpPacket, tcpPayloadOffset } from '../../wire/packet-builder.js';
+import { SeqNumber } from '../../wire/seq-number.js';
+import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import type { StackStats } from '../stats.js';
+import { type TcpConfig, windowShiftFor } from './config.js';
+import { Reassembly, type ReassemblyBudget } from './reassembly.js';
+import { TcpReceiver } from './receiver.js';
+import { MAX_RTO_MS } from './rtt.js';
+import { AckOutcome, TcpSender } from './sender.js';
+import { TCP_STATE_NAMES, TCP_TIMER_NAMES, TcpState, TcpTimer } from './state.js';
+
+export type TcpCloseReason = 'closed' | 'reset' | 'timeout' | 'aborted';
+
+/** The dialer side of a connection (see stream-bridge.ts). */
+export interface TcpApp {
+  /** In-order bytes from the peer; a fresh copy the app may keep. */
+  onData(data: Uint8Array): void;
+  /** The peer sent FIN after all its data: half-close toward the dialer. */
+  onPeerFin(): void;
+  /** The send buffer has room again. */
+  onSendSpace(): void;
+  /** The connection is gone (RST received, timed out, aborted, or closed in order). */
+  onClosed(reason: TcpCloseReason): void;
+}
+
+/** What the connection needs from the stack. */
+export interface TcpHost {
+  output(packet: Uint8Array): void;
+  /** The connection's deadline changed (reschedule it). */
+  timerChanged(conn: TcpConnection): void;
+  /** The connection reached CLOSED and must be forgotten. */
+  connectionClosed(conn: TcpConnection, reason: TcpCloseReason): void;
+  readonly stats: StackStats;
+  readonly budget: ReassemblyBudget;
+  readonly scratch: TcpRepr;
+  readonly log: ((message: string) => void) | null;
+}
+
+/** The parts of the peer's SYN the connection needs. */
+export interface TcpSynOptions {
+  seq: number;
+  window: number;
+  /** MSS option or 0. */
+  mss: number;
+  /** Window-scale shift offered or -1. */
+  windowScale: number;
+}
+
+export interface TcpEndpoints {
+  /** The address the application connected to (we answer as it). */
+  localAddr: Uint8Array;
+  localPort: number;
+  /** The application's address. */
+  remoteAddr: Uint8Array;
+  remotePort: number;
+}
+
+/** RFC 9293 §3.7.1 default send MSS when the peer sent none. */
+const DEFAULT_MSS_V4 = 536;
+const DEFAULT_MSS_V6 = 1220;
+
+export class TcpConnection {
+  readonly localAddr: Uint8Array;
+  readonly localPort: number;
+  readonly remoteAddr: Uint8Array;
+  readonly remotePort: number;
+  state: TcpState = TcpState.SynReceived;
+  app: TcpApp | null = null;
+  readonly snd: TcpSender;
+  readonly rcv: TcpReceiver;
+  timer: TcpTimer = TcpTimer.None;
+  /** When the armed timer fires (ms, same clock as `now`); Infinity if none. */
+  deadline = Number.POSITIVE_INFINITY;
+  /** Position in the stack's timer heap (owned by the heap). */
+  heapIndex = -1;
+  /** Flow-table links (owned by the table). */
+  hash = 0;
+  nextInBucket: TcpConnection | null = null;
+
+  readonly #host: TcpHost;
+  readonly #config: TcpConfig;
+  readonly #ourMss: number;
+  #scaleNegotiated = false;
+  #synAckDue = true;
+  #ackDue = false;
+  #sendBlocked = false;
+
+  constructor(ends: TcpEndpoints, syn: TcpSynOptions, iss: number, config: TcpConfig, host: TcpHost) {
+    this.localAddr = ends.localAddr;
+    this.localPort = ends.localPort;
+    this.remoteAddr = ends.remoteAddr;
+    this.remotePort = ends.remotePort;
+    this.#host = host;
+    this.#config = config;
+    const v4 = ends.localAddr.length === 4;
+    const ourMss = config.mtu - (v4 ? 40 : 60);
+    const peerMss = syn.mss > 0 ? syn.mss : v4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
+    this.snd = new TcpSender(iss, Math.max(64, Math.min(ourMss, peerMss)), config.minRtoMs);
+    this.rcv = new TcpReceiver(syn.seq, config.rcvBufBytes);
+    if (syn.windowScale >= 0) {
+      // RFC 7323 §2.2: scaling only when both SYNs carry the option.
+      this.#scaleNegotiated = true;
+      this.snd.shift = syn.windowScale;
+      this.rcv.shift = windowShiftFor(config.rcvBufBytes);
+    }
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    this.snd.wnd = syn.window;
+    this.snd.maxWnd = syn.window;
+    this.snd.wl1 = syn.seq;
+    this.snd.wl2 = iss;
+    this.#ourMss = ourMss;
+  }
+
+  get stateName(): string {
+    return TCP_STATE_NAMES[this.state] as string;
+  }
+
+  /** "10.0.0.2:4711 > 10.200.0.1:80" for logs. */
+  get name(): string {
+    return `${fmt(this.remoteAddr)}:${this.remotePort} > ${fmt(this.localAddr)}:${this.localPort}`;
+  }
+
+  // ---- app side -----------------------------------------------------------
+
+  /** Queues bytes for the peer. False once the send buffer is full (pause the source). */
+  send(data: Uint8Array): boolean {
+    if (this.snd.finQueued || !this.#canSend()) {
+      this.#host.stats.drops.dataAfterClose++;
+      return false;
+    }
+    this.snd.buffer.push(data);
+    const full = this.snd.buffer.length >= this.#config.sndBufBytes;
+    if (full) this.#sendBlocked = true;
+    return !full;
+  }
+
+  get sendBufferFull(): boolean {
+    return this.snd.buffer.length >= this.#config.sndBufBytes;
+  }
+
+  /** The app finished sending: FIN after the buffered data (RFC 9293 §3.10.4 CLOSE). */
+  close(): void {
+    switch (this.state) {
+      case TcpState.SynReceived:
+        // Queued: the FIN goes out once ESTABLISHED and the data is sent.
+        this.snd.finQueued = true;
+        break;
+      case TcpState.Established:
+        this.snd.finQueued = true;
+        this.#setState(TcpState.FinWait1);
+        break;
+      case TcpState.CloseWait:
+        this.snd.finQueued = true;
+        this.#setState(TcpState.LastAck);
+        break;
+      default:
+        // Already closing: RFC 9293 "error: connection closing"; nothing to do.
+        break;
+    }
+  }
+
+  /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, then CLOSED. */
+  abort(): void {
+    if (this.state === TcpState.Closed) return;
+    if (this.state !== TcpState.TimeWait) this.#emitRst();
+    this.#terminate('aborted');
+  }
+
+  /** The dialer's stream now holds `bytes` unwritten; may open the window. */
+  setAppBacklog(bytes: number): void {
+    this.rcv.backlog = bytes;
+  }
+
+  /** True when polling would send a window update. */
+  get windowUpdateDue(): boolean {
+    return this.#synchronized() && !this.rcv.finReceived && this.rcv.windowUpdateWorth(this.snd.mss);
+  }
+
+  // ---- peer side ----------------------------------------------------------
+
+  /**
+   * One segment from the peer, already parsed into `seg`; `segment` is the
+   * TCP header and payload. Returns true if the segment is a new SYN for
+   * this 4-tuple that should open a fresh connection (TIME-WAIT reuse).
+   */
+  onSegment(seg: TcpRepr, segment: Uint8Array, now: number): boolean {
+    const stats = this.#host.stats;
+    stats.tcp.segmentsIn++;
+    const control = seg.control;
+    const segLen = seg.segmentLen;
+
+    switch (this.state) {
+      case TcpState.Closed:
+        return false;
+      case TcpState.SynReceived:
+        if (control === TcpControl.Syn && seg.seqNumber === this.rcv.irs) {
+          // Our SYN-ACK was lost and the peer retransmitted its SYN.
+          this.#synAckDue = true;
+          return false;
+        }
+        break;
+      case TcpState.TimeWait:
+        // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above RCV.NXT may reopen.
+        if (control === TcpControl.Syn && !seg.hasAck && SeqNumber.gt(seg.seqNumber, this.rcv.nxt)) {
+          this.#terminate('closed');
+          return true;
+        }
+        break;
+      default:
+        break;
+    }
+
+    // First check: sequence number (RFC 9293 §3.10.7.4).
+    if (!this.rcv.acceptable(seg.seqNumber, segLen)) {
+      stats.drops.outOfWindow++;
+      if (control !== TcpControl.Rst) this.#emitAck();
+      return false;
+    }
+
+    // Second check: RST (RFC 9293 §3.10.7.4 with RFC 5961 §3.2).
+    if (control === TcpControl.Rst) {
+      stats.tcp.resetsReceived++;
+      if (seg.seqNumber === this.rcv.nxt || this.state === TcpState.SynReceived) {
+        this.#terminate(this.state === TcpState.TimeWait ? 'closed' : 'reset');
+      } else {
+        this.#emitAck(); // challenge ACK
+      }
+      return false;
+    }
+
+    // Fourth check: SYN in a synchronized state → challenge ACK (RFC 5961 §4.2).
+    if (control === TcpControl.Syn) {
+      this.#emitAck();
+      return false;
+    }
+
+    // Fifth check: ACK.
+    if (!seg.hasAck) {
+      stats.drops.noAck++;
+      return false;
+    }
+    if (this.state === TcpState.SynReceived) {
+      // RFC 9293: if SND.UNA < SEG.ACK =< SND.NXT enter ESTABLISHED, else RST.
+      if (!(SeqNumber.lt(this.snd.una, seg.ackNumber) && SeqNumber.le(seg.ackNumber, this.snd.max))) {
+        stats.drops.badAck++;
+        this.#emitRstFor(seg.ackNumber);
+        return false;
+      }
+      this.#setState(TcpState.Established);
+      this.#clearTimer();
+      if (this.snd.finQueued) this.#setState(TcpState.FinWait1);
+    }
+    if (!this.#processAck(seg, now)) return false;
+
+    switch (this.state) {
+      case TcpState.FinWait1:
+        // RFC 9293: our FIN acknowledged → FIN-WAIT-2.
+        if (this.snd.finAcked) this.#setState(TcpState.FinWait2);
+        break;
+      case TcpState.Closing:
+        if (this.snd.finAcked) {
+          this.#setState(TcpState.TimeWait);
+          this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
+        }
+        break;
+      case TcpState.LastAck:
+        if (this.snd.finAcked) {
+          this.#terminate('closed');
+          return false;
+        }
+        break;
+      case TcpState.TimeWait:
+        // RFC 9293: the only thing that can arrive is a retransmitted FIN; ack it, restart 2 MSL.
+        if (control === TcpControl.Fin) {
+          this.#ackDue = true;
+          this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
+        }
+        return false;
+      default:
+        break;
+    }
+
+    // Seventh check: segment text, in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 only.
+    if (seg.payloadLen > 0) {
+      if (this.state === TcpState.Established || this.state === TcpState.FinWait1 || this.state === TcpState.FinWait2) {
+        this.#receiveText(seg, segment, now);
+      } else {
+        // After the peer's FIN any further data is an error; just re-ACK.
+        this.#ackDue = true;
+      }
+    }
+
+    // Eighth check: FIN.
+    if (control === TcpControl.Fin) {
+      const finSeq = SeqNumber.add(seg.seqNumber, seg.payloadLen);
+      if (finSeq === this.rcv.nxt) this.#acceptFin(now);
+      else if (SeqNumber.gt(finSeq, this.rcv.nxt) && SeqNumber.lt(finSeq, this.rcv.advEdge)) {
+        this.#reassembly().finSeq = finSeq;
+      }
+    }
+    return false;
+  }
+
+  /** Fifth check, synchronized states. False drops the segment. */
+  #processAck(seg: TcpRepr, now: number): boolean {
+    const snd = this.snd;
+    const ack = seg.ackNumber;
+    if (SeqNumber.gt(ack, snd.max)) {
+      // Acknowledges something not yet sent: ACK and drop.
+      this.#host.stats.drops.badAck++;
+      this.#emitAck();
+      return false;
+    }
+    const wnd = seg.windowLen * 2 ** snd.shift;
+    if (SeqNumber.gt(ack, snd.una)) {
+      const outcome = snd.onNewAck(ack, now);
+      if (snd.una === snd.max) {
+        if (this.timer === TcpTimer.Retransmit) this.#clearTimer(); // RFC 6298 §5.2
+      } else {
+        this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto); // §5.3
+      }
+      if (outcome === AckOutcome.PartialAck) this.#retransmitFirst();
+      if (this.#sendBlocked && snd.buffer.length < this.#config.sndBufBytes) {
+        this.#sendBlocked = false;
+        this.app?.onSendSpace();
+      }
+    } else if (
+      ack === snd.una &&
+      seg.payloadLen === 0 &&
+      seg.control !== TcpControl.Fin &&
+      wnd === snd.wnd &&
+      snd.max !== snd.una
+    ) {
+      // RFC 5681 §2 duplicate ACK.
+      if (snd.onDuplicateAck() === AckOutcome.FastRetransmit) {
+        this.#host.stats.tcp.fastRetransmits++;
+        this.#retransmitFirst();
+      }
+    }
+    // Window update rule: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
+    if (SeqNumber.lt(snd.wl1, seg.seqNumber) || (snd.wl1 === seg.seqNumber && SeqNumber.le(snd.wl2, ack))) {
+      if (SeqNumber.ge(ack, snd.una)) {
+        snd.wnd = wnd;
+        snd.wl1 = seg.seqNumber;
+        snd.wl2 = ack;
+        if (wnd > snd.maxWnd) snd.maxWnd = wnd;
+        if (wnd > 0 && this.timer === TcpTimer.Persist) {
+          snd.persistBackoff = 0;
+          this.#clearTimer();
+          if (snd.una !== snd.max) this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
+        }
+      }
+    }
+    return true;
+  }
+
+  #receiveText(seg: TcpRepr, segment: Uint8Array, now: number): void {
+    const rcv = this.rcv;
+    let seq = seg.seqNumber;
+    let start = seg.payloadOffset;
+    let end = start + seg.payloadLen;
+    // Trim what we already have and what lies beyond the advertised window.
+    const dup = SeqNumber.sub(rcv.nxt, seq);
+    if (dup > 0) {
+      start += dup;
+      seq = rcv.nxt;
+    }
+    const over = SeqNumber.sub(SeqNumber.add(seq, end - start), rcv.advEdge);
+    if (over > 0) end -= over;
+    if (end <= start) {
+      this.#ackDue = true;
+      return;
+    }
+    if (seq === rcv.nxt) {
+      this.#deliver(segment.subarray(start, end));
+      const r = rcv.reassembly;
+      if (r !== null && r.segments > 0) {
+        let piece = r.takeContiguous(rcv.nxt);
+        while (piece !== null) {
+          this.#deliver(piece);
+          piece = r.takeContiguous(rcv.nxt);
+        }
+        if (r.finSeq !== -1 && r.finSeq === rcv.nxt) {
+          this.#acceptFin(now);
+          return;
+        }
+        // Filling a hole is acknowledged at once (RFC 5681 §4.2).
+        this.#emitAck();
+        return;
+      }
+      this.#ackDue = true;
+      return;
+    }
+    // Out of order: keep it if it fits, and send a duplicate ACK at once (RFC 5681 §4.2).
+    if (!this.#reassembly().insert(seq, segment.subarray(start, end))) this.#host.stats.drops.reassemblyFull++;
+    this.#emitAck();
+  }
+
+  #deliver(bytes: Uint8Array): void {
+    const copy = Buffer.from(bytes);
+    this.rcv.nxt = SeqNumber.add(this.rcv.nxt, copy.length);
+    this.rcv.backlog += copy.length;
+    this.#host.stats.tcp.bytesFromApp += copy.length;
+    this.app?.onData(copy);
+  }
+
+  #acceptFin(now: number): void {
+    const rcv = this.rcv;
+    rcv.nxt = SeqNumber.add(rcv.nxt, 1);
+    rcv.finReceived = true;
+    rcv.reassembly?.clear();
+    this.#ackDue = true;
+    switch (this.state) {
+      case TcpState.SynReceived:
+      case TcpState.Established:
+        this.#setState(TcpState.CloseWait);
+        break;
+      case TcpState.FinWait1:
+        // Our FIN not acknowledged yet (else we would be in FIN-WAIT-2): simultaneous close.
+        this.#setState(TcpState.Closing);
+        break;
+      case TcpState.FinWait2:
+        this.#setState(TcpState.TimeWait);
+        this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
+        break;
+      default:
+        break;
+    }
+    this.app?.onPeerFin();
+  }
+
+  // ---- timers -------------------------------------------------------------
+
+  onTimer(now: number): void {
+    if (now < this.deadline) return;
+    const kind = this.timer;
+    this.timer = TcpTimer.None;
+    this.deadline = Number.POSITIVE_INFINITY;
+    const snd = this.snd;
+    switch (kind) {
+      case TcpTimer.Retransmit:
+        if (this.state === TcpState.SynReceived) {
+          if (++snd.retries > this.#config.maxSynAckRetransmits) {
+            this.#host.stats.tcp.timeouts++;
+            this.#terminate('timeout');
+            return;
+          }
+          snd.rtt.backoff();
+          snd.rttTiming = false;
+          this.#synAckDue = true;
+          this.#host.stats.tcp.retransmits++;
+          break;
+        }
+        if (snd.retries >= this.#config.maxRetransmits) {
+          this.#host.stats.tcp.timeouts++;
+          this.#emitRst();
+          this.#terminate('timeout');
+          return;
+        }
+        this.#host.stats.tcp.retransmits++;
+        snd.onRetransmitTimeout();
+        this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
+        break;
+      case TcpTimer.Persist: {
+        // RFC 9293 §3.8.6.1: probe the zero window. Like Linux we send an
+        // empty segment one below SND.UNA: the peer must answer with an ACK
+        // carrying its current window, and no sequence space is used.
+        this.#host.stats.tcp.zeroWindowProbes++;
+        this.#emit(SeqNumber.add(snd.una, -1), TcpControl.None, 0, 0);
+        snd.persistBackoff++;
+        this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
+        break;
+      }
+      case TcpTimer.TimeWait:
+        this.#terminate('closed');
+        return;
+      default:
+        break;
+    }
+    this.#host.timerChanged(this);
+  }
+
+  #persistInterval(): number {
+    return Math.min(MAX_RTO_MS, this.snd.rtt.rto * 2 ** this.snd.persistBackoff);
+  }
+
+  // ---- output -------------------------------------------------------------
+
+  /** Sends whatever is due: SYN-ACK, data within the windows, FIN, ACK or window update. */
+  poll(now: number): void {
+    switch (this.state) {
+      case TcpState.Closed:
+        return;
+      case TcpState.SynReceived:
+        if (this.#synAckDue) this.#sendSynAck(now);
+        return;
+      case TcpState.TimeWait:
+        if (this.#ackDue) this.#emitAck();
+        return;
+      default: {
+        const sent = this.#sendData(now);
+        if (!sent && (this.#ackDue || this.windowUpdateDue)) this.#emitAck();
+      }
+    }
+  }
+
+  #sendSynAck(now: number): void {
+    const snd = this.snd;
+    this.#synAckDue = false;
+    const r = this.#host.scratch.clear();
+    r.control = TcpControl.Syn;
+    r.maxSegSize = Math.min(this.#ourMss, 0xffff);
+    if (this.#scaleNegotiated) r.windowScale = this.rcv.shift;
+    const win = Math.min(0xffff, this.rcv.free);
+    this.rcv.advEdge = SeqNumber.add(this.rcv.nxt, win);
+    this.#write(r, snd.iss, win, 0, 0);
+    if (SeqNumber.lt(snd.max, SeqNumber.add(snd.iss, 1))) {
+      snd.nxt = SeqNumber.add(snd.iss, 1);
+      snd.max = snd.nxt;
+      snd.rttTiming = true;
+      snd.rttSeq = snd.nxt;
+      snd.rttStart = now;
+    }
+    this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
+  }
+
+  #sendData(now: number): boolean {
+    if (!this.#canTransmit()) return false;
+    const snd = this.snd;
+    let sent = false;
+    for (;;) {
+      const unsent = snd.unsent;
+      if (unsent <= 0) break;
+      const usable = Math.min(snd.wnd, snd.cwnd) - snd.inFlight;
+      if (usable <= 0) break;
+      const len = Math.min(unsent, snd.mss, usable);
+      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): no runt while data is in flight.
+      if (len < snd.mss && len < unsent && snd.inFlight > 0 && len < snd.maxWnd / 2) break;
+      const fin = snd.finQueued && len === unsent;
+      const seq = snd.nxt;
+      this.#emit(
+        seq,
+        fin ? TcpControl.Fin : len === unsent ? TcpControl.Psh : TcpControl.None,
+        SeqNumber.sub(seq, snd.bufStart),
+        len,
+      );
+      const end = SeqNumber.add(seq, len + (fin ? 1 : 0));
+      snd.timeSegment(end, now);
+      snd.nxt = end;
+      if (SeqNumber.gt(end, snd.max)) snd.max = end;
+      sent = true;
+      if (fin) break;
+    }
+    if (snd.finQueued && snd.unsent === 0 && SeqNumber.le(snd.nxt, snd.finSeq)) {
+      // Bare FIN once all data is out.
+      this.#emit(snd.finSeq, TcpControl.Fin, 0, 0);
+      snd.timeSegment(SeqNumber.add(snd.finSeq, 1), now);
+      snd.nxt = SeqNumber.add(snd.finSeq, 1);
+      if (SeqNumber.gt(snd.nxt, snd.max)) snd.max = snd.nxt;
+      sent = true;
+    }
+    if (sent) {
+      if (this.timer !== TcpTimer.Retransmit) this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto); // RFC 6298 §5.1
+    } else if (snd.wnd === 0 && snd.inFlight === 0 && (snd.unsent > 0 || (snd.finQueued && !snd.finSent))) {
+      if (this.timer !== TcpTimer.Persist) this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
+    }
+    return sent;
+  }
+
+  /** Fast retransmit / partial ACK: resend the segment at SND.UNA without moving SND.NXT. */
+  #retransmitFirst(): void {
+    const snd = this.snd;
+    const dataLeft = SeqNumber.sub(snd.dataEnd, snd.una);
+    const len = Math.max(0, Math.min(snd.mss, dataLeft, SeqNumber.sub(snd.max, snd.una)));
+    const fin = snd.finSent && len === dataLeft;
+    if (len === 0 && !fin) return;
+    this.#host.stats.tcp.retransmits++;
+    this.#emit(snd.una, fin ? TcpControl.Fin : TcpControl.Psh, SeqNumber.sub(snd.una, snd.bufStart), len);
+  }
+
+  #emitAck(): void {
+    this.#emit(this.snd.nxt, TcpControl.None, 0, 0);
+  }
+
+  #emit(seq: number, control: TcpControl, bufOffset: number, len: number): void {
+    const r = this.#host.scratch.clear();
+    r.control = control;
+    this.#write(r, seq, this.rcv.windowField(), bufOffset, len);
+  }
+
+  #write(r: TcpRepr, seq: number, window: number, bufOffset: number, len: number): void {
+    r.srcPort = this.localPort;
+    r.dstPort = this.remotePort;
+    r.seqNumber = seq;
+    r.hasAck = true;
+    r.ackNumber = this.rcv.nxt;
+    r.windowLen = window;
+    r.payloadLen = len;
+    const packet = beginTcpPacket(this.localAddr, this.remoteAddr, r);
+    if (len > 0) {
+      this.snd.buffer.copyOut(bufOffset, len, packet, tcpPayloadOffset(this.localAddr, r));
+      this.#host.stats.tcp.bytesToApp += len;
+    }
+    finishTcpPacket(packet, this.localAddr, this.remoteAddr);
+    this.#ackDue = false;
+    this.#host.stats.tcp.segmentsOut++;
+    this.#host.output(packet);
+  }
+
+  #emitRst(): void {
+    const r = this.#host.scratch.clear();
+    r.control = TcpControl.Rst;
+    this.#write(r, this.snd.nxt, 0, 0, 0);
+    this.#host.stats.tcp.resetsSent++;
+  }
+
+  /** RST for an unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>. */
+  #emitRstFor(ack: number): void {
+    const r = this.#host.scratch.clear();
+    r.control = TcpControl.Rst;
+    r.srcPort = this.localPort;
+    r.dstPort = this.remotePort;
+    r.seqNumber = ack;
+    r.payloadLen = 0;
+    const packet = beginTcpPacket(this.localAddr, this.remoteAddr, r);
+    finishTcpPacket(packet, this.localAddr, this.remoteAddr);
+    this.#host.stats.tcp.resetsSent++;
+    this.#host.stats.tcp.segmentsOut++;
+    this.#host.output(packet);
+  }
+
+  // ---- state --------------------------------------------------------------
+
+  #synchronized(): boolean {
+    return this.state !== TcpState.SynReceived && this.state !== TcpState.Closed;
+  }
+
+  #canSend(): boolean {
+    return (
+      this.state === TcpState.SynReceived || this.state === TcpState.Established || this.state === TcpState.CloseWait
+    );
+  }
+
+  #canTransmit(): boolean {
+    switch (this.state) {
+      case TcpState.Established:
+      case TcpState.CloseWait:
+      case TcpState.FinWait1:
+      case TcpState.Closing:
+      case TcpState.LastAck:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #reassembly(): Reassembly {
+    if (this.rcv.reassembly === null) {
+      this.rcv.reassembly = new Reassembly(this.#host.budget, this.#config.reassemblySegments);
+    }
+    return this.rcv.reassembly;
+  }
+
+  /** Every transition goes through here (and is logged FROM -> TO). */
+  #setState(to: TcpState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    const log = this.#host.log;
+    if (log !== null) log(`${this.name} ${TCP_STATE_NAMES[from]} -> ${TCP_STATE_NAMES[to]}`);
+    if (to === TcpState.TimeWait) this.#host.stats.tcp.timeWait++;
+    if (from === TcpState.TimeWait) this.#host.stats.tcp.timeWait--;
+  }
+
+  #armTimer(kind: TcpTimer, at: number): void {
+    this.timer = kind;
+    this.deadline = at;
+    this.#host.timerChanged(this);
+  }
+
+  #clearTimer(): void {
+    if (this.timer === TcpTimer.None) return;
+    this.timer = TcpTimer.None;
+    this.deadline = Number.POSITIVE_INFINITY;
+    this.#host.timerChanged(this);
+  }
+
+  get timerName(): string {
+    return TCP_TIMER_NAMES[this.timer] as string;
+  }
+
+  #terminate(reason: TcpCloseReason): void {
+    if (this.state === TcpState.Closed) return;
+    this.#setState(TcpState.Closed);
+    this.#clearTimer();
+    this.snd.buffer.clear();
+    this.rcv.reassembly?.clear();
+    this.rcv.reassembly = null;
+    this.#host.connectionClosed(this, reason);
+    const app = this.app;
+    this.app = null;
+    app?.onClosed(reason);
+  }
+}
+
+function fmt(a: Uint8Array): string {
+  return a.length === 4 ? formatIp(a) : `[${formatIp(a)}]`;
+}

@@ -1,0 +1,157 @@
+// Send-side state (RFC 9293 §3.3.1 "Send Sequence Variables") with
+// congestion control: slow start and congestion avoidance (RFC 5681), fast
+// retransmit with NewReno recovery (RFC 6582), RTO from rtt.ts. The
+// connection decides when to send; this class keeps the numbers right.
+import { SeqNumber } from '../../wire/seq-number.js';
+import { RttEstimator } from './rtt.js';
+import { SendBuffer } from './send-buffer.js';
+
+/** What an ACK asked the connection to do. */
+export const AckOutcome = {
+  None: 0,
+  /** New data acknowledged. */
+  Advanced: 1,
+  /** NewReno partial ACK: retransmit the next hole now. */
+  PartialAck: 2,
+  /** Third duplicate ACK: fast retransmit now. */
+  FastRetransmit: 3,
+} as const;
+export type AckOutcome = (typeof AckOutcome)[keyof typeof AckOutcome];
+
+export class TcpSender {
+  readonly iss: number;
+  /** SND.UNA, SND.NXT, and the highest SND.NXT ever (go-back-N rewinds nxt only). */
+  una: number;
+  nxt: number;
+  max: number;
+  /** Peer window in bytes (scaled), SND.WL1/WL2, and the largest window seen. */
+  wnd = 0;
+  wl1 = 0;
+  wl2 = 0;
+  maxWnd = 0;
+  /** Peer's window-scale shift (0 unless both sides offered it). */
+  shift = 0;
+  mss: number;
+  readonly buffer = new SendBuffer();
+  /** Sequence number of buffer offset 0. */
+  bufStart: number;
+  /** The app closed its side: FIN follows the buffered data. */
+  finQueued = false;
+  cwnd: number;
+  ssthresh = Number.MAX_SAFE_INTEGER;
+  dupAcks = 0;
+  inRecovery = false;
+  recover = 0;
+  readonly rtt: RttEstimator;
+  rttTiming = false;
+  rttSeq = 0;
+  rttStart = 0;
+  /** Consecutive retransmission timeouts (reset by progress). */
+  retries = 0;
+  persistBackoff = 0;
+
+  constructor(iss: number, mss: number, minRtoMs: number) {
+    this.iss = iss;
+    this.una = iss;
+    this.nxt = iss;
+    this.max = iss;
+    this.bufStart = SeqNumber.add(iss, 1);
+    this.mss = mss;
+    // RFC 6928 allows 10 segments; over a local TUN we start there outright.
+    this.cwnd = 10 * mss;
+    this.rtt = new RttEstimator(minRtoMs);
+  }
+
+  /** Sequence number just after the last buffered byte. */
+  get dataEnd(): number {
+    return SeqNumber.add(this.bufStart, this.buffer.length);
+  }
+  /** Sequence number the FIN takes (meaningful once finQueued). */
+  get finSeq(): number {
+    return this.dataEnd;
+  }
+  get finSent(): boolean {
+    return this.finQueued && SeqNumber.gt(this.max, this.finSeq);
+  }
+  get finAcked(): boolean {
+    return this.finQueued && SeqNumber.gt(this.una, this.finSeq);
+  }
+  get inFlight(): number {
+    return SeqNumber.sub(this.nxt, this.una);
+  }
+  /** Buffered bytes not sent yet (from nxt). */
+  get unsent(): number {
+    return Math.max(0, SeqNumber.sub(this.dataEnd, this.nxt));
+  }
+
+  /** Starts timing a new segment unless one is timed already (Karn: never a retransmission). */
+  timeSegment(endSeq: number, now: number): void {
+    if (this.rttTiming || SeqNumber.lt(this.nxt, this.max)) return;
+    this.rttTiming = true;
+    this.rttSeq = endSeq;
+    this.rttStart = now;
+  }
+
+  /** SND.UNA < ack ≤ SND.MAX: frees acknowledged bytes, samples RTT, grows cwnd. */
+  onNewAck(ack: number, now: number): AckOutcome {
+    const acked = SeqNumber.sub(ack, this.una);
+    const dataAcked = Math.max(0, Math.min(SeqNumber.sub(ack, this.bufStart), this.buffer.length));
+    this.buffer.consume(dataAcked);
+    this.bufStart = SeqNumber.add(this.bufStart, dataAcked);
+    this.una = ack;
+    if (SeqNumber.lt(this.nxt, ack)) this.nxt = ack;
+    if (this.rttTiming && SeqNumber.ge(ack, this.rttSeq)) {
+      this.rtt.sample(now - this.rttStart);
+      this.rttTiming = false;
+    }
+    this.retries = 0;
+    this.persistBackoff = 0;
+    this.dupAcks = 0;
+    if (this.inRecovery) {
+      if (SeqNumber.ge(ack, this.recover)) {
+        // RFC 6582 §3.2 step 3: full acknowledgment ends recovery.
+        this.inRecovery = false;
+        this.cwnd = Math.max(this.ssthresh, this.mss);
+        return AckOutcome.Advanced;
+      }
+      // Step 4: partial ACK deflates by the amount acked, retransmits the next hole.
+      this.cwnd = Math.max(this.mss, this.cwnd - acked + this.mss);
+      return AckOutcome.PartialAck;
+    }
+    if (this.cwnd < this.ssthresh) {
+      // Slow start, byte counting (RFC 3465) without the per-ACK cap: ACKs
+      // from the local kernel cover many segments at once.
+      this.cwnd += acked;
+    } else {
+      this.cwnd += Math.max(1, Math.floor((this.mss * acked) / this.cwnd));
+    }
+    return AckOutcome.Advanced;
+  }
+
+  /** An ACK that acknowledged nothing while data is outstanding (RFC 5681 §3.2). */
+  onDuplicateAck(): AckOutcome {
+    this.dupAcks++;
+    if (this.dupAcks === 3 && !this.inRecovery) {
+      this.ssthresh = Math.max(Math.floor(this.inFlight / 2), 2 * this.mss);
+      this.cwnd = this.ssthresh + 3 * this.mss;
+      this.inRecovery = true;
+      this.recover = this.max;
+      this.rttTiming = false;
+      return AckOutcome.FastRetransmit;
+    }
+    if (this.dupAcks > 3 && this.inRecovery) this.cwnd += this.mss;
+    return AckOutcome.None;
+  }
+
+  /** RFC 5681 §3.1 eq. 4 and RFC 6298 §5.5-5.7: collapse, back off, go back to SND.UNA. */
+  onRetransmitTimeout(): void {
+    this.ssthresh = Math.max(Math.floor(this.inFlight / 2), 2 * this.mss);
+    this.cwnd = this.mss;
+    this.nxt = this.una;
+    this.rttTiming = false;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.retries++;
+    this.rtt.backoff();
+  }
+}
