@@ -2,6 +2,7 @@
 import t from 'tap';
 import { openTun, type TunDevice } from '../../src/tun/device.js';
 import { LinuxRouteTable } from '../../src/tun/routes-linux.js';
+import { buildUdpPacket, parseIp } from '../../src/tun/wire/index.js';
 import { isRoot, NetNs } from '../helpers/netns.js';
 
 if (!isRoot()) {
@@ -96,4 +97,63 @@ t.test('routes: listed, removed idempotently, link deleted idempotently', async 
   await routes.deleteLink('kvpn0');
   await routes.deleteLink('kvpn0');
   t.equal(await routes.linkExists('kvpn0'), false);
+});
+
+t.test('a packet written through the addon with our checksums is accepted by the kernel', async (t) => {
+  const { ns, dev, routes } = await tunInNamespace(t);
+  await routes.configureLink(dev.name, { mtu: 1500, addresses: ['10.201.0.1/32', 'fd00:201::1/128'] });
+  await routes.addRoute('fd00:201::/64', dev.name);
+  // A UDP listener inside the namespace: the kernel is the judge of our checksums.
+  const listener = ns.spawn(process.execPath, [
+    '-e',
+    `const d = require('dgram');
+     let n = 0;
+     for (const [type, addr] of [['udp4', '10.201.0.1'], ['udp6', 'fd00:201::1']]) {
+       const s = d.createSocket(type);
+       s.on('message', (m, r) => { console.log(type + ' ' + r.address + ':' + r.port + ' ' + m.toString()); if (++n === 2) process.exit(0); });
+       s.bind(7777, addr, () => { if (type === 'udp6') console.log('ready'); });
+     }`,
+  ]);
+  t.teardown(() => listener.kill('SIGKILL'));
+  const lines: string[] = [];
+  let onLine: (() => void) | undefined;
+  listener.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    lines.push(...chunk.split('\n').filter(Boolean));
+    onLine?.();
+  });
+  const waitFor = (n: number) =>
+    new Promise<void>((resolve) => {
+      onLine = () => lines.length >= n && resolve();
+      onLine();
+    });
+  await waitFor(1);
+  t.equal(lines[0], 'ready');
+  const v4 = buildUdpPacket(
+    parseIp('10.201.3.4') as Uint8Array,
+    parseIp('10.201.0.1') as Uint8Array,
+    4242,
+    7777,
+    Buffer.from('from-the-tun-v4'),
+  );
+  const v6 = buildUdpPacket(
+    parseIp('fd00:201::9') as Uint8Array,
+    parseIp('fd00:201::1') as Uint8Array,
+    4243,
+    7777,
+    Buffer.from('from-the-tun-v6'),
+  );
+  t.equal(dev.writeBatch([v4, v6]), true, 'the kernel took the whole batch');
+  await waitFor(3);
+  t.same(lines.slice(1).sort(), ['udp4 10.201.3.4:4242 from-the-tun-v4', 'udp6 fd00:201::9:4243 from-the-tun-v6']);
+  t.equal(dev.stats.packetsWritten, 2);
+
+  // A corrupted checksum is dropped by the kernel: the same bytes with one flipped.
+  const bad = Uint8Array.from(v4);
+  bad[bad.length - 1] ^= 0xff;
+  t.equal(dev.writeBatch([bad]), true);
+  const counters = await ns.exec('cat', ['/proc/net/snmp']);
+  const udp = counters.split('\n').filter((l) => l.startsWith('Udp:'));
+  const header = udp[0]?.split(/\s+/) ?? [];
+  const values = udp[1]?.split(/\s+/) ?? [];
+  t.equal(Number(values[header.indexOf('InCsumErrors')]), 1, 'the kernel counted our one bad checksum');
 });
