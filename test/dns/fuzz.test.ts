@@ -64,7 +64,10 @@ t.test(`${TOTAL.toLocaleString('en-US')} random and mutated queries: no crash, F
   const random = rng(0x6b76706e);
   const byte = () => Math.floor(random() * 256);
   const valid = Array.from({ length: 200 }, (_, i) =>
-    query(NAMES[i % NAMES.length] ?? '', TYPES[i % TYPES.length] ?? 'A', { id: i, ...(i % 3 === 0 ? { edns: 512 + i } : {}) }),
+    query(NAMES[i % NAMES.length] ?? '', TYPES[i % TYPES.length] ?? 'A', {
+      id: i,
+      ...(i % 3 === 0 ? { edns: 512 + i } : {}),
+    }),
   );
   const seen = { drop: 0, formerr: 0, notimp: 0, answer: 0 };
   const failures: string[] = [];
@@ -120,11 +123,15 @@ t.test(`${TOTAL.toLocaleString('en-US')} random and mutated queries: no crash, F
       continue;
     }
     const rcode = (r[3] ?? 0) & 0xf;
-    const ok = want === 'formerr' ? rcode === 1 : want === 'notimp' ? rcode === 4 : rcode === 0 || rcode === 3 || rcode === 5;
+    const ok =
+      want === 'formerr' ? rcode === 1 : want === 'notimp' ? rcode === 4 : rcode === 0 || rcode === 3 || rcode === 5;
     if (!ok) failures.push(`expected ${want}, got rcode ${rcode}: ${q.toString('hex')}`);
   }
   t.same(failures, [], 'every reply as it should be');
-  t.ok(seen.formerr > TOTAL / 20 && seen.answer > TOTAL / 20 && seen.drop > 0 && seen.notimp > 0, 'all kinds exercised');
+  t.ok(
+    seen.formerr > TOTAL / 20 && seen.answer > TOTAL / 20 && seen.drop > 0 && seen.notimp > 0,
+    'all kinds exercised',
+  );
   const stats = server.stats();
   t.equal(stats.formerr, seen.formerr, 'FORMERR counted');
   t.equal(stats.droppedMalformed, seen.drop, 'drops counted');

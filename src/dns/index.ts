@@ -1,0 +1,35 @@
+// kvpn's DNS. Data flow:
+//
+//   Kubernetes API ──informers──► ClusterRecords ──buildZone──► ZoneSnapshot (names → encoded records)
+//                                                                     │
+//   app ─► resolver ─► TUN ─► stack ─► createDnsDialer ─► DnsServer.handle
+//        (systemd-resolved per-link, or resolv.conf: SystemDns)       │ parseQuery (codec) → decide (answer)
+//                                                                     ├─► reply from the zone (buildResponse)
+//                                                                     ├─► cluster DNS: TcpForwarder over the Dialer (tunnel)
+//                                                                     └─► original upstreams: UdpForwarder (resolv.conf mode)
+//
+// The answering core (codec, zone, answer, response) is pure and
+// synchronous; sockets, timers and files live in server, tcp-session, the
+// forwarders, cluster-records and system-dns-*.
+
+export { DEFAULT_CLUSTER_DOMAIN, detectClusterDomain } from './cluster-domain.js';
+export { type ClusterForwarderOptions, createClusterForwarder } from './cluster-forwarder.js';
+export { ClusterRecords, type ClusterRecordsOptions } from './cluster-records.js';
+export { createDnsDialer } from './dns-dialer.js';
+export { ForwardError, SystemDnsError } from './errors.js';
+export { reverseZonesOf } from './names.js';
+export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+export { clusterDnsFromPodResolvConf, namespaceSearchDomains, parseResolvConf } from './resolv-conf.js';
+export { DnsServer, type DnsServerOptions, type DnsStats, type RecordSource } from './server.js';
+export {
+  type AppliedDns,
+  createSystemDns,
+  type RestoreResult,
+  type SystemDns,
+  type SystemDnsConfig,
+  type SystemDnsMode,
+  type SystemDnsOptions,
+} from './system-dns.js';
+export { type Forwarder, TcpForwarder } from './tcp-forwarder.js';
+export { UdpForwarder } from './udp-forwarder.js';
+export { buildZone, RECORD_TTL_S, type ZoneSnapshot } from './zone.js';
