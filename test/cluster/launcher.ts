@@ -1,0 +1,123 @@
+// Starting and finding worlds from outside: creates the laptop namespace,
+// starts the daemon inside it, waits for its READY line; lists worlds on
+// disk and tells live ones from a crashed one's leftovers.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './network/shell.js';
+import { sweepWorld } from './network/sweep.js';
+import { isWorldId, newWorldId, WORLD_PREFIX, WORLDS_ROOT, WorldLayout, type WorldState } from './world-config.js';
+
+const DAEMON = fileURLToPath(new URL('./daemon.ts', import.meta.url));
+const LOADER = fileURLToPath(new URL('../../scripts/ts-loader.mjs', import.meta.url));
+
+export interface LaunchOptions {
+  nodes?: number;
+  /** Serve networking.k8s.io/v1 ServiceCIDR (default true). */
+  serviceCidrApi?: boolean;
+  /** First restart back-off of crashed containers after the first (default 1000 ms). */
+  restartBackoffMs?: number;
+  owner?: 'cli' | 'test';
+  readyTimeoutMs?: number;
+  root?: string;
+}
+
+export interface Launched {
+  state: WorldState;
+  daemon: ChildProcess;
+}
+
+export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
+  const id = newWorldId();
+  const layout = new WorldLayout(id, opts.root);
+  const owner = opts.owner ?? 'test';
+  await run('ip', ['netns', 'add', layout.laptopNetns]);
+  await run('ip', ['-n', layout.laptopNetns, 'link', 'set', 'lo', 'up']);
+  const args = [
+    `--net=/run/netns/${layout.laptopNetns}`,
+    process.execPath,
+    '--import',
+    LOADER,
+    DAEMON,
+    '--id',
+    id,
+    '--owner',
+    owner,
+    '--nodes',
+    String(opts.nodes ?? 2),
+    '--service-cidr-api',
+    String(opts.serviceCidrApi ?? true),
+    '--restart-backoff-ms',
+    String(opts.restartBackoffMs ?? 1000),
+    '--ready-timeout-ms',
+    String(opts.readyTimeoutMs ?? 30_000),
+  ];
+  if (opts.root) args.push('--root', opts.root);
+  const daemon = spawn('nsenter', args, {
+    stdio: [owner === 'test' ? 'pipe' : 'ignore', 'pipe', 'inherit'],
+    detached: owner === 'cli',
+  });
+  try {
+    const state = await new Promise<WorldState>((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer): void => {
+        out += d.toString('utf8');
+        const line = out.split('\n').find((l) => l.startsWith('READY ') || l.startsWith('FAILED '));
+        if (!line) return;
+        daemon.stdout?.off('data', onData);
+        if (line.startsWith('READY ')) resolve(JSON.parse(line.slice(6)) as WorldState);
+        else
+          reject(new Error(`test world ${id} failed to start: ${JSON.parse(line.slice(7))} (log: ${layout.logFile})`));
+      };
+      daemon.stdout?.on('data', onData);
+      daemon.once('exit', (code) =>
+        reject(new Error(`test world ${id} daemon exited with ${code} before it was ready (log: ${layout.logFile})`)),
+      );
+      daemon.once('error', reject);
+    });
+    return { state, daemon };
+  } catch (err) {
+    daemon.kill('SIGKILL');
+    await sweepWorld(id, layout.dir);
+    throw err;
+  }
+}
+
+export interface WorldOnDisk {
+  id: string;
+  dir: string;
+  state: WorldState | undefined;
+  alive: boolean;
+}
+
+function pidAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every world with a directory or a network namespace on this machine. */
+export async function listWorlds(root = WORLDS_ROOT): Promise<WorldOnDisk[]> {
+  const ids = new Set<string>();
+  for (const d of await readdir(root).catch(() => [] as string[])) if (isWorldId(d)) ids.add(d);
+  for (const n of await readdir('/run/netns').catch(() => [] as string[])) {
+    const id = n.split('-')[0] ?? '';
+    if (id.startsWith(WORLD_PREFIX) && isWorldId(id)) ids.add(id);
+  }
+  const out: WorldOnDisk[] = [];
+  for (const id of ids) {
+    const dir = join(root, id);
+    const state = await readFile(join(dir, 'world.json'), 'utf8').then(
+      (t) => JSON.parse(t) as WorldState,
+      () => undefined,
+    );
+    const inLaptop = await run('ip', ['netns', 'pids', new WorldLayout(id, root).laptopNetns]).catch(() => '');
+    out.push({ id, dir, state, alive: pidAlive(state?.daemonPid) || inLaptop.trim() !== '' });
+  }
+  return out;
+}
