@@ -86,6 +86,8 @@ export class TcpConnection {
   /** Flow-table links (owned by the table). */
   hash = 0;
   nextInBucket: TcpConnection | null = null;
+  /** Queued for the stack's next poll pass (owned by the stack). */
+  pollQueued = false;
 
   readonly #host: TcpHost;
   readonly #config: TcpConfig;

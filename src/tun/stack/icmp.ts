@@ -1,0 +1,52 @@
+// ICMP the stack originates: echo replies for its own addresses, and
+// destination-unreachable errors when a dial fails as "unreachable" (TCP)
+// or the target port refuses (UDP). An error quotes the offending packet
+// (RFC 792; RFC 1812 §4.3.2.3 up to 576 bytes; RFC 4443 §2.4 up to 1280):
+// the application's kernel matches it to its socket by the quoted headers.
+import { ICMPV4_ERROR_MAX_LEN, Icmpv4Repr, Icmpv4Unreachable } from '../wire/icmpv4.js';
+import { ICMPV6_ERROR_MAX_LEN, Icmpv6Repr, Icmpv6Unreachable } from '../wire/icmpv6.js';
+import { buildIcmpv4Packet, buildIcmpv6Packet } from '../wire/packet-builder.js';
+
+export type UnreachableKind = 'host' | 'port';
+
+/**
+ * An ICMP(v6) destination unreachable from `from` (the unreachable
+ * destination itself, as a router next to it would say) to `to`, quoting
+ * `original` (a whole IP packet the application sent).
+ */
+export function buildUnreachable(
+  from: Uint8Array,
+  to: Uint8Array,
+  original: Uint8Array,
+  kind: UnreachableKind,
+): Uint8Array {
+  if (from.length === 4) {
+    const room = ICMPV4_ERROR_MAX_LEN - 20 - 8;
+    const repr = new Icmpv4Repr({
+      kind: 'dst-unreachable',
+      code: kind === 'port' ? Icmpv4Unreachable.PortUnreachable : Icmpv4Unreachable.HostUnreachable,
+      data: original.subarray(0, Math.min(original.length, room)),
+    });
+    return buildIcmpv4Packet(from, to, repr);
+  }
+  const room = ICMPV6_ERROR_MAX_LEN - 40 - 8;
+  const repr = new Icmpv6Repr({
+    kind: 'dst-unreachable',
+    code: kind === 'port' ? Icmpv6Unreachable.PortUnreachable : Icmpv6Unreachable.AddressUnreachable,
+    data: original.subarray(0, Math.min(original.length, room)),
+  });
+  return buildIcmpv6Packet(from, to, repr);
+}
+
+/** The echo reply to an echo request addressed to us (RFC 792 / RFC 4443 §4.2). */
+export function buildEchoReply(
+  from: Uint8Array,
+  to: Uint8Array,
+  ident: number,
+  seqNo: number,
+  data: Uint8Array,
+): Uint8Array {
+  return from.length === 4
+    ? buildIcmpv4Packet(from, to, new Icmpv4Repr({ kind: 'echo-reply', ident, seqNo, data }))
+    : buildIcmpv6Packet(from, to, new Icmpv6Repr({ kind: 'echo-reply', ident, seqNo, data }));
+}

@@ -1,0 +1,415 @@
+// The edge: takes a TunDevice and a Dialer, routes each read batch to TCP,
+// UDP or ICMP, polls the connections that changed, writes everything they
+// produced as one batch, and runs the stack's single timer.
+//
+//   TUN batch ─► parse IP ─► TCP: FlowTable ─► TcpConnection ─► StreamBridge ─► Duplex
+//                        │        └─ unknown ─► TcpForwarder (dial first)
+//                        ├─► UDP: UdpService ─► DatagramFlow
+//                        └─► ICMP: echo to our own addresses
+//   output: packets collected per batch / per event-loop turn ─► device.writeBatch
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
+import type { TunDevice } from '../device.js';
+import { pseudoHeaderSum, verifyChecksum } from '../wire/checksum.js';
+import { WireError } from '../wire/error.js';
+import { Icmpv4Packet, Icmpv4Type } from '../wire/icmpv4.js';
+import { Icmpv6Packet, Icmpv6Type } from '../wire/icmpv6.js';
+import { parseIp } from '../wire/ip-address.js';
+import { Ipv4Packet } from '../wire/ipv4.js';
+import { findUpperLayer, IPV6_HEADER_LEN } from '../wire/ipv6.js';
+import { TcpPacket, TcpRepr } from '../wire/tcp.js';
+import { UdpPacket } from '../wire/udp.js';
+import type { Dialer } from './dialer.js';
+import { FlowTable, flowHash } from './flow-table.js';
+import { buildEchoReply } from './icmp.js';
+import { createStackStats, type DropReason, type StackStats } from './stats.js';
+import { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/config.js';
+import { type TcpCloseReason, TcpConnection, type TcpHost } from './tcp/connection.js';
+import { type ForwarderHost, type PendingDial, TcpForwarder } from './tcp/forwarder.js';
+import { StreamBridge } from './tcp/stream-bridge.js';
+import { TimerHeap } from './timer-heap.js';
+import { type UdpFlow, type UdpHost, UdpService } from './udp.js';
+
+export interface StackOptions {
+  /** Defaults to the device MTU. */
+  mtu?: number;
+  /** The stack's own addresses: echo requests to them are answered. */
+  addresses?: string[];
+  tcp?: Partial<Omit<TcpConfig, 'mtu'>>;
+  maxConnections?: number;
+  maxPendingDials?: number;
+  /** Out-of-order bytes held across all connections. */
+  reassemblyBudgetBytes?: number;
+  maxUdpFlows?: number;
+  udpIdleMs?: number;
+  udpQueueDatagrams?: number;
+  /** Verify TCP/UDP/ICMP checksums of incoming packets (the local kernel's are right; default off). */
+  verifyChecksums?: boolean;
+  /** Monotonic ms clock (tests). */
+  clock?: () => number;
+  /** State-transition logger; defaults to NODE_DEBUG=kvpn-tcp. */
+  log?: ((message: string) => void) | null;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 65536;
+export const DEFAULT_MAX_PENDING_DIALS = 1024;
+export const DEFAULT_REASSEMBLY_BUDGET_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_UDP_FLOWS = 8192;
+export const DEFAULT_UDP_IDLE_MS = 60_000;
+export const DEFAULT_UDP_QUEUE_DATAGRAMS = 64;
+
+const NO_ADDR = new Uint8Array(0);
+const WIRE_DROP: Record<number, DropReason> = {
+  [WireError.Truncated]: 'truncated',
+  [WireError.Malformed]: 'malformed',
+  [WireError.Checksum]: 'checksum',
+  [WireError.Unsupported]: 'unsupported',
+};
+
+type TimedItem = TcpConnection | UdpFlow;
+
+export class Stack {
+  readonly stats: StackStats = createStackStats();
+  readonly #device: TunDevice;
+  readonly #tcpConfig: TcpConfig;
+  readonly #clock: () => number;
+  readonly #verify: boolean;
+  readonly #own: Uint8Array[];
+  readonly #conns = new FlowTable<TcpConnection>();
+  readonly #forwarder: TcpForwarder;
+  readonly #udp: UdpService;
+  readonly #heap = new TimerHeap<TimedItem>();
+  readonly #tcpHost: TcpHost;
+  readonly #maxConnections: number;
+  readonly #maxPendingDials: number;
+  #out: Uint8Array[] = [];
+  #dirty: TcpConnection[] = [];
+  #inBatch = false;
+  #flushScheduled = false;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closed = false;
+  // Reused views: nothing is allocated per packet to parse headers.
+  readonly #ip4 = new Ipv4Packet(NO_ADDR);
+  readonly #tcpView = new TcpPacket(NO_ADDR);
+  readonly #seg = new TcpRepr();
+
+  constructor(device: TunDevice, dialer: Dialer, options: StackOptions = {}) {
+    this.#device = device;
+    this.#tcpConfig = { ...DEFAULT_TCP_CONFIG, ...options.tcp, mtu: options.mtu ?? device.mtu };
+    this.#clock = options.clock ?? (() => performance.now());
+    this.#verify = options.verifyChecksums ?? false;
+    this.#own = (options.addresses ?? []).map((a) => {
+      const b = parseIp(a);
+      if (!b) throw new TypeError(`not an IP address: ${a}`);
+      return b;
+    });
+    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#maxPendingDials = options.maxPendingDials ?? DEFAULT_MAX_PENDING_DIALS;
+    const debug = debuglog('kvpn-tcp');
+    const log = options.log !== undefined ? options.log : debug.enabled ? (m: string) => debug('%s', m) : null;
+    const stack = this;
+    this.#tcpHost = {
+      stats: this.stats,
+      budget: { used: 0, limit: options.reassemblyBudgetBytes ?? DEFAULT_REASSEMBLY_BUDGET_BYTES },
+      scratch: new TcpRepr(),
+      log,
+      output: (p) => this.#output(p),
+      timerChanged: (c) => this.#timerChanged(c),
+      connectionClosed: (c, r) => this.#connectionClosed(c, r),
+    };
+    const fwdHost: ForwarderHost = {
+      stats: this.stats,
+      maxConnections: this.#maxConnections,
+      maxPendingDials: this.#maxPendingDials,
+      get connectionCount() {
+        return stack.#conns.size;
+      },
+      output: (p) => this.#output(p),
+      dialed: (p, s) => this.#dialed(p, s),
+      flushSoon: () => this.#scheduleFlush(),
+    };
+    this.#forwarder = new TcpForwarder(dialer, fwdHost);
+    const udpHost: UdpHost = {
+      stats: this.stats,
+      maxFlows: options.maxUdpFlows ?? DEFAULT_MAX_UDP_FLOWS,
+      idleMs: options.udpIdleMs ?? DEFAULT_UDP_IDLE_MS,
+      queueLimit: options.udpQueueDatagrams ?? DEFAULT_UDP_QUEUE_DATAGRAMS,
+      output: (p) => this.#output(p),
+      flushSoon: () => this.#scheduleFlush(),
+      timerChanged: (f) => this.#timerChanged(f),
+      now: () => this.#clock(),
+    };
+    this.#udp = new UdpService(dialer, udpHost);
+  }
+
+  /** Starts reading from the device. */
+  start(): void {
+    this.#device.onPackets(this.#onBatch);
+  }
+
+  /** Number of TCP connections in the table (any state but CLOSED). */
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  /** Idempotent: resets every connection, closes every flow, stops the timer. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#forwarder.cancelAll();
+    for (const c of [...this.#conns.values()]) c.abort();
+    this.#udp.closeAll();
+    this.#flush();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  destroy(_err?: Error): void {
+    this.close();
+  }
+
+  // ---- input ----------------------------------------------------------------
+
+  readonly #onBatch = (packets: readonly Uint8Array[]): void => {
+    if (this.#closed) return;
+    const now = this.#clock();
+    this.#inBatch = true;
+    for (let i = 0; i < packets.length; i++) this.#input(packets[i] as Uint8Array, now);
+    this.#inBatch = false;
+    this.#flush();
+  };
+
+  /** Feeds one packet (tests and the impairment layer use this directly). */
+  input(packet: Uint8Array): void {
+    this.#input(packet, this.#clock());
+    this.#scheduleFlush();
+  }
+
+  #drop(reason: DropReason): void {
+    this.stats.drops[reason]++;
+  }
+
+  #input(pkt: Uint8Array, now: number): void {
+    this.stats.packetsIn++;
+    const version = pkt.length > 0 ? (pkt[0] as number) >>> 4 : 0;
+    let proto: number;
+    let l4Start: number;
+    let l4End: number;
+    let srcOff: number;
+    let dstOff: number;
+    let addrLen: number;
+    if (version === 4) {
+      const ip = this.#ip4.reset(pkt);
+      const r = ip.checkLen();
+      if (r !== 0) return this.#drop(WIRE_DROP[r] as DropReason);
+      if (this.#verify && !ip.verifyChecksum()) return this.#drop('checksum');
+      if (ip.moreFrags || ip.fragOffset !== 0) return this.#drop('unsupported');
+      proto = ip.protocol;
+      l4Start = ip.headerLen;
+      l4End = ip.totalLen;
+      srcOff = 12;
+      dstOff = 16;
+      addrLen = 4;
+    } else if (version === 6) {
+      if (pkt.length < IPV6_HEADER_LEN) return this.#drop('truncated');
+      const payloadLen = ((pkt[4] as number) << 8) | (pkt[5] as number);
+      if (IPV6_HEADER_LEN + payloadLen > pkt.length) return this.#drop('truncated');
+      const upper = findUpperLayer(pkt);
+      if (upper < 0) return this.#drop(WIRE_DROP[-upper] as DropReason);
+      proto = upper >>> 16;
+      l4Start = upper & 0xffff;
+      l4End = IPV6_HEADER_LEN + payloadLen;
+      srcOff = 8;
+      dstOff = 24;
+      addrLen = 16;
+    } else {
+      return this.#drop('malformed');
+    }
+    switch (proto) {
+      case 6:
+        return this.#tcpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
+      case 17:
+        return this.#udpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
+      case 1:
+        if (addrLen === 4) return this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
+        return this.#drop('unsupported');
+      case 58:
+        if (addrLen === 16) return this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
+        return this.#drop('unsupported');
+      default:
+        return this.#drop('unsupported');
+    }
+  }
+
+  #tcpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number, now: number): void {
+    const seg = this.#seg;
+    const src = this.#verify ? pkt.subarray(srcOff, srcOff + addrLen) : NO_ADDR;
+    const dst = this.#verify ? pkt.subarray(dstOff, dstOff + addrLen) : NO_ADDR;
+    const r = seg.parseFrom(this.#tcpView.reset(l4), src, dst, { verifyChecksum: this.#verify });
+    if (r !== 0) return this.#drop(WIRE_DROP[r] as DropReason);
+    const hash = flowHash(pkt, srcOff, dstOff, addrLen, seg.srcPort, seg.dstPort);
+    const conn = this.#conns.find(pkt, srcOff, dstOff, addrLen, seg.srcPort, seg.dstPort, hash);
+    if (conn !== null) {
+      const reopen = conn.onSegment(seg, l4, now);
+      this.#queuePoll(conn);
+      if (!reopen) return;
+    } else {
+      this.stats.tcp.segmentsIn++;
+    }
+    this.#forwarder.onSegment(pkt, srcOff, dstOff, addrLen, seg, hash);
+  }
+
+  #udpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number, now: number): void {
+    const udp = new UdpPacket(l4);
+    const r = udp.checkLen();
+    if (r !== 0) return this.#drop(WIRE_DROP[r] as DropReason);
+    if (udp.dstPort === 0 || udp.srcPort === 0) return this.#drop('malformed');
+    if (udp.checksum === 0 && addrLen === 16) return this.#drop('malformed');
+    if (this.#verify && udp.checksum !== 0) {
+      const src = pkt.subarray(srcOff, srcOff + addrLen);
+      const dst = pkt.subarray(dstOff, dstOff + addrLen);
+      if (!udp.verifyChecksum(src, dst)) return this.#drop('checksum');
+    }
+    const hash = flowHash(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort);
+    this.#udp.onDatagram(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort, hash, udp.payload, now);
+  }
+
+  #icmpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number): void {
+    const src = pkt.subarray(srcOff, srcOff + addrLen);
+    const dst = pkt.subarray(dstOff, dstOff + addrLen);
+    if (l4.length < 8) return this.#drop('truncated');
+    const v4 = addrLen === 4;
+    const ok = v4
+      ? verifyChecksum(l4, 0, l4.length)
+      : verifyChecksum(l4, 0, l4.length, pseudoHeaderSum(src, dst, 58, l4.length));
+    if (!ok) return this.#drop('checksum');
+    const type = l4[0] as number;
+    const isEcho = v4 ? type === Icmpv4Type.EchoRequest : type === Icmpv6Type.EchoRequest;
+    if (!isEcho || l4[1] !== 0 || !this.#isOwn(dst)) return this.#drop('icmpIgnored');
+    const view = v4 ? new Icmpv4Packet(l4) : new Icmpv6Packet(l4);
+    this.stats.icmp.echoReplies++;
+    this.#output(buildEchoReply(dst.slice(), src.slice(), view.echoIdent, view.echoSeqNo, view.data));
+  }
+
+  #isOwn(addr: Uint8Array): boolean {
+    outer: for (const a of this.#own) {
+      if (a.length !== addr.length) continue;
+      for (let i = 0; i < a.length; i++) if (a[i] !== addr[i]) continue outer;
+      return true;
+    }
+    return false;
+  }
+
+  // ---- connections ------------------------------------------------------------
+
+  #dialed(p: PendingDial, stream: Duplex): void {
+    if (this.#closed) {
+      stream.destroy();
+      return;
+    }
+    const conn = new TcpConnection(
+      { localAddr: p.localAddr, localPort: p.localPort, remoteAddr: p.remoteAddr, remotePort: p.remotePort },
+      p.syn,
+      this.#forwarder.nextIss(),
+      this.#tcpConfig,
+      this.#tcpHost,
+    );
+    conn.hash = p.hash;
+    this.#conns.add(conn);
+    this.stats.tcp.connectionsOpen = this.#conns.size;
+    this.stats.tcp.connectionsTotal++;
+    new StreamBridge(conn, stream, this);
+    this.#queuePoll(conn);
+  }
+
+  #connectionClosed(conn: TcpConnection, _reason: TcpCloseReason): void {
+    this.#conns.remove(conn);
+    this.#heap.remove(conn);
+    this.stats.tcp.connectionsOpen = this.#conns.size;
+  }
+
+  /** BridgeHost: poll this connection at the end of the current turn. */
+  schedule(conn: TcpConnection): void {
+    this.#queuePoll(conn);
+    this.#scheduleFlush();
+  }
+
+  #queuePoll(conn: TcpConnection): void {
+    if (conn.pollQueued) return;
+    conn.pollQueued = true;
+    this.#dirty.push(conn);
+  }
+
+  // ---- output -------------------------------------------------------------------
+
+  #output(packet: Uint8Array): void {
+    this.#out.push(packet);
+    if (!this.#inBatch) this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#inBatch) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flushNow);
+  }
+
+  readonly #flushNow = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    if (this.#dirty.length > 0) {
+      const now = this.#clock();
+      const dirty = this.#dirty;
+      this.#dirty = [];
+      for (let i = 0; i < dirty.length; i++) {
+        const c = dirty[i] as TcpConnection;
+        c.pollQueued = false;
+        c.poll(now);
+      }
+    }
+    if (this.#out.length > 0) {
+      const out = this.#out;
+      this.#out = [];
+      this.stats.packetsOut += out.length;
+      const before = this.#device.stats.writeDropped;
+      this.#device.writeBatch(out);
+      this.stats.drops.deviceWriteQueueFull += this.#device.stats.writeDropped - before;
+    }
+    this.#armTimer();
+  }
+
+  // ---- the one timer ------------------------------------------------------------
+
+  #timerChanged(item: TimedItem): void {
+    this.#heap.update(item);
+  }
+
+  #armTimer(): void {
+    if (this.#closed) return;
+    const next = this.#heap.nextDeadline;
+    if (next === Number.POSITIVE_INFINITY) return;
+    if (this.#timer !== null && this.#timerAt <= next) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(next - this.#clock())));
+    this.#timer.unref?.();
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = null;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock();
+    for (;;) {
+      const item = this.#heap.peek();
+      if (item === undefined || item.deadline > now) break;
+      this.#heap.remove(item);
+      item.onTimer(now);
+      if (item instanceof TcpConnection) this.#queuePoll(item);
+    }
+    this.#flush();
+  };
+}
