@@ -76,6 +76,12 @@ export type TunnelDialerOptions = ({ transport: TunnelTransport } | { client: Ku
   backoffMaxMs?: number;
 };
 
+/** A dial's stream ended with its session, before any answer: safe to retry elsewhere. */
+class SessionLostError extends Error {}
+
+/** Sessions tried per dial when they die under it. */
+const MAX_DIAL_ATTEMPTS = 3;
+
 export class TunnelClosedError extends KvpnError {
   constructor() {
     super('KVPN_ERR_TUNNEL_CLOSED', 'internal', 'the tunnel is closed');
@@ -277,30 +283,56 @@ export class TunnelDialer implements Dialer {
   ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
     const target = formatAuthority(host, port);
     const signal = this.#deadline(callerSignal);
-    let session: TunnelSession;
-    try {
-      session = await this.#session(signal);
-    } catch (err) {
-      throw this.#dialError(err as Error, target);
-    }
     const headers: http2.OutgoingHttpHeaders = { ':method': 'CONNECT', ':authority': target };
     if (udp) headers[HEADER_TRANSPORT] = TRANSPORT_UDP;
     if (this.#opts.connectTimeoutMs) headers[HEADER_CONNECT_TIMEOUT] = String(this.#opts.connectTimeoutMs);
+    for (let attempt = 1; ; attempt++) {
+      let session: TunnelSession;
+      try {
+        session = await this.#session(signal);
+      } catch (err) {
+        throw this.#dialError(err as Error, target);
+      }
+      try {
+        return await this.#request(session, headers, target, signal);
+      } catch (err) {
+        // The session died before the relay answered (e.g. the relay pod went
+        // away): nothing reached the target's application yet, try another session.
+        if (err instanceof SessionLostError && attempt < MAX_DIAL_ATTEMPTS && !signal.aborted) continue;
+        throw this.#dialError(
+          err instanceof SessionLostError ? new DialError('error', err.message) : (err as Error),
+          target,
+        );
+      }
+    }
+  }
+
+  #request(
+    session: TunnelSession,
+    headers: http2.OutgoingHttpHeaders,
+    target: string,
+    signal: AbortSignal,
+  ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
     const stream = session.request(headers, { endStream: false });
     return new Promise((resolve, reject) => {
       const settle = (err?: Error, responseHeaders?: http2.IncomingHttpHeaders): void => {
         signal.removeEventListener('abort', onAbort);
         stream.off('close', onClose);
         stream.off('response', onResponse);
-        if (err) reject(this.#dialError(err, target));
+        if (err) reject(err);
         else resolve({ stream, headers: responseHeaders as http2.IncomingHttpHeaders });
       };
       const onAbort = (): void => {
         if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-        settle(signal.reason instanceof Error ? signal.reason : new DialError('timeout', `dial ${target}: timed out`));
+        const reason = signal.reason as Error | undefined;
+        if (reason?.name === 'TimeoutError') {
+          settle(
+            new DialError('timeout', `dial ${target}: no answer from the relay in ${this.#opts.dialTimeoutMs} ms`),
+          );
+        } else settle(reason instanceof Error ? reason : new DialError('error', `dial ${target}: aborted`));
       };
       const onClose = (): void =>
-        settle(new DialError('error', `dial ${target}: the tunnel session was lost before the relay answered`));
+        settle(new SessionLostError(`dial ${target}: the tunnel session was lost before the relay answered`));
       const onResponse = (h: http2.IncomingHttpHeaders): void => {
         const status = Number(h[':status']);
         if (status === 200) {
@@ -310,12 +342,8 @@ export class TunnelDialer implements Dialer {
         const ps = parseProxyStatus(h[HEADER_PROXY_STATUS] as string | undefined);
         const reason = dialFailureReason(status, ps);
         if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-        settle(
-          new DialError(
-            reason,
-            `dial ${target}: ${ps?.error ?? `HTTP ${status}`}${ps?.details ? ` (${ps.details})` : ''}`,
-          ),
-        );
+        const details = ps?.details ? ` (${ps.details})` : '';
+        settle(new DialError(reason, `dial ${target}: ${ps?.error ?? `HTTP ${status}`}${details}`));
       };
       stream.on('error', () => {});
       stream.on('close', onClose);
