@@ -37,8 +37,12 @@ export function renderServiceRules(rules: ServicePortRule[], serviceCidr: string
   out.push('    type nat hook postrouting priority srcnat; policy accept;');
   out.push(`    meta mark & ${MASQ_MARK} == ${MASQ_MARK} masquerade`);
   out.push('  }');
-  out.push('  chain reject-forward {');
-  out.push('    type filter hook forward priority filter; policy accept;');
+  // After DNAT (priority dstnat + 10): whatever still targets the service
+  // CIDR matched no Service port with endpoints. (A forward-hook reject
+  // would never fire: br_netfilter treats routed-back-to-the-bridge packets
+  // as bridged.)
+  out.push('  chain reject-prerouting {');
+  out.push('    type filter hook prerouting priority -90; policy accept;');
   out.push(`    ip daddr ${serviceCidr} reject with icmp type port-unreachable`);
   out.push('  }');
   out.push('  chain reject-output {');
