@@ -11,7 +11,7 @@
 // sees its stdin close and removes the world.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -411,6 +411,37 @@ export class Cluster {
       });
       req.on('error', reject);
       req.end(body);
+    });
+  }
+
+  /**
+   * A streaming request (watch, follow logs): resolves with the response
+   * once headers arrive; read it as a stream, `close()` ends it.
+   */
+  async stream(
+    path: string,
+    opts: { context?: ContextName; headers?: Record<string, string> } = {},
+  ): Promise<{ response: IncomingMessage; close(): void }> {
+    const { socket, token } = await this.apiSocket(opts.context ?? 'staging');
+    const headers: Record<string, string> = { Accept: 'application/json', ...(opts.headers ?? {}) };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        { createConnection: () => socket, method: 'GET', path, headers, host: 'localhost' },
+        (response) => {
+          resolve({
+            response,
+            close: () => {
+              // A reader that gave up should not get an 'aborted' error for it.
+              response.on('error', () => {});
+              response.destroy();
+              socket.destroy();
+            },
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
     });
   }
 
