@@ -4,6 +4,7 @@
 // upstream servers), or asks for an ExternalName target to be resolved.
 import { CLASS_ANY, CLASS_IN, type EncodedRecords, type Query, RCODE, TYPE } from './codec.js';
 import { inZone, isReverseName, labelsAbove } from './names.js';
+import { NAMESPACE_LABEL } from './namespace-probe.js';
 import { buildResponse, type Transport } from './response.js';
 import { scopeCovers, type ZoneNode, type ZoneSnapshot } from './zone.js';
 
@@ -20,7 +21,12 @@ export type Outcome =
   | { kind: 'reply'; response: Buffer; local: boolean; rcode: number }
   | { kind: 'forward'; to: 'cluster' | 'upstream' }
   /** An ExternalName outside the zone: resolve `target` elsewhere, answer with `chain` + its records. */
-  | { kind: 'chase'; chain: EncodedRecords[]; target: string };
+  | { kind: 'chase'; chain: EncodedRecords[]; target: string }
+  /**
+   * Outside the zone, but the last label may be a namespace we cannot see:
+   * if it is one, this is a short name tried as-is (NXDOMAIN); otherwise upstream.
+   */
+  | { kind: 'probe'; namespace: string };
 
 const MAX_CNAME_CHAIN = 8;
 
@@ -63,6 +69,12 @@ export function decide(query: Query, zone: ZoneSnapshot, policy: AnswerPolicy, t
     // "web.shop" tried as-is before the search list: fail fast so the
     // resolver moves on to web.shop.svc.<zone>.
     return reply(RCODE.NXDOMAIN);
+  } else if (policy.upstreamForwarding && policy.clusterForwarding) {
+    const dot = name.lastIndexOf('.');
+    const last = name.slice(dot + 1);
+    if (dot > 0 && query.plainName && NAMESPACE_LABEL.test(last) && !scopeCovers(zone.serviceScope, last)) {
+      return { kind: 'probe', namespace: last };
+    }
   }
   if (policy.upstreamForwarding) return { kind: 'forward', to: 'upstream' };
   return reply(RCODE.REFUSED, [], [], false);

@@ -21,6 +21,7 @@ import {
   RCODE,
 } from './codec.js';
 import { ForwardError } from './errors.js';
+import { NamespaceProbe } from './namespace-probe.js';
 import { ClientRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { buildResponse, errorResponse, headerOnly, relayResponse, type Transport } from './response.js';
 import type { Forwarder } from './tcp-forwarder.js';
@@ -55,6 +56,8 @@ export interface DnsStats {
   forwardedCluster: number;
   forwardedUpstream: number;
   chased: number;
+  /** Questions to the cluster DNS: is this label a namespace we cannot watch? */
+  namespaceProbes: number;
   forwardTimeouts: number;
   forwardFailures: number;
   formerr: number;
@@ -72,6 +75,7 @@ export const MAX_PENDING_FORWARDS = 2048;
 export class DnsServer {
   readonly #records: RecordSource;
   readonly #cluster: Forwarder | undefined;
+  readonly #probe: NamespaceProbe | undefined;
   #upstream: Forwarder | undefined;
   readonly #policy: AnswerPolicy;
   readonly #limiter: ClientRateLimiter | undefined;
@@ -84,6 +88,7 @@ export class DnsServer {
     forwardedCluster: 0,
     forwardedUpstream: 0,
     chased: 0,
+    namespaceProbes: 0,
     forwardTimeouts: 0,
     forwardFailures: 0,
     formerr: 0,
@@ -104,6 +109,7 @@ export class DnsServer {
   constructor(options: DnsServerOptions) {
     this.#records = options.records;
     this.#cluster = options.clusterForwarder;
+    this.#probe = options.clusterForwarder ? new NamespaceProbe(options.clusterForwarder) : undefined;
     this.#upstream = options.upstream;
     this.#policy = {
       clusterForwarding: Boolean(options.clusterForwarder),
@@ -180,6 +186,9 @@ export class DnsServer {
         this.#forward(forwarder, query, transport, reply);
         return;
       }
+      case 'probe':
+        this.#probeThenForward(query, outcome.namespace, transport, reply);
+        return;
       case 'chase':
         s.chased++;
         this.#chase(query, outcome.chain, outcome.target, transport, reply);
@@ -310,6 +319,33 @@ export class DnsServer {
         finish(RCODE.NOERROR, []);
       },
     );
+  }
+
+  /** A possible namespace we cannot see: NXDOMAIN if it is one (short name tried as-is), else upstream. */
+  #probeThenForward(
+    query: Query,
+    namespace: string,
+    transport: Transport,
+    reply: (r: Buffer | undefined) => void,
+  ): void {
+    const probe = this.#probe;
+    const decideWith = (isNamespace: boolean) => {
+      if (isNamespace) {
+        const response = buildResponse(query, { rcode: RCODE.NXDOMAIN, authoritative: true }, transport);
+        this.#count(response, RCODE.NXDOMAIN, true);
+        reply(response);
+        return;
+      }
+      this.#stats.forwardedUpstream++;
+      this.#forward(this.#upstream, query, transport, reply);
+    };
+    const known = probe?.known(namespace, Date.now());
+    if (!probe || known !== undefined) {
+      decideWith(known === true);
+      return;
+    }
+    this.#stats.namespaceProbes++;
+    void probe.exists(namespace, this.#records.zone.domain).then(decideWith);
   }
 
   #servfail(query: Query, reply: (r: Buffer | undefined) => void): void {

@@ -211,6 +211,39 @@ t.test('names outside the zone go to the upstream servers directly, not through 
   t.equal(server.stats().forwardedUpstream, 2);
 });
 
+t.test(
+  'resolv.conf mode, namespace-scoped: "web.shop" tried as-is asks the cluster DNS whether shop is a namespace',
+  async (t) => {
+    const cluster = new DnsServer({ records: { zone: zone() }, rateLimit: false });
+    t.teardown(() => cluster.close());
+    const dialer = new LoopbackDialer({ '10.96.0.10:53': (await cluster.listenTcp('127.0.0.1')).port });
+    const upstream = await startFakeDns((name) => ({ answers: [{ name, type: 'A', ttl: 60, data: '203.0.113.66' }] }));
+    t.teardown(() => upstream.close());
+    const server = new DnsServer({
+      records: { zone: zone(['kube-system']) },
+      clusterForwarder: createClusterForwarder(dialer, '10.96.0.10'),
+      upstream: new UdpForwarder({ servers: [{ address: '127.0.0.1', port: upstream.udpPort }] }),
+      rateLimit: false,
+    });
+    t.teardown(() => server.close());
+    t.equal(rcodeOf(await ask(server, 'web.shop', 'A')), 'NXDOMAIN', 'shop is a namespace: fail fast');
+    t.equal(rcodeOf(await ask(server, 'db.shop', 'AAAA')), 'NXDOMAIN', 'cached: no second probe');
+    t.same(
+      answers(await ask(server, 'www.example.com', 'A')),
+      ['www.example.com A 203.0.113.66'],
+      '"com" is not: upstream',
+    );
+    t.same(answers(await ask(server, 'example.com', 'A')), ['example.com A 203.0.113.66']);
+    t.same(
+      answers(await ask(server, 'web.kube-system', 'A')),
+      ['web.kube-system A 203.0.113.66'],
+      'a namespace we watch: no probe, no such Service',
+    );
+    t.equal(server.stats().namespaceProbes, 2, 'one probe per label');
+    t.same(upstream.asked.sort(), ['example.com A udp', 'web.kube-system A udp', 'www.example.com A udp']);
+  },
+);
+
 t.test('upstream over UDP says TC: the forwarder asks again over TCP on the same address', async (t) => {
   const { default: dgram } = await import('node:dgram');
   const { default: net } = await import('node:net');
