@@ -98,3 +98,48 @@ export function resourceList(
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(rs[0] as ResourceDef), resources };
 }
+
+function gvPath(group: string, version: string): string {
+  return group ? `apis/${group}/${version}` : `api/${version}`;
+}
+
+/** /openapi/v3: where each group-version's document is. */
+export function openapiV3Root(table: ResourceTable): Record<string, unknown> {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  for (const r of table.all()) {
+    const p = gvPath(r.group, r.version);
+    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${table.all().length}` };
+  }
+  return { paths };
+}
+
+/**
+ * /openapi/v3/<gv>: a document with one operation per resource path, enough
+ * for kubectl to see that the server validates fields itself (the
+ * fieldValidation parameter on PATCH, tagged with the GVK). No schemas:
+ * kubectl then computes apply patches from its compiled-in types.
+ */
+export function openapiV3GroupVersion(table: ResourceTable, path: string): Record<string, unknown> | undefined {
+  const rs = table.all().filter((r) => gvPath(r.group, r.version) === path);
+  if (rs.length === 0) return undefined;
+  const params = ['dryRun', 'fieldManager', 'fieldValidation', 'pretty'].map((name) => ({
+    name,
+    in: 'query',
+    schema: { type: 'string', uniqueItems: true },
+  }));
+  const paths: Record<string, unknown> = {};
+  for (const r of rs) {
+    const gvk = { group: r.group, version: r.version, kind: r.kind };
+    const op = (verb: string): Record<string, unknown> => ({
+      operationId: `${verb}${r.kind}`,
+      parameters: params,
+      'x-kubernetes-action': verb,
+      'x-kubernetes-group-version-kind': gvk,
+      responses: { '200': { description: 'OK' } },
+    });
+    const base = `/${path}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.resource}`;
+    paths[base] = { post: op('post'), get: op('list') };
+    paths[`${base}/{name}`] = { get: op('get'), put: op('put'), patch: op('patch'), delete: op('delete') };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.4' }, paths, components: { schemas: {} } };
+}

@@ -8,10 +8,19 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Authenticator, Identity } from './auth.js';
-import { coreVersions, group, groupList, resourceList, versionInfo } from './discovery.js';
-import { readJson, writeError, writeJson } from './http-io.js';
+import {
+  coreVersions,
+  group,
+  groupList,
+  openapiV3GroupVersion,
+  openapiV3Root,
+  resourceList,
+  versionInfo,
+} from './discovery.js';
+import { readBody, writeError, writeJson } from './http-io.js';
 import type { KObject } from './objects.js';
 import { type PodDialer, PortForwardServer } from './portforward.js';
+import { decodeReview, isProtobuf } from './protobuf.js';
 import { parseRequest, type RequestInfo, type ResourceRequest } from './request-info.js';
 import { isVirtual, type ResourceTable, resourceKey } from './resources.js';
 import type { Rest } from './rest.js';
@@ -148,7 +157,18 @@ export class ApiServer {
     if (isVirtual(ri.def)) {
       if (ri.verb !== 'create')
         throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-      const body = (await readJson(req)) as KObject | undefined;
+      const raw = await readBody(req);
+      let body: KObject | undefined;
+      try {
+        body =
+          raw.length === 0
+            ? undefined
+            : isProtobuf(raw)
+              ? decodeReview(raw)
+              : (JSON.parse(raw.toString('utf8')) as KObject);
+      } catch (err) {
+        throw badRequest(`the object provided is unrecognized: ${(err as Error).message}`);
+      }
       writeJson(res, 201, review(ri, body, id, this.#opts.auth));
       return;
     }
@@ -175,6 +195,8 @@ export class ApiServer {
     else if (segs[0] === 'api' && segs.length === 2) body = resourceList(t, '', segs[1] ?? '');
     else if (segs[0] === 'apis' && segs.length === 2) body = group(t, segs[1] ?? '');
     else if (segs[0] === 'apis' && segs.length === 3) body = resourceList(t, segs[1] ?? '', segs[2] ?? '');
+    else if (path === '/openapi/v3') body = openapiV3Root(t);
+    else if (segs[0] === 'openapi' && segs[1] === 'v3') body = openapiV3GroupVersion(t, segs.slice(2).join('/'));
     if (body === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('404 page not found\n');
