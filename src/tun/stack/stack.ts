@@ -203,9 +203,18 @@ export class Stack {
     if (version === 4) {
       const ip = this.#ip4.reset(pkt);
       const r = ip.checkLen();
-      if (r !== 0) return this.#drop(WIRE_DROP[r] as DropReason);
-      if (this.#verify && !ip.verifyChecksum()) return this.#drop('checksum');
-      if (ip.moreFrags || ip.fragOffset !== 0) return this.#drop('unsupported');
+      if (r !== 0) {
+        this.#drop(WIRE_DROP[r] as DropReason);
+        return;
+      }
+      if (this.#verify && !ip.verifyChecksum()) {
+        this.#drop('checksum');
+        return;
+      }
+      if (ip.moreFrags || ip.fragOffset !== 0) {
+        this.#drop('unsupported');
+        return;
+      }
       proto = ip.protocol;
       l4Start = ip.headerLen;
       l4End = ip.totalLen;
@@ -213,11 +222,20 @@ export class Stack {
       dstOff = 16;
       addrLen = 4;
     } else if (version === 6) {
-      if (pkt.length < IPV6_HEADER_LEN) return this.#drop('truncated');
+      if (pkt.length < IPV6_HEADER_LEN) {
+        this.#drop('truncated');
+        return;
+      }
       const payloadLen = ((pkt[4] as number) << 8) | (pkt[5] as number);
-      if (IPV6_HEADER_LEN + payloadLen > pkt.length) return this.#drop('truncated');
+      if (IPV6_HEADER_LEN + payloadLen > pkt.length) {
+        this.#drop('truncated');
+        return;
+      }
       const upper = findUpperLayer(pkt);
-      if (upper < 0) return this.#drop(WIRE_DROP[-upper] as DropReason);
+      if (upper < 0) {
+        this.#drop(WIRE_DROP[-upper] as DropReason);
+        return;
+      }
       proto = upper >>> 16;
       l4Start = upper & 0xffff;
       l4End = IPV6_HEADER_LEN + payloadLen;
@@ -225,21 +243,33 @@ export class Stack {
       dstOff = 24;
       addrLen = 16;
     } else {
-      return this.#drop('malformed');
+      this.#drop('malformed');
+      return;
     }
     switch (proto) {
       case 6:
-        return this.#tcpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
+        this.#tcpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
+        return;
       case 17:
-        return this.#udpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
+        this.#udpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
+        return;
       case 1:
-        if (addrLen === 4) return this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
-        return this.#drop('unsupported');
+        if (addrLen === 4) {
+          this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
+          return;
+        }
+        this.#drop('unsupported');
+        return;
       case 58:
-        if (addrLen === 16) return this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
-        return this.#drop('unsupported');
+        if (addrLen === 16) {
+          this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
+          return;
+        }
+        this.#drop('unsupported');
+        return;
       default:
-        return this.#drop('unsupported');
+        this.#drop('unsupported');
+        return;
     }
   }
 
@@ -248,7 +278,10 @@ export class Stack {
     const src = this.#verify ? pkt.subarray(srcOff, srcOff + addrLen) : NO_ADDR;
     const dst = this.#verify ? pkt.subarray(dstOff, dstOff + addrLen) : NO_ADDR;
     const r = seg.parseFrom(this.#tcpView.reset(l4), src, dst, { verifyChecksum: this.#verify });
-    if (r !== 0) return this.#drop(WIRE_DROP[r] as DropReason);
+    if (r !== 0) {
+      this.#drop(WIRE_DROP[r] as DropReason);
+      return;
+    }
     const hash = flowHash(pkt, srcOff, dstOff, addrLen, seg.srcPort, seg.dstPort);
     const conn = this.#conns.find(pkt, srcOff, dstOff, addrLen, seg.srcPort, seg.dstPort, hash);
     if (conn !== null) {
@@ -264,13 +297,25 @@ export class Stack {
   #udpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number, now: number): void {
     const udp = new UdpPacket(l4);
     const r = udp.checkLen();
-    if (r !== 0) return this.#drop(WIRE_DROP[r] as DropReason);
-    if (udp.dstPort === 0 || udp.srcPort === 0) return this.#drop('malformed');
-    if (udp.checksum === 0 && addrLen === 16) return this.#drop('malformed');
+    if (r !== 0) {
+      this.#drop(WIRE_DROP[r] as DropReason);
+      return;
+    }
+    if (udp.dstPort === 0 || udp.srcPort === 0) {
+      this.#drop('malformed');
+      return;
+    }
+    if (udp.checksum === 0 && addrLen === 16) {
+      this.#drop('malformed');
+      return;
+    }
     if (this.#verify && udp.checksum !== 0) {
       const src = pkt.subarray(srcOff, srcOff + addrLen);
       const dst = pkt.subarray(dstOff, dstOff + addrLen);
-      if (!udp.verifyChecksum(src, dst)) return this.#drop('checksum');
+      if (!udp.verifyChecksum(src, dst)) {
+        this.#drop('checksum');
+        return;
+      }
     }
     const hash = flowHash(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort);
     this.#udp.onDatagram(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort, hash, udp.payload, now);
@@ -279,15 +324,24 @@ export class Stack {
   #icmpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number): void {
     const src = pkt.subarray(srcOff, srcOff + addrLen);
     const dst = pkt.subarray(dstOff, dstOff + addrLen);
-    if (l4.length < 8) return this.#drop('truncated');
+    if (l4.length < 8) {
+      this.#drop('truncated');
+      return;
+    }
     const v4 = addrLen === 4;
     const ok = v4
       ? verifyChecksum(l4, 0, l4.length)
       : verifyChecksum(l4, 0, l4.length, pseudoHeaderSum(src, dst, 58, l4.length));
-    if (!ok) return this.#drop('checksum');
+    if (!ok) {
+      this.#drop('checksum');
+      return;
+    }
     const type = l4[0] as number;
     const isEcho = v4 ? type === Icmpv4Type.EchoRequest : type === Icmpv6Type.EchoRequest;
-    if (!isEcho || l4[1] !== 0 || !this.#isOwn(dst)) return this.#drop('icmpIgnored');
+    if (!isEcho || l4[1] !== 0 || !this.#isOwn(dst)) {
+      this.#drop('icmpIgnored');
+      return;
+    }
     const view = v4 ? new Icmpv4Packet(l4) : new Icmpv6Packet(l4);
     this.stats.icmp.echoReplies++;
     this.#output(buildEchoReply(dst.slice(), src.slice(), view.echoIdent, view.echoSeqNo, view.data));

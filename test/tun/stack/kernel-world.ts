@@ -38,7 +38,8 @@ export interface WorldOptions {
 export function defaultMap(d: Endpoint): Endpoint | null {
   if (d.address === UNREACHABLE_V4) return null;
   if (d.address.startsWith('10.200.')) return { address: '127.0.0.1', port: d.port };
-  if (d.address.startsWith('fd00:c8:')) return { address: '::1', port: d.port };
+  // IPv6 on the TUN side; the servers listen on IPv4 loopback.
+  if (d.address.startsWith('fd00:c8:')) return { address: '127.0.0.1', port: d.port };
   return null;
 }
 
