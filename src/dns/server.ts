@@ -36,7 +36,7 @@ export interface RecordSource {
 
 export interface DnsServerOptions {
   records: RecordSource;
-  /** The cluster DNS through the tunnel (see createClusterForwarder). */
+  /** The cluster DNS through the tunnel (see createClusterForwarder). Forwarders given here are closed by close(). */
   clusterForwarder?: Forwarder;
   /** The machine's original DNS servers, for names outside the cluster (resolv.conf mode only). */
   upstream?: Forwarder;
