@@ -96,7 +96,7 @@ export class PortForwardServer {
         },
         (err: Error) => {
           if (ws.readyState !== ws.OPEN) return;
-          const msg = `error forwarding port ${port} to pod ${podLabel}: failed to connect to localhost:${port} inside namespace of pod ${podLabel}, IPv4: ${err.message}`;
+          const msg = `error forwarding port ${port} to pod ${podLabel}, uid : failed to execute portforward in network namespace: failed to connect to localhost:${port} inside namespace "${podLabel}", IPv4: ${err.message} IPv6 dial tcp6 [::1]:${port}: connect: cannot assign requested address `;
           ws.send(Buffer.concat([Buffer.from([2 * i + 1]), Buffer.from(msg)]), () => closeAll());
         },
       );

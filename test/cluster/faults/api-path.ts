@@ -44,18 +44,19 @@ export class ApiPathFaults {
     const lines = [`add table ip ${TABLE}`, `delete table ip ${TABLE}`, `table ip ${TABLE} {`];
     if (this.#latencyMs > 0 && this.#proxy) {
       lines.push(
-        '  chain redirect {',
+        '  chain api-redirect {',
         '    type nat hook output priority -100; policy accept;',
         `    ip daddr 127.0.0.1 ip saddr != ${PROXY_SOURCE} tcp dport ${this.#apiPort} redirect to :${this.#proxy.port}`,
         '  }',
       );
     }
     if (this.#lossPercent > 0) {
+      const drop = this.#lossPercent >= 100 ? 'drop' : `numgen random mod 100 < ${this.#lossPercent} drop`;
       lines.push(
-        '  chain loss {',
+        '  chain api-loss {',
         '    type filter hook input priority filter; policy accept;',
-        `    tcp dport ${ports} numgen random mod 100 < ${this.#lossPercent} drop`,
-        `    tcp sport ${ports} numgen random mod 100 < ${this.#lossPercent} drop`,
+        `    tcp dport ${ports} ${drop}`,
+        `    tcp sport ${ports} ${drop}`,
         '  }',
       );
     }
