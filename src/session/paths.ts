@@ -26,15 +26,16 @@ export function resolveDirs(options: DirOptions = {}, env: NodeJS.ProcessEnv = p
 }
 
 /**
- * A file-name-safe id for a context: the readable part of the name plus a
- * hash, short enough for a unix socket path (108 bytes).
+ * An id for a context, usable as a file name, in a unix socket path (108
+ * bytes) and in Kubernetes object names and labels (the relay's): the
+ * readable part of the name plus a hash, [a-z0-9-], at most 39 characters.
  */
 export function sessionId(context: string): string {
   const slug = context
     .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[-.]+|-+$/g, '')
-    .slice(0, 32);
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 30)
+    .replace(/^-+|-+$/g, '');
   const hash = createHash('sha256').update(context).digest('hex').slice(0, 8);
   return `${slug || 'ctx'}-${hash}`;
 }

@@ -1,15 +1,25 @@
-// The relay pod and the tunnel to it. (Wired to src/kube/relay.ts once it lands.)
-import { KvpnError } from '../errors.js';
+// The relay pod and the tunnel to it. The relay (its pods, found by the
+// session label, and its ConfigMap and Secret, named after the session) is
+// journaled before it is deployed. The tunnel keeps it alive: when sessions
+// cannot open, the dialer asks the RelayHandle to ensure a Ready relay,
+// which recreates a deleted pod; each new generation is reported.
+import { hostname, userInfo } from 'node:os';
 import type { KubeClient } from '../kube/client.js';
-import type { TunnelDialer } from '../proxy/tunnel-dialer.js';
+import { deployRelay, type RelayHandle } from '../kube/relay.js';
+import { TunnelDialer } from '../proxy/tunnel-dialer.js';
 import type { Logger } from './log.js';
 import type { StateJournal } from './state-journal.js';
+
+/** How long `up` waits for the tunnel's first session after the pod is Ready. */
+export const TUNNEL_READY_TIMEOUT_MS = 30_000;
 
 export interface RelaySetupOptions {
   client: KubeClient;
   journal: StateJournal;
   image?: string | undefined;
   sessionId: string;
+  /** user@host of the invoking user, for the relay's owner label. */
+  owner?: string | undefined;
   log: Logger;
   signal?: AbortSignal | undefined;
   onRecreated?: (pod: string) => void;
@@ -17,13 +27,67 @@ export interface RelaySetupOptions {
 
 export interface RelaySetup {
   readonly dialer: TunnelDialer;
+  readonly handle: RelayHandle;
   readonly podName: string;
   readonly image: string;
+  /** Pods created after the first one. */
   readonly recreated: number;
-  stopRecreating(): void;
+  /** Stops the tunnel (and with it any recreation of the relay). */
   close(): void;
+  /** Deletes the relay's pods, ConfigMap and Secret. */
+  remove(): Promise<boolean>;
 }
 
-export async function startRelay(_options: RelaySetupOptions): Promise<RelaySetup> {
-  throw new KvpnError('KVPN_ERR_INTERNAL', 'internal', 'relay deployment is not wired yet');
+export async function startRelay(options: RelaySetupOptions): Promise<RelaySetup> {
+  const { client, log } = options;
+  options.journal.record({ kind: 'relay', namespace: client.namespace, sessionId: options.sessionId });
+  const handle = await deployRelay(client, {
+    sessionId: options.sessionId,
+    owner: options.owner ?? `${userInfo().username}@${hostname()}`,
+    namespace: client.namespace,
+    ...(options.image ? { image: options.image } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (detail) => log.info('relay pod starting', { detail }),
+  });
+  log.info('relay pod ready', { pod: handle.podName, image: handle.image });
+  const dialer = new TunnelDialer({ client, relay: handle });
+  let generation = handle.generations;
+  const unsubscribe = dialer.onStateChange((change) => {
+    log.info('tunnel state', {
+      state: change.state,
+      sessions: `${change.sessionsUp}/${change.sessionsWanted}`,
+      error: change.error,
+    });
+    if (handle.generations !== generation) {
+      generation = handle.generations;
+      options.onRecreated?.(handle.podName);
+    }
+  });
+  try {
+    await dialer.ready(TUNNEL_READY_TIMEOUT_MS, options.signal);
+  } catch (err) {
+    unsubscribe();
+    dialer.close();
+    throw err;
+  }
+  let removed: Promise<boolean> | undefined;
+  return {
+    dialer,
+    handle,
+    get podName() {
+      return handle.podName;
+    },
+    image: handle.image,
+    get recreated() {
+      return Math.max(0, handle.generations - 1);
+    },
+    close() {
+      unsubscribe();
+      dialer.close();
+    },
+    remove() {
+      removed ??= handle.delete().then(() => true);
+      return removed;
+    },
+  };
 }

@@ -13,6 +13,7 @@
 // shells around this class; tests run it in-process with `netns` set.
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { KvpnError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
@@ -185,6 +186,7 @@ export class Session {
       sessionId: this.#paths.id,
       log,
       signal: this.#hooks.signal,
+      owner: this.#hooks.user ? `${this.#hooks.user.name}@${hostname()}` : undefined,
       onRecreated: (pod) => this.warn(`relay pod was gone; recreated as ${pod}`),
     });
     const discovering = discoverRanges(client, log);
@@ -431,7 +433,7 @@ export class Session {
     // Our own process entry is not ours to undo: we are exiting.
     for (const e of journal?.entries ?? [])
       if (e.change.kind === 'process' && e.change.pid === process.pid) journal?.forget(e);
-    this.#relay?.stopRecreating();
+    this.#relay?.close();
     this.#stack?.stop();
     let outcomes: UndoOutcome[] = [];
     if (journal) {
@@ -445,6 +447,9 @@ export class Session {
         linkOwnedElsewhere: () => false,
         releaseLink: async () => this.#stack?.close(),
       };
+      // Without a handle (deployRelay failed midway), undo finds the relay by its labels.
+      const relay = this.#relay;
+      if (relay) deps.removeRelay = () => relay.remove();
       outcomes = await undoJournal(journal, deps).catch((err: Error) => {
         this.#log.error('cleanup failed', { error: err });
         return [];

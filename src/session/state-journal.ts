@@ -28,7 +28,9 @@ export type Change =
   | { kind: 'link'; device: string }
   | { kind: 'route'; destination: string; device: string }
   | { kind: 'dns'; mode: string; device: string; dnsStateDir: string; resolvConfPath: string }
-  | { kind: 'kube-object'; apiPath: string; what: string };
+  | { kind: 'kube-object'; apiPath: string; what: string }
+  /** The relay of a session: its pods (found by label), ConfigMap and Secret. */
+  | { kind: 'relay'; namespace: string; sessionId: string };
 
 export interface JournalEntry {
   seq: number;

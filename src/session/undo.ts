@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { systemErrorCode } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
+import { findLeftoverRelays, removeLeftoverRelay } from '../kube/relay.js';
 import type { RouteTable } from '../tun/routes.js';
 import { isAlive, stopProcess } from './process-info.js';
 import type { Change, JournalEntry, StateJournal } from './state-journal.js';
@@ -33,6 +34,8 @@ export interface UndoDeps {
   linkOwnedElsewhere(device: string): boolean;
   /** A live session closes its TUN here (the link goes with the fd). */
   releaseLink?(device: string): Promise<void>;
+  /** A live session deletes its relay through its handle; resolves false if nothing was there. */
+  removeRelay?(change: Extract<Change, { kind: 'relay' }>): Promise<boolean>;
 }
 
 export function describeChange(change: Change): string {
@@ -49,6 +52,8 @@ export function describeChange(change: Change): string {
       return `resolver configuration (${change.mode}${change.mode === 'resolvconf' ? ` ${change.resolvConfPath}` : ''})`;
     case 'kube-object':
       return change.what;
+    case 'relay':
+      return `relay pod, ConfigMap and Secret of session ${change.sessionId} in namespace ${change.namespace}`;
   }
 }
 
@@ -92,6 +97,19 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
         if (err instanceof KubeApiError && err.status === 404) return 'absent';
         throw err;
       }
+    }
+    case 'relay': {
+      if (deps.removeRelay) return (await deps.removeRelay(change)) ? 'undone' : 'absent';
+      const client = await deps.kube();
+      const found = (await findLeftoverRelays(client, { namespace: change.namespace })).find(
+        (r) => r.sessionId === change.sessionId,
+      );
+      // Also without pods (deleted, or never created) the ConfigMap and Secret may be there.
+      await removeLeftoverRelay(
+        client,
+        found ?? { sessionId: change.sessionId, namespace: change.namespace, owner: '', pods: [] },
+      );
+      return found ? 'undone' : 'absent';
     }
   }
 }

@@ -80,7 +80,9 @@ export interface Leftovers {
 
 /** Everything kvpn could have left behind, in the laptop and the cluster. */
 export async function leftovers(cluster: Cluster, kvpn: Kvpn, daemonPids: number[] = []): Promise<Leftovers> {
-  const links = JSON.parse((await cluster.exec('ip', ['-json', 'link', 'show'])).stdout || '[]') as { ifname: string }[];
+  const links = JSON.parse((await cluster.exec('ip', ['-json', 'link', 'show'])).stdout || '[]') as {
+    ifname: string;
+  }[];
   const routes = (await cluster.exec('ip', ['route', 'show'])).stdout.split('\n').filter(Boolean);
   const routes6 = (await cluster.exec('ip', ['-6', 'route', 'show'])).stdout
     .split('\n')
@@ -89,8 +91,12 @@ export async function leftovers(cluster: Cluster, kvpn: Kvpn, daemonPids: number
   for (const key of ['pods', 'configmaps', 'secrets', 'apps/deployments', 'services']) {
     for (const o of await cluster.objects(key).catch(() => [])) {
       const labels = o.metadata.labels ?? {};
-      const name = o.metadata.name;
-      if (name.startsWith('kvpn') || Object.keys(labels).some((k) => k.includes('kvpn')) || Object.values(labels).some((v) => String(v).includes('kvpn'))) {
+      const name = o.metadata.name ?? '';
+      if (
+        name.startsWith('kvpn') ||
+        Object.keys(labels).some((k) => k.includes('kvpn')) ||
+        Object.values(labels).some((v) => String(v).includes('kvpn'))
+      ) {
         relayObjects.push(`${key}/${o.metadata.namespace}/${name}`);
       }
     }
@@ -117,4 +123,11 @@ export async function leftovers(cluster: Cluster, kvpn: Kvpn, daemonPids: number
   };
 }
 
-export const CLEAN: Leftovers = { links: [], routes: [], resolvConfChanged: false, relayObjects: [], processes: [], files: [] };
+export const CLEAN: Leftovers = {
+  links: [],
+  routes: [],
+  resolvConfChanged: false,
+  relayObjects: [],
+  processes: [],
+  files: [],
+};
