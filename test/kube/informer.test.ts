@@ -9,7 +9,9 @@ import t from 'tap';
 import { KubeClient } from '../../src/kube/client.js';
 import { Informer, type KubeObject } from '../../src/kube/informer.js';
 
-const svc = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'default', resourceVersion: rv } });
+const svc = (name: string, rv: string): KubeObject => ({
+  metadata: { name, namespace: 'default', resourceVersion: rv },
+});
 
 t.test('list then watch; a 410 on the watch relists and reports what vanished as DELETED', async (t) => {
   const requests: string[] = [];
@@ -17,7 +19,9 @@ t.test('list then watch; a 410 on the watch relists and reports what vanished as
   let watches = 0;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    requests.push(`${url.searchParams.get('watch') ? 'WATCH' : 'LIST'} rv=${url.searchParams.get('resourceVersion') ?? ''}`);
+    requests.push(
+      `${url.searchParams.get('watch') ? 'WATCH' : 'LIST'} rv=${url.searchParams.get('resourceVersion') ?? ''}`,
+    );
     res.writeHead(200, { 'content-type': 'application/json' });
     if (!url.searchParams.get('watch')) {
       lists++;
@@ -32,7 +36,9 @@ t.test('list then watch; a 410 on the watch relists and reports what vanished as
       res.write(line.slice(0, 10));
       res.write(line.slice(10));
       res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { name: '', resourceVersion: '4' } } })}\n`);
-      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', metadata: {} } })}\n`);
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', metadata: {} } })}\n`,
+      );
       return;
     }
     // Hold the second watch open until the test closes the informer.
