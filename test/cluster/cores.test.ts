@@ -126,9 +126,18 @@ t.test('patches: merge, strategic (lists by key, directives), JSON patch', async
   });
 });
 
-function ask(server: DnsServer, name: string, type: packet.RecordType): packet.Packet {
+interface Decoded {
+  id: number;
+  rcode: string;
+  // biome-ignore lint/suspicious/noExplicitAny: record data differs by type
+  answers: { type: string; data: any }[];
+  authorities: { type: string }[];
+  additionals: { data: unknown }[];
+}
+
+function ask(server: DnsServer, name: string, type: packet.RecordType): Decoded {
   const q = packet.encode({ type: 'query', id: 7, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
-  return packet.decode(server.answer(q, true) as Buffer);
+  return packet.decode(server.answer(q, true) as Buffer) as unknown as Decoded;
 }
 
 t.test('cluster zone and DNS answers', async (t) => {

@@ -78,7 +78,7 @@ t.test('down removes a crashed world by prefix', async (t) => {
   });
   let out = '';
   down.stdout.on('data', (d) => (out += d));
-  const [code] = (await new Promise((r) => down.on('exit', (...a) => r(a)))) as [number];
+  const code = await new Promise<number | null>((r) => down.on('exit', (c) => r(c)));
   t.equal(code, 0);
   t.match(out, new RegExp(`removed world ${state.id}`));
   t.same(await leftovers(state.id), [], 'nothing left');

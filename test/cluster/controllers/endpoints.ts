@@ -130,10 +130,7 @@ export class EndpointsController extends Reconciler {
       const svc = services.find(
         (s) => s.metadata.namespace === e.metadata.namespace && s.metadata.name === e.metadata.name,
       );
-      if (
-        (!svc || !svc.spec?.selector) &&
-        e.metadata.labels?.['endpoints.kubernetes.io/managed-by'] === 'endpoint-controller'
-      ) {
+      if (!svc?.spec?.selector && e.metadata.labels?.['endpoints.kubernetes.io/managed-by'] === 'endpoint-controller') {
         try {
           this.store.remove('endpoints', e.metadata.namespace, e.metadata.name ?? '');
         } catch {}

@@ -33,7 +33,7 @@ export class Scheduler extends Reconciler {
               type: 'PodScheduled',
               status: 'True',
               lastProbeTime: null,
-              lastTransitionTime: new Date().toISOString().slice(0, 19) + 'Z',
+              lastTransitionTime: `${new Date().toISOString().slice(0, 19)}Z`,
             },
           ],
         };

@@ -9,10 +9,10 @@ const QUEUE_LIMIT_BYTES = 8 * 1024 * 1024;
 function delayLine(from: net.Socket, to: net.Socket, delay: () => number): void {
   const queue: { due: number; data: Buffer }[] = [];
   let queued = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let _timer: NodeJS.Timeout | undefined;
   let ended = false;
   const flush = (): void => {
-    timer = undefined;
+    _timer = undefined;
     const now = Date.now();
     while (queue.length && (queue[0]?.due ?? 0) <= now) {
       const item = queue.shift() as { due: number; data: Buffer };
@@ -20,18 +20,18 @@ function delayLine(from: net.Socket, to: net.Socket, delay: () => number): void 
       to.write(item.data);
     }
     if (queued < QUEUE_LIMIT_BYTES / 2 && from.isPaused()) from.resume();
-    if (queue.length) timer = setTimeout(flush, Math.max(0, (queue[0]?.due ?? now) - now));
+    if (queue.length) _timer = setTimeout(flush, Math.max(0, (queue[0]?.due ?? now) - now));
     else if (ended) to.end();
   };
   from.on('data', (data: Buffer) => {
     queue.push({ due: Date.now() + delay(), data });
     queued += data.length;
     if (queued > QUEUE_LIMIT_BYTES) from.pause();
-    timer ??= setTimeout(flush, delay());
+    _timer ??= setTimeout(flush, delay());
   });
   from.on('end', () => {
     ended = true;
-    timer ??= setTimeout(flush, delay());
+    _timer ??= setTimeout(flush, delay());
   });
 }
 

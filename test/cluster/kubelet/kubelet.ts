@@ -79,8 +79,8 @@ export class Kubelet {
             { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' },
           ].map((c) => ({
             ...c,
-            lastHeartbeatTime: new Date().toISOString().slice(0, 19) + 'Z',
-            lastTransitionTime: new Date().toISOString().slice(0, 19) + 'Z',
+            lastHeartbeatTime: `${new Date().toISOString().slice(0, 19)}Z`,
+            lastTransitionTime: `${new Date().toISOString().slice(0, 19)}Z`,
           })),
           addresses: [
             { type: 'InternalIP', address: n.ip },
