@@ -68,6 +68,7 @@ export class PortForwardServer {
           sockets.set(i, s);
           for (const chunk of pending.get(i) ?? []) s.write(chunk);
           pending.delete(i);
+          if (ws.isPaused) ws.resume();
           let paused = false;
           const sent = (): void => {
             if (paused && ws.bufferedAmount <= WS_HIGH_WATER_BYTES / 2) {
@@ -112,7 +113,10 @@ export class PortForwardServer {
       if (payload.length === 0) return;
       const s = sockets.get(i);
       if (!s) {
-        pending.get(i)?.push(Buffer.from(payload));
+        // Bytes that arrive before the pod connection is up wait, bounded.
+        const queue = pending.get(i);
+        queue?.push(Buffer.from(payload));
+        if (queue && queue.reduce((n, b) => n + b.length, 0) > WS_HIGH_WATER_BYTES) ws.pause();
         return;
       }
       if (!s.write(payload)) ws.pause();
