@@ -181,8 +181,8 @@ export function parseAuthority(authority: string | undefined): { host: string; p
 }
 
 /** Flow-control windows (DESIGN.md decision 5): one stream must not be window-bound at 20 ms RTT. */
-export const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
-export const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
+export const STREAM_WINDOW_BYTES = 16 * 1024 * 1024;
+export const SESSION_WINDOW_BYTES = 64 * 1024 * 1024;
 /** Larger DATA frames mean fewer per-frame callbacks in Node's http2. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Streams one session may carry at once (advertised by both ends). */
