@@ -54,6 +54,9 @@ function shutdown(code: number): Promise<void> {
 }
 
 const control = new ControlServer(world, () => void shutdown(0));
+// Whoever held our stdout/stderr may be gone (a CLI world); never die of EPIPE.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 process.on('SIGTERM', () => void shutdown(0));
 process.on('SIGINT', () => void shutdown(0));
 process.on('uncaughtException', (err) => {

@@ -163,3 +163,22 @@ t.test('an unknown image shows ErrImagePull / ImagePullBackOff in kubectl', asyn
   t.match(described, /Back-off pulling image/);
   await kubectl(['delete', 'pod', 'broken', '--grace-period=0', '--force']).catch(() => '');
 });
+
+t.test('logs -f follows a container to its end; get -w decodes table watch events', async (t) => {
+  await kubectl([
+    'run',
+    'counter',
+    '--image=node:22-alpine',
+    '--restart=Never',
+    '--',
+    'node',
+    '-e',
+    "console.log('one'); setTimeout(() => console.log('two'), 300)",
+  ]);
+  await cluster.waitForPod('counter', (p) => p?.status?.phase === 'Running' || p?.status?.phase === 'Succeeded');
+  t.equal(await kubectl(['logs', '-f', 'counter']), 'one\ntwo\n');
+  await cluster.waitForPod('counter', (p) => p?.status?.phase === 'Succeeded');
+  const watched = await cluster.kubectl(['get', 'pod', 'counter', '-w'], { timeoutMs: 1500 });
+  t.equal(watched.stderr, '', 'no decoding error');
+  t.match(watched.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\ncounter\s+0\/1\s+Completed\s+0\s+\d+s\n/);
+});

@@ -2,13 +2,15 @@
 // starts the daemon inside it, waits for its READY line; lists worlds on
 // disk and tells live ones from a crashed one's leftovers.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './network/shell.js';
 import { sweepWorld } from './network/sweep.js';
 import { isWorldId, newWorldId, WORLD_PREFIX, WORLDS_ROOT, WorldLayout, type WorldState } from './world-config.js';
 
+const STARTING_GRACE_MS = 60_000;
 const DAEMON = fileURLToPath(new URL('./daemon.ts', import.meta.url));
 const LOADER = fileURLToPath(new URL('../../scripts/ts-loader.mjs', import.meta.url));
 
@@ -54,10 +56,17 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
     String(opts.readyTimeoutMs ?? 30_000),
   ];
   if (opts.root) args.push('--root', opts.root);
+  // A CLI world outlives the terminal that started it: its stderr goes to the log.
+  let stderr: 'inherit' | number = 'inherit';
+  if (owner === 'cli') {
+    await mkdir(layout.dir, { recursive: true, mode: 0o755 });
+    stderr = openSync(layout.logFile, 'a');
+  }
   const daemon = spawn('nsenter', args, {
-    stdio: [owner === 'test' ? 'pipe' : 'ignore', 'pipe', 'inherit'],
+    stdio: [owner === 'test' ? 'pipe' : 'ignore', 'pipe', stderr],
     detached: owner === 'cli',
   });
+  if (typeof stderr === 'number') closeSync(stderr);
   try {
     const state = await new Promise<WorldState>((resolve, reject) => {
       let out = '';
@@ -116,8 +125,15 @@ export async function listWorlds(root = WORLDS_ROOT): Promise<WorldOnDisk[]> {
       (t) => JSON.parse(t) as WorldState,
       () => undefined,
     );
-    const inLaptop = await run('ip', ['netns', 'pids', new WorldLayout(id, root).laptopNetns]).catch(() => '');
-    out.push({ id, dir, state, alive: pidAlive(state?.daemonPid) || inLaptop.trim() !== '' });
+    const laptop = new WorldLayout(id, root).laptopNetns;
+    const inLaptop = await run('ip', ['netns', 'pids', laptop]).catch(() => '');
+    // A world being started has a laptop namespace before it has a daemon.
+    const born = await stat(`/run/netns/${laptop}`).then(
+      (s) => s.ctimeMs,
+      () => 0,
+    );
+    const starting = !state && Date.now() - born < STARTING_GRACE_MS;
+    out.push({ id, dir, state, alive: pidAlive(state?.daemonPid) || inLaptop.trim() !== '' || starting });
   }
   return out;
 }

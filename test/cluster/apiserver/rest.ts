@@ -53,7 +53,7 @@ export class Rest {
       case 'list':
         return this.#list(req, res, ri, ns);
       case 'watch':
-        return this.#watch(res, ri, ns);
+        return this.#watch(req, res, ri, ns);
       case 'create':
         return this.#create(req, res, ri, ns);
       case 'update':
@@ -119,7 +119,7 @@ export class Rest {
     writeJson(res, 200, { kind: `${ri.def.kind}List`, apiVersion: groupVersion(ri.def), metadata: meta, items });
   }
 
-  #watch(res: ServerResponse, ri: ResourceRequest, ns: string | undefined): void {
+  #watch(req: IncomingMessage, res: ServerResponse, ri: ResourceRequest, ns: string | undefined): void {
     const label = labelMatcher(ri.query.get('labelSelector'));
     const field = fieldMatcher(ri.query.get('fieldSelector'));
     const timeout = ri.query.get('timeoutSeconds');
@@ -131,6 +131,7 @@ export class Rest {
       timeoutSeconds: timeout === null ? undefined : Number(timeout),
       bookmarks: ri.query.get('allowWatchBookmarks') === 'true',
       sendInitialEvents: ri.query.get('sendInitialEvents') === 'true',
+      table: tableRequest(req),
     });
   }
 

@@ -7,6 +7,7 @@ import { groupVersion, type ResourceDef, resourceKey } from './resources.js';
 import type { Matcher } from './selectors.js';
 import { badRequest, gone } from './status.js';
 import type { Store } from './store.js';
+import { type IncludeObject, toTable } from './tables.js';
 
 const BOOKMARK_INTERVAL_MS = 15_000;
 /** A watcher this far behind is closed, as the real watch cache does. */
@@ -20,6 +21,8 @@ export interface WatchOptions {
   timeoutSeconds: number | undefined;
   bookmarks: boolean;
   sendInitialEvents: boolean;
+  /** kubectl get -w asks for each event's object as a one-row Table. */
+  table?: { version: string; include: IncludeObject };
 }
 
 function withType(def: ResourceDef, o: KObject): KObject {
@@ -34,8 +37,19 @@ export function serveWatch(store: Store, res: ServerResponse, opts: WatchOptions
   let closed = false;
   let bookmarkTimer: NodeJS.Timeout | undefined;
   let timeoutTimer: NodeJS.Timeout | undefined;
-  const write = (type: string, object: unknown): void => {
+  const write = (type: string, raw: unknown): void => {
     if (closed) return;
+    const o = raw as KObject;
+    const object =
+      opts.table && (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')
+        ? toTable(
+            opts.def.kind,
+            [o],
+            { resourceVersion: o.metadata?.resourceVersion },
+            opts.table.version,
+            opts.table.include,
+          )
+        : raw;
     res.write(`${JSON.stringify({ type, object })}\n`);
     if (res.writableLength > WATCH_BUFFER_LIMIT_BYTES) finish();
   };
