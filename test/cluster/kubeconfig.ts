@@ -48,6 +48,9 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
 `,
   );
   await chmod(path, 0o755);
+  // The plugin runs as whoever uses the kubeconfig, not necessarily root.
+  await writeFile(calls, '', { mode: 0o666 });
+  await chmod(calls, 0o666);
   return path;
 }
 
