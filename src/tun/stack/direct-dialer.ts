@@ -69,6 +69,7 @@ export class DirectDialer implements Dialer {
       const onError = (err: Error) => fail(dialReasonFor(err), `dial ${where}: ${err.message}`, err);
       const onConnect = () => {
         cleanup();
+        resetOnError(socket);
         resolve(socket);
       };
       const onAbort = () => fail('error', `dial ${where} aborted`);
@@ -106,6 +107,21 @@ export class DirectDialer implements Dialer {
       });
     });
   }
+}
+
+/**
+ * The Dialer contract says destroy(err) is a reset: make it one on the
+ * wire (RST, not FIN), so the server sees ECONNRESET like the app did.
+ */
+function resetOnError(socket: Socket): void {
+  const destroy = socket.destroy.bind(socket);
+  socket.destroy = (err?: Error) => {
+    if (err !== undefined && !socket.destroyed) {
+      socket.resetAndDestroy();
+      return socket;
+    }
+    return destroy(err);
+  };
 }
 
 function lookup(map: Map<string, Endpoint | string>, d: Endpoint): Endpoint | null {

@@ -4,7 +4,7 @@
 // servers on 127.0.0.1 / ::1 here. Clients run inside the namespace.
 import type { Test } from 'tap';
 import { openTun, type TunDevice } from '../../../src/tun/device.js';
-import type { Endpoint } from '../../../src/tun/stack/dialer.js';
+import type { Dialer, Endpoint } from '../../../src/tun/stack/dialer.js';
 import { DirectDialer } from '../../../src/tun/stack/direct-dialer.js';
 import { Stack, type StackOptions } from '../../../src/tun/stack/stack.js';
 import { NetNs } from '../../helpers/netns.js';
@@ -13,6 +13,7 @@ export const SERVICE_V4 = '10.200.0.5';
 export const SERVICE_V6 = 'fd00:c8::5';
 /** Dialing these fails as unreachable (the map has no route). */
 export const UNREACHABLE_V4 = '10.200.9.9';
+export const UNREACHABLE_V6 = 'fd00:c8::99';
 /** The stack's own address (answers ping). */
 export const STACK_V4 = '10.200.0.1';
 export const STACK_V6 = 'fd00:c8::1';
@@ -23,7 +24,7 @@ export interface KernelWorld {
   ns: NetNs;
   device: TunDevice;
   stack: Stack;
-  dialer: DirectDialer;
+  dialer: Dialer;
 }
 
 export interface WorldOptions {
@@ -33,10 +34,12 @@ export interface WorldOptions {
   wrap?: (device: TunDevice) => TunDevice;
   /** Extra mapping; by default every 10.200/16 and fd00:c8::/64 address goes to loopback. */
   map?: (d: Endpoint) => Endpoint | null;
+  /** Replaces the DirectDialer. */
+  dialer?: Dialer;
 }
 
 export function defaultMap(d: Endpoint): Endpoint | null {
-  if (d.address === UNREACHABLE_V4) return null;
+  if (d.address === UNREACHABLE_V4 || d.address === UNREACHABLE_V6) return null;
   if (d.address.startsWith('10.200.')) return { address: '127.0.0.1', port: d.port };
   // IPv6 on the TUN side; the servers listen on IPv4 loopback.
   if (d.address.startsWith('fd00:c8:')) return { address: '127.0.0.1', port: d.port };
@@ -48,7 +51,7 @@ export async function kernelWorld(t: Test, options: WorldOptions = {}): Promise<
   const ns = await NetNs.create(t, 'kst');
   const raw = await openTun({ name: 'kvpn0', mtu, netnsPath: ns.path });
   const device = options.wrap ? options.wrap(raw) : raw;
-  const dialer = new DirectDialer({ map: options.map ?? defaultMap, connectTimeoutMs: 3000 });
+  const dialer = options.dialer ?? new DirectDialer({ map: options.map ?? defaultMap, connectTimeoutMs: 3000 });
   const stack = new Stack(device, dialer, { addresses: [STACK_V4, STACK_V6], ...options.stack });
   stack.start();
   t.teardown(() => {

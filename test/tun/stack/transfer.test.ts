@@ -1,13 +1,12 @@
 // Bulk data both ways through TUN → stack → DirectDialer → server, with
 // real clients in the client namespace; SHA-256 must match on both ends.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { isRoot } from '../../helpers/netns.js';
 import { kernelWorld, SERVICE_V4, SERVICE_V6 } from './kernel-world.js';
 import { collect, pseudoRandomChunks, transferServer } from './servers.js';
@@ -16,14 +15,9 @@ const MIB = 1 << 20;
 const SIZE = 100 * MIB;
 const CLIENT = fileURLToPath(new URL('./clients/transfer-client.mjs', import.meta.url));
 const skip = !isRoot() && 'needs root (network namespaces, TUN)';
+const opts = { skip, timeout: 120_000 };
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-async function payloadFile(t: Tap.Test): Promise<{ path: string; sha: string }> {
+async function payloadFile(t: Test): Promise<{ path: string; sha: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'kvpn-stack-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'upload.bin');
@@ -37,7 +31,7 @@ async function payloadFile(t: Tap.Test): Promise<{ path: string; sha: string }> 
   return { path, sha: h.digest('hex') };
 }
 
-t.test('Node client: 100 MiB each way at once, SHA-256 equal on both ends (IPv4 and IPv6)', { skip }, async (t) => {
+t.test('Node client: 100 MiB each way at once, SHA-256 equal on both ends (IPv4 and IPv6)', opts, async (t) => {
   const w = await kernelWorld(t);
   const srv = await transferServer(SIZE, 7);
   t.teardown(() => srv.close());
@@ -61,7 +55,7 @@ t.test('Node client: 100 MiB each way at once, SHA-256 equal on both ends (IPv4 
   t.ok(w.stack.stats.tcp.bytesToApp >= 2 * SIZE);
 });
 
-t.test('nc: 100 MiB up from a file while 100 MiB come down; nc -N half-closes', { skip }, async (t) => {
+t.test('nc: 100 MiB up from a file while 100 MiB come down; nc -N half-closes', opts, async (t) => {
   const w = await kernelWorld(t);
   const file = await payloadFile(t);
   const srv = await transferServer(SIZE, 11);
@@ -74,7 +68,7 @@ t.test('nc: 100 MiB up from a file while 100 MiB come down; nc -N half-closes', 
   t.equal(out.split(' ')[0], server.sent, 'download SHA-256 equal');
 });
 
-t.test('curl: 100 MiB download and 100 MiB upload over HTTP', { skip }, async (t) => {
+t.test('curl: 100 MiB download and 100 MiB upload over HTTP', opts, async (t) => {
   const w = await kernelWorld(t);
   const file = await payloadFile(t);
   let downloadSha = '';

@@ -8,6 +8,7 @@
 // left toward the dialer; when the send buffer is full the stream is paused
 // and resumed on onSendSpace. FIN ↔ end(), RST ↔ destroy().
 import type { Duplex } from 'node:stream';
+import { KvpnError } from '../../../errors.js';
 import type { TcpApp, TcpCloseReason, TcpConnection } from './connection.js';
 
 export interface BridgeHost {
@@ -98,6 +99,23 @@ export class StreamBridge implements TcpApp {
       s.resume();
       return;
     }
-    s.destroy();
+    s.destroy(new TcpResetError(reason));
+  }
+}
+
+/** Why the stack reset the dialer's stream (the application's side went away). */
+export class TcpResetError extends KvpnError {
+  readonly reason: TcpCloseReason;
+  constructor(reason: TcpCloseReason) {
+    super(
+      reason === 'timeout' ? 'KVPN_ERR_TCP_TIMEOUT' : 'KVPN_ERR_TCP_RESET',
+      'user',
+      reason === 'timeout'
+        ? 'the application stopped acknowledging data; the connection timed out'
+        : reason === 'reset'
+          ? 'the application reset the connection'
+          : 'the stack aborted the connection',
+    );
+    this.reason = reason;
   }
 }
