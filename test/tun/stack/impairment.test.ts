@@ -1,0 +1,75 @@
+// Byte-exact transfers when packets are lost, reordered, duplicated and
+// delayed: the kernel's packets dropped by nftables in the client namespace,
+// and both directions impaired by the seeded layer in impair.ts.
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { isRoot } from '../../helpers/netns.js';
+import { ImpairedDevice } from './impair.js';
+import { kernelWorld, SERVICE_V4, SERVICE_V6 } from './kernel-world.js';
+import { collect, transferServer } from './servers.js';
+
+const MIB = 1 << 20;
+const CLIENT = fileURLToPath(new URL('./clients/transfer-client.mjs', import.meta.url));
+const opts = { skip: !isRoot() && 'needs root (network namespaces, TUN, nftables)', timeout: 180_000 };
+/** A stall longer than this means recovery waited on more than a couple of backed-off RTOs. */
+const MAX_STALL_MS = 5000;
+
+async function transfer(t: Test, w: Awaited<ReturnType<typeof kernelWorld>>, host: string, size: number) {
+  const srv = await transferServer(size, 21);
+  t.teardown(() => srv.close());
+  const done = srv.next();
+  let lastProgress = Date.now();
+  let maxStall = 0;
+  srv.server.on('connection', (s) =>
+    s.on('data', () => {
+      const now = Date.now();
+      maxStall = Math.max(maxStall, now - lastProgress);
+      lastProgress = now;
+    }),
+  );
+  const out = await collect(w.ns.spawn(process.execPath, [CLIENT, host, String(srv.port), String(size), '9']));
+  const client = JSON.parse(out.stdout);
+  t.notOk(client.error, 'client saw no error');
+  const server = await done;
+  t.equal(server.received, client.sent, `${host}: upload byte-exact`);
+  t.equal(client.received, server.sent, `${host}: download byte-exact`);
+  t.equal(client.receivedBytes, size);
+  t.ok(maxStall < MAX_STALL_MS, `longest upload stall ${maxStall} ms`);
+  t.comment(`${host}: 2 × ${size / MIB} MiB in ${client.ms} ms; stack ${JSON.stringify(w.stack.stats.tcp)}`);
+}
+
+t.test('nftables drops 5% of the kernel packets toward the TUN', opts, async (t) => {
+  const w = await kernelWorld(t);
+  const rules = `table inet kvpnloss {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "${w.device.name}" numgen random mod 100 < 5 drop
+  }
+}
+`;
+  await w.ns.exec('nft', ['-f', '-'], { input: rules });
+  await transfer(t, w, SERVICE_V4, 50 * MIB);
+  await transfer(t, w, SERVICE_V6, 20 * MIB);
+  const counters = await w.ns.exec('nft', ['list', 'chain', 'inet', 'kvpnloss', 'out']);
+  t.comment(counters.trim());
+  t.ok(w.stack.stats.drops.outOfWindow + w.stack.stats.tcp.retransmits > 0, 'losses were recovered from');
+});
+
+t.test('seeded loss, reordering, duplication and delay in both directions', opts, async (t) => {
+  let impaired: ImpairedDevice | null = null;
+  const profile = { loss: 0.03, duplicate: 0.02, reorder: 0.05, reorderMs: 3, delayMs: 1, jitterMs: 2 };
+  const w = await kernelWorld(t, {
+    wrap: (d) => {
+      impaired = new ImpairedDevice(d, { seed: 42, inbound: profile, outbound: profile });
+      return impaired;
+    },
+  });
+  await transfer(t, w, SERVICE_V4, 20 * MIB);
+  await transfer(t, w, SERVICE_V6, 10 * MIB);
+  const imp = (impaired as unknown as ImpairedDevice).impairment;
+  t.comment(JSON.stringify(imp));
+  for (const dir of ['inbound', 'outbound'] as const) {
+    t.ok(imp[dir].dropped > 0 && imp[dir].duplicated > 0 && imp[dir].reordered > 0, `${dir} impaired`);
+  }
+  t.ok(w.stack.stats.tcp.retransmits > 0, 'the stack retransmitted what the impairment dropped');
+});
