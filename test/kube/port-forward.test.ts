@@ -132,3 +132,36 @@ t.test('no pong from the server ends the stream with a keepalive error', async (
   const [err] = (await once(pf, 'error')) as [Error];
   t.match(err.message, /keepalive: no pong/);
 });
+
+t.test('a server that stops reading makes write() return false; bufferedAmount stays bounded', async (t) => {
+  let received = 0;
+  let target!: net.Socket;
+  const port = await tcpServer(t, (s) => {
+    target = s;
+    s.pause();
+    s.on('data', (c: Buffer) => {
+      received += c.length;
+    });
+  });
+  const { api, client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  // Stop the API server side from reading too: everything backs up to us.
+  for (const ws of api.sockets) (ws as unknown as { _socket: net.Socket })._socket.pause();
+  const chunk = Buffer.alloc(256 * 1024, 1);
+  let written = 0;
+  while (pf.write(chunk)) {
+    written += chunk.length;
+    if (written > 256 * 1024 * 1024) break;
+  }
+  written += chunk.length;
+  t.ok(written < 64 * 1024 * 1024, `write() said stop after ${written >> 20} MiB`);
+  t.ok(pf.bufferedAmount <= 64 * 1024 * 1024, `bufferedAmount ${pf.bufferedAmount >> 20} MiB`);
+  for (const ws of api.sockets) (ws as unknown as { _socket: net.Socket })._socket.resume();
+  while (!target) await new Promise((r) => setImmediate(r));
+  target.resume();
+  await once(pf, 'drain');
+  while (received < written) await new Promise((r) => setTimeout(r, 10));
+  t.equal(received, written, 'every byte arrives once the far side reads again');
+  pf.end();
+  await once(pf, 'close');
+});

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
+import { STREAM_WINDOW_BYTES } from '../../src/proxy/protocol.js';
 import { TunnelResetError } from '../../src/proxy/tunnel-connection.js';
 import { TunnelDialer, type TunnelStateChange } from '../../src/proxy/tunnel-dialer.js';
 import { DialError, type DialRequest } from '../../src/tun/stack/dialer.js';
@@ -311,4 +312,49 @@ t.test('a slow reader keeps memory bounded: the relay stops reading the target',
   await once(conn, 'end');
   t.equal(received, total, 'everything arrives once the reader reads');
   conn.destroy();
+});
+
+t.test('no session: a dial waits, then fails with timeout naming why', async (t) => {
+  const transport = {
+    token: 'x'.repeat(32),
+    connect: async (): Promise<Duplex> => {
+      throw new Error('API server unreachable (test)');
+    },
+    describe: () => 'nowhere',
+  };
+  const d = new TunnelDialer({ transport, sessions: 1, dialTimeoutMs: 300, backoffMinMs: 50 });
+  t.teardown(() => d.destroy());
+  const states: string[] = [];
+  d.onStateChange((c) => states.push(`${c.state}: ${c.error?.message ?? ''}`));
+  const err = (await d.dialTcp(request('10.96.0.1', 443)).catch((e) => e)) as DialError;
+  t.equal(err.reason, 'timeout');
+  t.match(err.message, /no tunnel session became available in time \(API server unreachable \(test\)\)/);
+  t.ok(states.includes('connecting: API server unreachable (test)'), 'the state change carries the cause');
+  const aborted = new AbortController();
+  const pending = d.dialTcp({ ...request('10.96.0.1', 443), signal: aborted.signal }).catch((e) => e);
+  aborted.abort(new DialError('error', 'app gave up'));
+  t.match(((await pending) as Error).message, /app gave up/, 'the caller signal ends the wait');
+  d.close();
+  t.equal(d.state, 'closed');
+  const closed = (await d.dialTcp(request('10.96.0.1', 443)).catch((e) => e)) as DialError;
+  t.match(closed.message, /the tunnel is closed/);
+});
+
+t.test('close() lets open streams finish; destroy() resets them', async (t) => {
+  const port = await tcpServer(t, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  const { d } = await dialer(t, { sessions: 1 });
+  const conn = await d.dialTcp(request('127.0.0.1', port));
+  d.close();
+  const reply = readAll(conn);
+  conn.end('still flows after close()');
+  t.equal((await reply).toString(), 'still flows after close()');
+  const { d: d2 } = await dialer(t, { sessions: 1 });
+  const conn2 = await d2.dialTcp(request('127.0.0.1', port));
+  const failed = once(conn2, 'error');
+  d2.destroy();
+  const [err] = (await failed) as [Error];
+  t.type(err, TunnelResetError);
 });
