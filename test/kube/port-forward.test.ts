@@ -162,6 +162,7 @@ t.test('a server that stops reading makes write() return false; bufferedAmount s
   await once(pf, 'drain');
   while (received < written) await new Promise((r) => setTimeout(r, 10));
   t.equal(received, written, 'every byte arrives once the far side reads again');
+  pf.resume();
   pf.end();
   await once(pf, 'close');
 });
