@@ -152,6 +152,8 @@ export class RelayHandle {
     await this.#createOrReplace('configmaps', relayConfigMap(this.#manifest, this.#bundle), replace);
     await this.#createOrReplace('secrets', relaySecret(this.#manifest, this.token), replace);
     const name = `${relayBaseName(this.sessionId)}-${randomBytes(3).toString('hex')}`;
+    // Teardown may have run while we were creating the ConfigMap and Secret.
+    if (this.#deleted) throw new RelayError('KVPN_ERR_RELAY_DELETED', 'the relay of this session was deleted');
     try {
       await this.#client.request('POST', `/api/v1/namespaces/${this.namespace}/pods`, {
         body: relayPod(this.#manifest, name),

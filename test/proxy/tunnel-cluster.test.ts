@@ -207,11 +207,11 @@ t.test('against the test world', async (t) => {
     const net = await cluster.podNet(relay.podName);
     const before = relayRssBytes(net.netns);
     const conn = await dialer.dialTcp(request(echoIp, 7));
-    // Push 256 MiB at the echo server without reading the echo back.
+    // Offer 1 GiB to the echo server without reading the echo back.
     const chunk = Buffer.alloc(1024 * 1024, 7);
     let written = 0;
     const pump = (): void => {
-      while (written < 256 * 1024 * 1024 && !conn.destroyed) {
+      while (written < 1024 * 1024 * 1024 && !conn.destroyed) {
         written += chunk.length;
         if (!conn.write(chunk)) return void conn.once('drain', pump);
       }
@@ -224,7 +224,8 @@ t.test('against the test world', async (t) => {
       await new Promise((r) => setTimeout(r, 500));
     }
     const during = relayRssBytes(net.netns);
-    t.ok(written < 128 * 1024 * 1024, `writer stalled after ${written >> 20} MiB (backpressure end to end)`);
+    // What the path can hold: stream windows both ways, socket buffers at every hop.
+    t.ok(written < 192 * 1024 * 1024, `writer stalled after ${written >> 20} MiB (backpressure end to end)`);
     t.ok(
       during - before < 96 * 1024 * 1024,
       `relay RSS grew ${((during - before) / 2 ** 20).toFixed(1)} MiB (ceiling 96 MiB)`,
