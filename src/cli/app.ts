@@ -2,17 +2,17 @@
 // (also as `kubectl vpn …`). This file only declares the commands and their
 // flags; each command lives in its own file, returns an exit code and
 // writes through CliIo. runCli never exits the process: main.ts does.
+// Commands are imported when run: `status` need not load the Kubernetes client.
 import { basename } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { execCredential } from '../session/credentials.js';
-import { type DownArgs, runDown } from './down.js';
+import type { DownArgs } from './down.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
-import { type LogsArgs, runLogs } from './logs.js';
+import type { LogsArgs } from './logs.js';
 import { renderError, UsageError } from './render-error.js';
-import { runStatus, type StatusArgs } from './status.js';
-import { runUp, type UpArgs } from './up.js';
-import { runVersion, type VersionArgs } from './version.js';
+import type { StatusArgs } from './status.js';
+import type { UpArgs } from './up.js';
+import type { VersionArgs } from './version.js';
 
 export interface GlobalArgs {
   stateDir?: string | undefined;
@@ -95,7 +95,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('handoff', { type: 'string', hidden: true })
           .example('$0 up --context staging', 'connect to the staging cluster')
           .example('$0 up --also-proxy 10.20.0.0/16 --also-proxy db.internal', 'route more ranges through the cluster'),
-      async (argv) => setCode(await runUp(argv as unknown as UpArgs, io)),
+      async (argv) => setCode(await (await import('./up.js')).runUp(argv as unknown as UpArgs, io)),
     )
     .command(
       'status',
@@ -104,7 +104,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
         y
           .option('json', { type: 'boolean', default: false, describe: 'Stable JSON (schema 1)' })
           .option('context', { type: 'string', describe: 'Only the session of this context' }),
-      async (argv) => setCode(await runStatus(argv as unknown as StatusArgs, io)),
+      async (argv) => setCode(await (await import('./status.js')).runStatus(argv as unknown as StatusArgs, io)),
     )
     .command(
       'down',
@@ -114,7 +114,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('all', { type: 'boolean', default: false, describe: 'Stop every session' })
           .option('context', { type: 'string', describe: 'Stop the session of this context' })
           .option('handoff', { type: 'string', hidden: true }),
-      async (argv) => setCode(await runDown(argv as unknown as DownArgs, io)),
+      async (argv) => setCode(await (await import('./down.js')).runDown(argv as unknown as DownArgs, io)),
     )
     .command(
       'logs',
@@ -124,16 +124,16 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('context', { type: 'string', describe: 'The session of this context' })
           .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines' })
           .option('path', { type: 'boolean', default: false, describe: 'Print the log file path only' }),
-      async (argv) => setCode(await runLogs(argv as unknown as LogsArgs, io)),
+      async (argv) => setCode(await (await import('./logs.js')).runLogs(argv as unknown as LogsArgs, io)),
     )
     .command(
       'version',
       'Print the kvpn version',
       (y) => y.option('json', { type: 'boolean', default: false }),
-      async (argv) => setCode(await runVersion(argv as unknown as VersionArgs, io)),
+      async (argv) => setCode(await (await import('./version.js')).runVersion(argv as unknown as VersionArgs, io)),
     )
     .command('__exec-credential', false, {}, async () => {
-      io.out(`${await execCredential()}\n`);
+      io.out(`${await (await import('../session/credentials.js')).execCredential()}\n`);
       setCode(EXIT.OK);
     })
     .completion('completion', 'Print a shell completion script (bash/zsh): source <(kvpn completion)')

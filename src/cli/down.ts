@@ -4,7 +4,6 @@
 // nothing to do is success. Prints what was cleaned.
 import { existsSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanupSession } from '../session/cleanup.js';
 import { callDaemon } from '../session/control-client.js';
 import { invokingUser } from '../session/credentials.js';
 import { silentLogger } from '../session/log.js';
@@ -114,6 +113,7 @@ export async function runDown(args: DownArgs, io: CliIo, command = 'kvpn'): Prom
     }
     if (!existsSync(s.statePath)) continue;
     const crashed = s.unreachable !== undefined && s.status === undefined;
+    const { cleanupSession } = await import('../session/cleanup.js');
     const outcomes = await cleanupSession(dirs, s.statePath, user, silentLogger).catch((err: unknown) => {
       failed = true;
       io.err(`  cannot clean up session ${contextOf(s)}: ${(err as Error).message}\n`);

@@ -16,7 +16,7 @@ export const HANDOFF_MAX_BYTES = 1024 * 1024;
 
 export class NeedsRootError extends KvpnError {
   constructor(command: string, why: string) {
-    super('KVPN_ERR_NEEDS_ROOT', 'system', `kvpn ${command} needs root ${why}, and sudo is not available`, {
+    super('KVPN_ERR_NEEDS_ROOT', 'system', `\`kvpn ${command}\` needs root ${why}, and sudo is not available`, {
       remedy: `Run it as root, e.g. \`su -c 'kvpn ${command}'\`, or install and configure sudo.`,
     });
   }

@@ -15,7 +15,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { KvpnError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
 import { selfCommand } from './self-command.js';
 
 export const EXEC_AS_ENV = 'KVPN_EXEC_AS';
@@ -195,6 +194,7 @@ export async function execCredential(env: NodeJS.ProcessEnv = process.env, now =
   try {
     process.chdir(target.env.HOME ?? '/');
   } catch {}
+  const { KubeClient } = await import('../kube/client.js');
   const client = KubeClient.load({ kubeconfig: target.kubeconfig, context: target.context });
   try {
     const opts = await client.connectionOptions();

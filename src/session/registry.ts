@@ -26,10 +26,9 @@ export function daemonPid(state: SessionState): { pid: number; startTime?: strin
   return undefined;
 }
 
-/** True when the state file's daemon is gone: the session crashed or was killed. */
+/** True when the process that ran the session is gone: it crashed, was killed, or failed to undo everything. */
 export function isStale(state: SessionState): boolean {
-  const daemon = daemonPid(state);
-  return daemon ? !isAlive(daemon.pid, daemon.startTime) : false;
+  return !isAlive(state.ownerPid, state.ownerStart);
 }
 
 export async function findSessions(dirs: SessionDirs): Promise<KnownSession[]> {

@@ -17,6 +17,8 @@ import { hostname } from 'node:os';
 import { KvpnError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
+import { findLeftoverRelays, removeLeftoverRelay } from '../kube/relay.js';
+import type { TunDevice } from '../tun/device.js';
 import { type RouteTable, routeTable } from '../tun/routes.js';
 import { isCidr } from './cidr.js';
 import { linksOfLiveSessions } from './cleanup.js';
@@ -30,8 +32,8 @@ import { type SessionPaths, sessionId, sessionPaths } from './paths.js';
 import { processStartTime } from './process-info.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { findConflicts, hostPrefix, planRoutes, RouteConflictError } from './route-plan.js';
-import { type StackSetup, startStack } from './stack-setup.js';
-import { StateJournal } from './state-journal.js';
+import { openDevice, type StackSetup, startStack } from './stack-setup.js';
+import { type Change, StateJournal } from './state-journal.js';
 import { candidateNetworks, type TunNetwork } from './tun-network.js';
 import type { ProgressEvent, RouteInfo, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
 import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
@@ -65,6 +67,7 @@ export class Session {
   #client: KubeClient | undefined;
   #routes!: RouteTable;
   #relay: RelaySetup | undefined;
+  #device: TunDevice | undefined;
   #stack: StackSetup | undefined;
   #dns: DnsSetup | undefined;
   #control: ControlServer | undefined;
@@ -147,16 +150,17 @@ export class Session {
       socket: this.#paths.socket,
       logFile: this.#paths.logFile,
       createdAt: new Date(this.#startedAt).toISOString(),
+      ownerPid: process.pid,
+      ownerStart: processStartTime(process.pid),
     });
     this.#journal = journal;
-    if (o.journalProcess) {
-      journal.record({
-        kind: 'process',
-        pid: process.pid,
-        startTime: processStartTime(process.pid),
-        what: 'kvpn daemon',
-      });
-    }
+    // So that `down` can stop this process if it ever hangs.
+    journal.record({
+      kind: 'process',
+      pid: process.pid,
+      startTime: processStartTime(process.pid),
+      what: o.journalProcess ? 'kvpn daemon' : 'kvpn session process',
+    });
     journal.record({ kind: 'file', path: this.#paths.sessionDir, what: 'session directory' });
     mkdirSync(this.#paths.sessionDir, { recursive: true, mode: 0o700 });
     let kubeconfig = o.kubeconfig;
@@ -177,6 +181,18 @@ export class Session {
       'kubeconfig',
       `context ${client.contextName}, cluster ${client.clusterName}, namespace ${client.namespace}`,
     );
+
+    // The TUN first: on a machine without one, nothing is deployed in the cluster.
+    const network = await this.#pickNetwork();
+    journal.record({ kind: 'link', device: network.device });
+    const device = await openDevice({
+      network,
+      mtu: o.mtu,
+      netnsPath: o.netns ? `/run/netns/${o.netns}` : undefined,
+      log,
+    });
+    this.#device = device;
+    this.#network = network;
 
     // 2 ∥ 3. The relay starts while the ranges are discovered.
     const relayStarting = startRelay({
@@ -208,7 +224,6 @@ export class Session {
       apiServer: this.#apiServerAddresses.map(hostPrefix),
     });
     this.#excluded = plan.excluded;
-    const network = await this.#pickNetwork();
     const conflicts = findConflicts(
       plan.routes.map((r) => r.cidr),
       await this.#routes.listRoutes(),
@@ -238,16 +253,8 @@ export class Session {
       replaceSymlink: o.dnsReplaceSymlink,
       log,
     });
-    journal.record({ kind: 'link', device: network.device });
-    this.#stack = await startStack({
-      network,
-      mtu: o.mtu,
-      netnsPath: o.netns ? `/run/netns/${o.netns}` : undefined,
-      dialer: this.#dns.dialer,
-      log,
-    });
-    this.#network = network;
-    await this.#routes.configureLink(network.device, { mtu: this.#stack.mtu, addresses: [network.linkAddress] });
+    this.#stack = startStack(device, this.#dns.dialer, network);
+    await this.#routes.configureLink(network.device, { mtu: device.mtu, addresses: [network.linkAddress] });
     for (const route of plan.routes) await this.#addRoute(route);
     this.#progress(
       'tun',
@@ -445,18 +452,24 @@ export class Session {
         },
         restoreDns: (change) => (this.#dns ? this.#dns.restore() : restoreResolver(change, this.#log)),
         linkOwnedElsewhere: () => false,
-        releaseLink: async () => this.#stack?.close(),
+        releaseLink: async () => {
+          this.#stack?.stop();
+          this.#device?.close();
+        },
       };
-      // Without a handle (deployRelay failed midway), undo finds the relay by its labels.
       const relay = this.#relay;
       if (relay) deps.removeRelay = () => relay.remove();
+      // Without a handle, deployRelay failed and removed what it had made; the label sweep
+      // below double-checks, except where we may not even look (then nothing was made).
+      else deps.removeRelay = (change) => sweepRelay(change, this.#client).catch(notAllowedMeansNothing);
       outcomes = await undoJournal(journal, deps).catch((err: Error) => {
         this.#log.error('cleanup failed', { error: err });
         return [];
       });
       for (const o of outcomes) this.#log.info(`cleanup: ${o.result} ${o.what}`, o.detail ? { detail: o.detail } : {});
     }
-    this.#stack?.close();
+    this.#stack?.stop();
+    this.#device?.close();
     this.#relay?.close();
     this.#dns?.close();
     this.#client?.close();
@@ -465,6 +478,27 @@ export class Session {
     this.#resolveClosed(outcomes);
     return outcomes;
   }
+}
+
+async function sweepRelay(
+  change: Extract<Change, { kind: 'relay' }>,
+  client: KubeClient | undefined,
+): Promise<boolean> {
+  if (!client) return false;
+  const found = (await findLeftoverRelays(client, { namespace: change.namespace })).find(
+    (r) => r.sessionId === change.sessionId,
+  );
+  await removeLeftoverRelay(
+    client,
+    found ?? { sessionId: change.sessionId, namespace: change.namespace, owner: '', pods: [] },
+  );
+  return found !== undefined;
+}
+
+function notAllowedMeansNothing(err: unknown): boolean {
+  if (err instanceof KvpnError && (err.code === 'KVPN_ERR_RELAY_FORBIDDEN' || err.code === 'KVPN_ERR_API_FORBIDDEN'))
+    return false;
+  throw err;
 }
 
 /** Credentials and reachability, with the API's own words on failure. */

@@ -7,12 +7,11 @@ import { Stack } from '../tun/stack/index.js';
 import type { Logger } from './log.js';
 import type { TunNetwork } from './tun-network.js';
 
-export interface StackSetupOptions {
+export interface DeviceOptions {
   network: TunNetwork;
   mtu?: number | undefined;
   /** Open the TUN in this network namespace (in-process tests). */
   netnsPath?: string | undefined;
-  dialer: Dialer;
   log: Logger;
 }
 
@@ -24,28 +23,27 @@ export interface StackCounters {
 }
 
 export interface StackSetup {
-  readonly mtu: number;
-  readonly device: TunDevice;
   readonly stack: Stack;
   stats(): StackCounters;
-  /** Stops handling packets (teardown begins); the TUN stays open. */
+  /** Resets every connection and stops handling packets; the TUN stays open. */
   stop(): void;
-  /** Closes the TUN: the link disappears with it. Idempotent. */
-  close(): Promise<void>;
 }
 
-export async function startStack(options: StackSetupOptions): Promise<StackSetup> {
+/** Opens the TUN early, so "no TUN here" fails before anything is deployed. */
+export async function openDevice(options: DeviceOptions): Promise<TunDevice> {
   const device = await openTun({
     name: options.network.device,
     ...(options.mtu ? { mtu: options.mtu } : {}),
     ...(options.netnsPath ? { netnsPath: options.netnsPath } : {}),
   });
-  const stack = new Stack(device, options.dialer, { addresses: [options.network.dnsAddress] });
-  stack.start();
   options.log.info('TUN open', { device: device.name, mtu: device.mtu });
+  return device;
+}
+
+export function startStack(device: TunDevice, dialer: Dialer, network: TunNetwork): StackSetup {
+  const stack = new Stack(device, dialer, { addresses: [network.dnsAddress] });
+  stack.start();
   return {
-    mtu: device.mtu,
-    device,
     stack,
     stats() {
       const s = stack.stats;
@@ -58,10 +56,6 @@ export async function startStack(options: StackSetupOptions): Promise<StackSetup
     },
     stop() {
       stack.close();
-    },
-    async close() {
-      stack.close();
-      device.close();
     },
   };
 }

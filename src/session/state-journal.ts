@@ -54,6 +54,9 @@ export interface SessionFacts {
   socket: string;
   logFile: string;
   createdAt: string;
+  /** The process that runs the session (daemon or foreground), and its kernel start time. */
+  ownerPid: number;
+  ownerStart?: string | undefined;
 }
 
 export interface SessionState extends SessionFacts {

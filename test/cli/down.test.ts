@@ -37,6 +37,8 @@ t.test('down after kill -9 removes what the state file records and says so', asy
     socket: paths.socket,
     logFile: paths.logFile,
     createdAt: new Date().toISOString(),
+    ownerPid: pid,
+    ownerStart: processStartTime(pid),
   });
   journal.record({ kind: 'process', pid, startTime: processStartTime(pid), what: 'kvpn daemon' });
   journal.record({ kind: 'file', path: paths.sessionDir, what: 'session directory' });

@@ -97,7 +97,7 @@ t.test('not root and no sudo: a clear error with the way out, nothing changed', 
   t.equal(r.code, EXIT.SYSTEM);
   t.match(
     r.stderr,
-    'kvpn: Kvpn up needs root to create the TUN device, routes and resolver settings, and sudo is not available.',
+    'kvpn: `kvpn up` needs root to create the TUN device, routes and resolver settings, and sudo is not available.',
   );
   t.match(r.stderr, "fix: Run it as root, e.g. `su -c 'kvpn up'`");
   t.match(r.stderr, 'KVPN_ERR_NEEDS_ROOT');

@@ -36,14 +36,23 @@ t.test('requests get their results; errors keep code, category and remedy', asyn
   t.same(await callDaemon(path, 'status'), { context: 'staging', uptime: 3 });
   const err = (await callDaemon(path, 'shutdown').catch((e: unknown) => e)) as RemoteError;
   t.ok(err instanceof RemoteError);
-  t.match(err, { code: 'KVPN_ERR_ROUTE', category: 'system', message: 'cannot remove route', remedy: 'Remove it by hand.' });
+  t.match(err, {
+    code: 'KVPN_ERR_ROUTE',
+    category: 'system',
+    message: 'cannot remove route',
+    remedy: 'Remove it by hand.',
+  });
   const unknown = (await callDaemon(path, 'hello').catch((e: unknown) => e)) as RemoteError;
   t.match(unknown, { code: 'KVPN_ERR_CONTROL_PROTOCOL', message: 'unknown method "hello"' });
 });
 
 t.test('the socket is 0600 and belongs to the invoking user; others are refused', async (t) => {
   const path = socketPath(t);
-  const server = await ControlServer.listen({ path, owner: { uid: NOBODY, gid: NOBODY }, handlers: { status: () => 'ok' } });
+  const server = await ControlServer.listen({
+    path,
+    owner: { uid: NOBODY, gid: NOBODY },
+    handlers: { status: () => 'ok' },
+  });
   t.teardown(() => server.close());
   const st = statSync(path);
   t.equal(st.mode & 0o777, 0o600);

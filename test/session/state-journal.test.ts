@@ -14,6 +14,7 @@ function facts(dir: string) {
     socket: join(dir, 'run.sock'),
     logFile: join(dir, 'log'),
     createdAt: new Date(0).toISOString(),
+    ownerPid: process.pid,
   };
 }
 

@@ -26,6 +26,7 @@ function journalIn(t: Test, netns?: string): { journal: StateJournal; dir: strin
     socket: join(dir, 's.sock'),
     logFile: join(dir, 's.log'),
     createdAt: new Date().toISOString(),
+    ownerPid: 999999999,
   });
   return { journal, dir };
 }
@@ -99,7 +100,11 @@ t.test('a failed undo stays in the journal; a link another session now owns is l
   const ns = await NetNs.create(t, 'kvu');
   await ns.ip('link', 'add', 'kvpn1', 'type', 'veth', 'peer', 'name', 'kvpeer1');
   const { journal } = journalIn(t, ns.name);
-  journal.record({ kind: 'kube-object', apiPath: '/api/v1/namespaces/default/pods/kvpn-relay-x', what: 'relay pod default/kvpn-relay-x' });
+  journal.record({
+    kind: 'kube-object',
+    apiPath: '/api/v1/namespaces/default/pods/kvpn-relay-x',
+    what: 'relay pod default/kvpn-relay-x',
+  });
   journal.record({ kind: 'link', device: 'kvpn1' });
   const outcomes = await undoJournal(journal, await deps(ns.name, { linkOwnedElsewhere: (d) => d === 'kvpn1' }));
   t.same(

@@ -2,9 +2,10 @@
 // laptop namespace (`ip netns exec`, so it sees the laptop's resolv.conf),
 // with its own state and runtime dirs. And the check that matters after
 // every `down`: nothing kvpn made is left — asserted, not eyeballed.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { isAlive } from '../../../src/session/process-info.js';
 import { selfCommand } from '../../../src/session/self-command.js';
@@ -17,8 +18,31 @@ export interface Kvpn {
   env: NodeJS.ProcessEnv;
   /** `kvpn ARGS` in the laptop namespace. */
   run(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ExecResult>;
-  /** The laptop's resolv.conf bytes before kvpn touched it. */
-  resolvConfBefore: Buffer;
+}
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Newest modification time under `dir` of files ending in `ext`. */
+function newest(dir: string, ext: string): number {
+  let max = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith(ext))
+      max = Math.max(max, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return max;
+}
+
+/**
+ * The installed form (dist/, as `npm test` builds it) when it is newer than
+ * every source file; else the sources through the TypeScript loader (slower
+ * to start, never stale).
+ */
+export function kvpnCommand(): { command: string; args: string[] } {
+  const main = join(ROOT, 'dist/src/cli/main.js');
+  if (existsSync(main) && newest(join(ROOT, 'dist/src'), '.js') >= newest(join(ROOT, 'src'), '.ts')) {
+    return { command: process.execPath, args: [main] };
+  }
+  return selfCommand();
 }
 
 export function kvpnIn(t: Test, cluster: Cluster): Kvpn {
@@ -32,18 +56,22 @@ export function kvpnIn(t: Test, cluster: Cluster): Kvpn {
     KVPN_RUNTIME_DIR: runtimeDir,
     NODE_OPTIONS: '',
   };
-  const self = selfCommand();
+  const self = kvpnCommand();
   const kvpn: Kvpn = {
     dir,
     stateDir,
     runtimeDir,
     env,
-    resolvConfBefore: readFileSync(cluster.laptopResolvConf),
-    run: (args, opts = {}) =>
-      cluster.exec(self.command, [...self.args, ...args], {
+    run: async (args, opts = {}) => {
+      const t0 = Date.now();
+      const r = await cluster.exec(self.command, [...self.args, ...args], {
         env: { ...env, ...(opts.env ?? {}) },
         timeoutMs: opts.timeoutMs ?? 60_000,
-      }),
+      });
+      if (process.env.KVPN_E2E_TIMING)
+        console.error(`# kvpn ${args.join(' ')}: exit ${r.code} in ${Date.now() - t0} ms`);
+      return r;
+    },
   };
   t.teardown(async () => {
     // Whatever a failed test left running: stop it the way a user would.
@@ -69,36 +97,38 @@ s.send(${JSON.stringify(payload)}, ${port}, ${JSON.stringify(host)});`;
   return r.stdout;
 }
 
-export interface Leftovers {
+/** What kvpn could leave behind, in the laptop and the cluster; compare a snapshot before `up` with one after `down`. */
+export interface Snapshot {
   links: string[];
   routes: string[];
-  resolvConfChanged: boolean;
-  relayObjects: string[];
-  processes: number[];
+  /** The laptop's resolv.conf, byte for byte (base64). */
+  resolvConf: string;
+  kvpnObjects: string[];
+  liveDaemons: number[];
   files: string[];
 }
 
-/** Everything kvpn could have left behind, in the laptop and the cluster. */
-export async function leftovers(cluster: Cluster, kvpn: Kvpn, daemonPids: number[] = []): Promise<Leftovers> {
+function isKvpnObject(o: { metadata: { name?: string; labels?: Record<string, string> } }): boolean {
+  const labels = o.metadata.labels ?? {};
+  return (
+    (o.metadata.name ?? '').startsWith('kvpn') ||
+    Object.keys(labels).some((k) => k.startsWith('kvpn.dev/')) ||
+    labels['app.kubernetes.io/managed-by'] === 'kvpn'
+  );
+}
+
+export async function snapshot(cluster: Cluster, kvpn: Kvpn, daemonPids: number[] = []): Promise<Snapshot> {
   const links = JSON.parse((await cluster.exec('ip', ['-json', 'link', 'show'])).stdout || '[]') as {
     ifname: string;
   }[];
-  const routes = (await cluster.exec('ip', ['route', 'show'])).stdout.split('\n').filter(Boolean);
-  const routes6 = (await cluster.exec('ip', ['-6', 'route', 'show'])).stdout
-    .split('\n')
-    .filter((l) => l && !l.startsWith('::1 ') && !l.includes('dev lo'));
-  const relayObjects: string[] = [];
-  for (const key of ['pods', 'configmaps', 'secrets', 'apps/deployments', 'services']) {
-    for (const o of await cluster.objects(key).catch(() => [])) {
-      const labels = o.metadata.labels ?? {};
-      const name = o.metadata.name ?? '';
-      if (
-        name.startsWith('kvpn') ||
-        Object.keys(labels).some((k) => k.includes('kvpn')) ||
-        Object.values(labels).some((v) => String(v).includes('kvpn'))
-      ) {
-        relayObjects.push(`${key}/${o.metadata.namespace}/${name}`);
-      }
+  const routes = [
+    ...(await cluster.exec('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
+    ...(await cluster.exec('ip', ['-6', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
+  ].filter(Boolean);
+  const kvpnObjects: string[] = [];
+  for (const key of ['pods', 'configmaps', 'secrets', 'services']) {
+    for (const o of await cluster.objects(key)) {
+      if (isKvpnObject(o)) kvpnObjects.push(`${key}/${o.metadata.namespace}/${o.metadata.name}`);
     }
   }
   const files: string[] = [];
@@ -106,28 +136,27 @@ export async function leftovers(cluster: Cluster, kvpn: Kvpn, daemonPids: number
     if (!existsSync(dir)) return;
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
+      files.push(path);
       if (entry.isDirectory()) walk(path);
-      else files.push(path);
     }
   };
   walk(kvpn.runtimeDir);
   walk(join(kvpn.stateDir, 'sessions'));
   walk(join(kvpn.stateDir, 'dns'));
   return {
-    links: links.map((l) => l.ifname).filter((n) => n !== 'lo'),
-    routes: [...routes, ...routes6],
-    resolvConfChanged: !readFileSync(cluster.laptopResolvConf).equals(kvpn.resolvConfBefore),
-    relayObjects,
-    processes: daemonPids.filter((pid) => isAlive(pid)),
-    files,
+    links: links.map((l) => l.ifname).sort(),
+    routes: routes.sort(),
+    resolvConf: readFileSync(cluster.laptopResolvConf).toString('base64'),
+    kvpnObjects: kvpnObjects.sort(),
+    liveDaemons: daemonPids.filter((pid) => isAlive(pid)),
+    files: files.sort(),
   };
 }
 
-export const CLEAN: Leftovers = {
-  links: [],
-  routes: [],
-  resolvConfChanged: false,
-  relayObjects: [],
-  processes: [],
-  files: [],
-};
+/** The daemon pid of the only running session, from `kvpn status --json`. */
+export async function daemonPid(kvpn: Kvpn): Promise<number> {
+  const r = await kvpn.run(['status', '--json']);
+  const pid = (JSON.parse(r.stdout) as { sessions: { pid?: number }[] }).sessions[0]?.pid;
+  if (!pid) throw new Error(`no running session: ${r.stdout} ${r.stderr}`);
+  return pid;
+}
