@@ -65,6 +65,33 @@ export type TunnelDialerOptions = ({ transport: TunnelTransport } | { client: Ku
   backoffMaxMs?: number;
 };
 
+/**
+ * One dial's time limit and its caller's signal as one AbortSignal, with a
+ * plain timer cleared when the dial settles (no timer left behind per dial).
+ */
+class Deadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCallerAbort = (): void => this.#controller.abort(this.#caller?.reason);
+
+  constructor(ms: number, caller: AbortSignal | undefined) {
+    this.#caller = caller;
+    this.#timer = setTimeout(() => this.#controller.abort(new DOMException('dial deadline', 'TimeoutError')), ms);
+    if (caller?.aborted) this.#onCallerAbort();
+    else caller?.addEventListener('abort', this.#onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+  }
+}
+
 /** A dial's stream ended with its session, before any answer: safe to retry elsewhere. */
 class SessionLostError extends Error {}
 
@@ -167,9 +194,17 @@ export class TunnelDialer implements Dialer {
 
   /** Resolves a name with the relay pod's resolver (cluster DNS, search path). */
   async resolve(name: string, options: { family?: 0 | 4 | 6; signal?: AbortSignal } = {}): Promise<string[]> {
-    const signal = this.#deadline(options.signal);
+    const deadline = new Deadline(this.#dialTimeoutMs, options.signal);
+    try {
+      return await this.#resolve(name, options.family ?? 0, deadline.signal);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  async #resolve(name: string, family: 0 | 4 | 6, signal: AbortSignal): Promise<string[]> {
     const session = await this.#pool.session(signal);
-    const query = new URLSearchParams({ name, family: String(options.family ?? 0) });
+    const query = new URLSearchParams({ name, family: String(family) });
     const stream = session.request({ ':method': 'GET', ':path': `${RESOLVE_PATH}?${query}` }, { endStream: true });
     const { headers, body } = await new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>(
       (resolve, reject) => {
@@ -192,7 +227,10 @@ export class TunnelDialer implements Dialer {
           resolve({ headers, body });
         });
         stream.on('error', () => {});
-        stream.on('close', () => reject(new DialError('error', `resolving ${name}: the tunnel session was lost`)));
+        stream.on('close', () => {
+          signal.removeEventListener('abort', onAbort);
+          reject(new DialError('error', `resolving ${name}: the tunnel session was lost`));
+        });
       },
     );
     const status = Number(headers[':status']);
@@ -222,8 +260,21 @@ export class TunnelDialer implements Dialer {
     udp: boolean,
     callerSignal: AbortSignal | undefined,
   ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
+    const deadline = new Deadline(this.#dialTimeoutMs, callerSignal);
+    try {
+      return await this.#openWithin(host, port, udp, deadline.signal);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  async #openWithin(
+    host: string,
+    port: number,
+    udp: boolean,
+    signal: AbortSignal,
+  ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
     const target = formatAuthority(host, port);
-    const signal = this.#deadline(callerSignal);
     const headers: http2.OutgoingHttpHeaders = { ':method': 'CONNECT', ':authority': target };
     if (udp) headers[HEADER_TRANSPORT] = TRANSPORT_UDP;
     if (this.#connectTimeoutMs) headers[HEADER_CONNECT_TIMEOUT] = String(this.#connectTimeoutMs);
@@ -290,12 +341,6 @@ export class TunnelDialer implements Dialer {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
-  }
-
-  #deadline(callerSignal: AbortSignal | undefined): AbortSignal {
-    const signals = [AbortSignal.timeout(this.#dialTimeoutMs)];
-    if (callerSignal) signals.push(callerSignal);
-    return AbortSignal.any(signals);
   }
 
   #dialError(err: Error, target: string): DialError {
