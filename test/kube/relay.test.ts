@@ -14,7 +14,12 @@ async function relayPid(cluster: Cluster, pod: string): Promise<number> {
   for (;;) {
     const pids = execFileSync('ip', ['netns', 'pids', net.netns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
     for (const pid of pids) {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      let cmdline: string[];
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue; // exited between `ip netns pids` and this read
+      }
       if (cmdline[0]?.endsWith('node') && cmdline.some((a) => a.endsWith('relay.cjs'))) return Number(pid);
     }
     await new Promise((r) => setTimeout(r, 20));
