@@ -39,6 +39,11 @@ export interface SessionPoolOptions {
   backoffMaxMs: number;
 }
 
+/** A failure the user must fix (credentials, RBAC, configuration); retrying alone will not. */
+function isPermanent(err: unknown): boolean {
+  return err instanceof KvpnError && (err.category === 'user' || err.category === 'config');
+}
+
 export class TunnelClosedError extends KvpnError {
   constructor() {
     super('KVPN_ERR_TUNNEL_CLOSED', 'internal', 'the tunnel is closed');
@@ -119,8 +124,7 @@ export class SessionPool {
       clearTimeout(slot.timer);
       if (slot.session) end(slot.session);
     }
-    for (const w of this.#waiters) w.reject(new TunnelClosedError());
-    this.#waiters.clear();
+    this.#failWaiters(new TunnelClosedError());
     this.#setState('closed');
   }
 
@@ -191,9 +195,17 @@ export class SessionPool {
       this.#stats.sessionOpenFailures++;
       this.#lastError = err as Error;
       this.#updateState();
+      // Credentials or RBAC: waiting will not help, so whoever waits learns now
+      // (the slots keep retrying in case it gets fixed).
+      if (isPermanent(err)) this.#failWaiters(err as Error);
       await this.#recover(err as Error);
       this.#retry(slot);
     }
+  }
+
+  #failWaiters(err: Error): void {
+    for (const w of this.#waiters) w.reject(err);
+    this.#waiters.clear();
   }
 
   #lost(slot: Slot, session: TunnelSession, err: Error | undefined): void {

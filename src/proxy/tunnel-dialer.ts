@@ -9,6 +9,7 @@
 // `timeout` (the stack stays silent, the app retries its SYN).
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { KvpnError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import type { DatagramFlow, Dialer, DialFailureReason, DialRequest } from '../tun/stack/dialer.js';
 import { DialError } from '../tun/stack/dialer.js';
@@ -34,7 +35,7 @@ import {
 } from './session-pool.js';
 import { type ByteCounter, TunnelConnection } from './tunnel-connection.js';
 import { TunnelDatagramFlow } from './tunnel-datagram-flow.js';
-import { SESSION_PING_INTERVAL_MS, type TunnelSession } from './tunnel-session.js';
+import { SESSION_PING_INTERVAL_MS, type TunnelSession, TunnelSessionError } from './tunnel-session.js';
 import { PortForwardTransport, type RelayEndpoint, type TunnelTransport } from './tunnel-transport.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -163,7 +164,18 @@ export class TunnelDialer implements Dialer {
 
   /** Resolves once at least one session is up; rejects with the last error after `timeoutMs`. */
   async ready(timeoutMs = this.#dialTimeoutMs, signal?: AbortSignal): Promise<void> {
-    await this.#pool.session(AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]));
+    const deadline = new Deadline(timeoutMs, signal);
+    try {
+      await this.#pool.session(deadline.signal);
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError') throw err;
+      throw new TunnelSessionError(
+        `no tunnel session within ${timeoutMs} ms${this.#pool.lastError ? `: ${this.#pool.lastError.message}` : ''}`,
+        { cause: this.#pool.lastError, remedy: (this.#pool.lastError as KvpnError | undefined)?.remedy },
+      );
+    } finally {
+      deadline.dispose();
+    }
   }
 
   dialTcp(request: DialRequest): Promise<Duplex> {

@@ -4,6 +4,7 @@
 import type { Duplex } from 'node:stream';
 import type { KubeClient } from '../kube/client.js';
 import { openPortForward } from '../kube/port-forward.js';
+import { forbiddenError, isForbidden } from '../kube/relay-status.js';
 
 export interface TunnelTransport {
   /** The per-session secret the relay expects on every stream. */
@@ -43,13 +44,18 @@ export class PortForwardTransport implements TunnelTransport {
     return this.#relay.token;
   }
 
-  connect(signal: AbortSignal): Promise<Duplex> {
-    return openPortForward(this.#client, {
-      namespace: this.#relay.namespace,
-      pod: this.#relay.podName,
-      port: this.#relay.port,
-      signal,
-    });
+  async connect(signal: AbortSignal): Promise<Duplex> {
+    try {
+      return await openPortForward(this.#client, {
+        namespace: this.#relay.namespace,
+        pod: this.#relay.podName,
+        port: this.#relay.port,
+        signal,
+      });
+    } catch (err) {
+      if (isForbidden(err)) throw forbiddenError(err, this.#relay.namespace, 'open a port-forward to the relay');
+      throw err;
+    }
   }
 
   async recover(cause: Error, signal: AbortSignal): Promise<void> {

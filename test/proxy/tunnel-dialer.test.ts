@@ -8,10 +8,13 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
+import type { KvpnError } from '../../src/errors.js';
+import { KubeClient } from '../../src/kube/client.js';
 import { STREAM_WINDOW_BYTES } from '../../src/proxy/protocol.js';
 import { TunnelResetError } from '../../src/proxy/tunnel-connection.js';
 import { TunnelDialer, type TunnelStateChange } from '../../src/proxy/tunnel-dialer.js';
 import { DialError, type DialRequest } from '../../src/tun/stack/dialer.js';
+import { startFakePortForward } from './helpers/fake-port-forward.js';
 import { startLocalRelay } from './helpers/local-relay.js';
 
 function request(address: string, port: number, signal = new AbortController().signal): DialRequest {
@@ -357,4 +360,31 @@ t.test('close() lets open streams finish; destroy() resets them', async (t) => {
   d2.destroy();
   const [err] = (await failed) as [Error];
   t.type(err, TunnelResetError);
+});
+
+t.test('over port-forward WebSockets: bytes flow; a 403 fails ready() at once, naming the verb', async (t) => {
+  const relay = await startLocalRelay(t);
+  const api = await startFakePortForward({ pods: ['kvpn-relay-x'] });
+  t.teardown(() => api.close());
+  const client = KubeClient.load({ kubeconfig: api.kubeconfig });
+  t.teardown(() => client.close());
+  const endpoint = { namespace: 'ns1', podName: 'kvpn-relay-x', port: relay.port, token: relay.token };
+  const port = await tcpServer(t, (s) => s.pipe(s));
+  const d = new TunnelDialer({ client, relay: endpoint, sessions: 2 });
+  t.teardown(() => d.destroy());
+  await d.ready(5000);
+  const conn = await d.dialTcp(request('127.0.0.1', port));
+  const reply = readAll(conn);
+  conn.end('through a WebSocket');
+  t.equal((await reply).toString(), 'through a WebSocket');
+  t.equal(api.opened, 2, 'one port-forward per session');
+
+  api.forbid = true;
+  const denied = new TunnelDialer({ client, relay: endpoint, sessions: 1 });
+  t.teardown(() => denied.destroy());
+  const started = Date.now();
+  const err = (await denied.ready(20_000).catch((e) => e)) as KvpnError;
+  t.ok(Date.now() - started < 5000, 'without waiting for the timeout');
+  t.equal(err.code, 'KVPN_ERR_RELAY_FORBIDDEN');
+  t.match(err.message, /missing RBAC verb "create" on "pods\/portforward"/);
 });
