@@ -136,3 +136,17 @@ t.test('with no client for idleExitMs the relay says so once; a client in betwee
     'every line is JSON with a timestamp',
   );
 });
+
+t.test('a client that does not speak HTTP/2 is dropped; the relay keeps serving', async (t) => {
+  const relay = await startLocalRelay(t);
+  const junk = net.connect(relay.port, '127.0.0.1');
+  junk.on('error', () => {});
+  junk.resume();
+  junk.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await once(junk, 'close');
+  const session = h2(t, relay.port);
+  const h = await status(
+    session.request({ ':method': 'GET', ':path': '/v1/info', 'proxy-authorization': `Bearer ${relay.token}` }),
+  );
+  t.equal(h[':status'], 200, 'the next client is served');
+});
