@@ -1,14 +1,12 @@
 // `kvpn up --foreground`: the session runs in this process (no daemon). It
 // still serves the control socket, so `status` and `down` work from another
 // terminal; Ctrl-C or SIGTERM disconnects and undoes everything.
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { InvokingUser } from '../session/credentials.js';
 import { InterruptedError } from '../session/daemon-launch.js';
-import { streamLogger } from '../session/log.js';
-import { sessionId, sessionPaths } from '../session/paths.js';
+import { sessionLogger } from '../session/log.js';
 import { Session } from '../session/session.js';
 import type { SessionOptions } from '../session/types.js';
+import type { UndoOutcome } from '../session/undo.js';
 import { renderOutcomes } from './down.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -19,6 +17,7 @@ export async function runForeground(
   user: InvokingUser | undefined,
   io: CliIo,
   command: string,
+  onPreviousCleaned?: (outcomes: UndoOutcome[]) => void,
 ): Promise<number> {
   const abort = new AbortController();
   let session: Session | undefined;
@@ -34,28 +33,23 @@ export async function runForeground(
   process.on('SIGTERM', onSignal);
   try {
     // The log goes where a daemon's would (kvpn logs finds it); KVPN_LOG_LEVEL=debug also echoes it here.
-    const logFile = sessionPaths(
-      { stateDir: options.stateDir, runtimeDir: options.runtimeDir },
-      sessionId(options.context ?? ''),
-    ).logFile;
-    mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
     const debug = io.env.KVPN_LOG_LEVEL === 'debug';
-    const log = streamLogger(
-      (line) => {
-        appendFileSync(logFile, line, { mode: 0o600 });
-        if (debug) io.err(line);
-      },
-      debug ? 'debug' : 'info',
-    );
+    const log = sessionLogger(debug ? 'debug' : 'info', debug ? (line) => io.err(line) : undefined);
     try {
-      session = await Session.start(options, { log, user, signal: abort.signal, onProgress: progressPrinter(io) });
+      session = await Session.start(options, {
+        log,
+        user,
+        signal: abort.signal,
+        onProgress: progressPrinter(io),
+        onPreviousCleaned,
+      });
     } catch (err) {
       if (signalled) throw new InterruptedError();
       throw err;
     }
     io.out(renderSummary(session.summary(), command, true));
     const outcomes = await session.closed;
-    io.out(`Disconnected from ${options.context}:\n${renderOutcomes(outcomes)}`);
+    io.out(`Disconnected from ${session.summary().context}:\n${renderOutcomes(outcomes)}`);
     return outcomes.some((o) => o.result === 'failed') ? EXIT.SYSTEM : EXIT.OK;
   } finally {
     process.off('SIGINT', onSignal);

@@ -2,24 +2,16 @@
 // user's credentials, refuse a second session for the same context (and
 // clean up after a crashed one), then start the session — as a daemon, or
 // attached with --foreground — printing each step and a summary.
-import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { KvpnError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
-import { KubeApiError } from '../kube/errors.js';
 import { isCidr } from '../session/cidr.js';
-import { cleanupSession } from '../session/cleanup.js';
-import { type InvokingUser, invokingUser, userKubeconfigPaths } from '../session/credentials.js';
-import { launchDaemon } from '../session/daemon-launch.js';
-import { silentLogger } from '../session/log.js';
-import { resolveDirs, type SessionDirs, sessionId, sessionPaths } from '../session/paths.js';
-import { isStale } from '../session/registry.js';
-import { readState, SessionExistsError } from '../session/state-journal.js';
+import { invokingUser, userKubeconfigPaths } from '../session/credentials.js';
+import { bootLogPath, launchDaemon } from '../session/daemon-launch.js';
+import { resolveDirs, type SessionDirs } from '../session/paths.js';
 import type { DnsMode, SessionOptions } from '../session/types.js';
+import type { UndoOutcome } from '../session/undo.js';
 import type { GlobalArgs } from './app.js';
 import { renderOutcomes } from './down.js';
 import { EXIT } from './exit-codes.js';
-import { runForeground } from './foreground.js';
 import type { CliIo } from './io.js';
 import { isRoot, readHandoff, reexecWithSudo } from './privilege.js';
 import { progressPrinter, renderSummary } from './progress.js';
@@ -73,6 +65,8 @@ function absoluteKubeconfig(list: string | undefined): string | undefined {
 
 /** Fails fast, as the invoking user, on what sudo cannot fix: kubeconfig, context, credentials, reachability. */
 async function preflight(args: UpArgs): Promise<void> {
+  const { KubeClient } = await import('../kube/client.js');
+  const { KubeApiError } = await import('../kube/errors.js');
   const client = KubeClient.load({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
   try {
     await client.request('GET', `/api/v1/namespaces/${client.namespace}/pods`, { query: { limit: 1 } });
@@ -103,32 +97,6 @@ function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
   return out;
 }
 
-/** A crashed session for this context is cleaned up; a live one is an error. */
-async function clearPrevious(
-  dirs: SessionDirs,
-  context: string,
-  user: InvokingUser | undefined,
-  io: CliIo,
-): Promise<void> {
-  const paths = sessionPaths(dirs, sessionId(context));
-  if (!existsSync(paths.stateFile)) return;
-  const state = readState(paths.stateFile);
-  if (!isStale(state)) throw new SessionExistsError(context, state);
-  io.err(`A previous session for context "${context}" did not stop cleanly; removing what it left first:\n`);
-  const outcomes = await cleanupSession(dirs, paths.stateFile, user, silentLogger);
-  io.err(renderOutcomes(outcomes));
-  if (outcomes.some((o) => o.result === 'failed')) {
-    throw new KvpnError(
-      'KVPN_ERR_CLEANUP_FAILED',
-      'system',
-      `the previous session for context "${context}" could not be cleaned up`,
-      {
-        remedy: 'Run `kvpn down` and check its output.',
-      },
-    );
-  }
-}
-
 export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<number> {
   const alsoProxy = parseTargets(args.alsoProxy, '--also-proxy', true);
   const neverProxy = parseTargets(args.neverProxy, '--never-proxy', false);
@@ -143,14 +111,11 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
   const handoff = args.handoff === 'stdin' ? await readHandoff() : undefined;
   const user = invokingUser(io.env, handoff);
   const kubeconfig = user ? userKubeconfigPaths(user, args.kubeconfig).join(':') : absoluteKubeconfig(args.kubeconfig);
-  const probe = KubeClient.load({ kubeconfig, context: args.context, namespace: args.namespace });
-  const context = probe.contextName;
-  probe.close();
-  await clearPrevious(dirs, context, user, io);
+  // The session reads the kubeconfig itself (this process stays light: it only starts it).
 
   const options: SessionOptions = {
     kubeconfig,
-    context,
+    context: args.context,
     namespace: args.namespace,
     stateDir: dirs.stateDir,
     runtimeDir: dirs.runtimeDir,
@@ -164,14 +129,22 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
     mtu: args.mtu,
     owner: user ? { uid: user.uid, gid: user.gid } : undefined,
   };
-  io.err(`Connecting to context "${context}"…\n`);
-  if (args.foreground) return runForeground(options, user, io, command);
+  io.err(`Connecting${args.context ? ` to context "${args.context}"` : ''}…\n`);
+  const onPreviousCleaned = (outcomes: UndoOutcome[]) =>
+    io.err(
+      `  a previous session for this context did not stop cleanly; removed what it left:\n${renderOutcomes(outcomes)}`,
+    );
+  if (args.foreground) {
+    const { runForeground } = await import('./foreground.js');
+    return runForeground(options, user, io, command, onPreviousCleaned);
+  }
   const summary = await launchDaemon({
     options,
     user,
-    logFile: sessionPaths(dirs, sessionId(context)).logFile,
+    bootLog: bootLogPath(dirs.stateDir),
     env: io.env,
     onProgress: progressPrinter(io),
+    onPreviousCleaned,
   });
   io.out(renderSummary(summary, command, false));
   return EXIT.OK;

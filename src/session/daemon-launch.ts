@@ -4,14 +4,15 @@
 // failed. Ctrl-C in the CLI during the start asks the daemon to abort; it
 // undoes what it did and exits.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { KvpnError } from '../errors.js';
 import { RemoteError } from './control-client.js';
 import type { InvokingUser } from './credentials.js';
 import type { DaemonMessage, DaemonRequest } from './daemon-main.js';
 import { nodeModuleCommand } from './self-command.js';
 import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
+import type { UndoOutcome } from './undo.js';
 
 export class InterruptedError extends KvpnError {
   constructor() {
@@ -22,10 +23,10 @@ export class InterruptedError extends KvpnError {
 }
 
 export class DaemonCrashedError extends KvpnError {
-  constructor(code: number | null, signal: string | null, logFile: string) {
+  constructor(code: number | null, signal: string | null, logFile: string, offset = 0) {
     let tail = '';
     try {
-      tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n    ');
+      tail = readFileSync(logFile).subarray(offset).toString('utf8').trim().split('\n').slice(-5).join('\n    ');
     } catch {}
     super(
       'KVPN_ERR_DAEMON_CRASHED',
@@ -39,14 +40,22 @@ export class DaemonCrashedError extends KvpnError {
 export interface LaunchOptions {
   options: SessionOptions;
   user?: InvokingUser | undefined;
-  logFile: string;
+  /** The daemon's stdout/stderr: crash output and the log of a start that failed early. */
+  bootLog: string;
   env?: NodeJS.ProcessEnv;
   onProgress?: (event: ProgressEvent) => void;
+  onPreviousCleaned?: (outcomes: UndoOutcome[]) => void;
+}
+
+/** The boot log in a state dir: one file for every daemon, appended. */
+export function bootLogPath(stateDir: string): string {
+  return join(stateDir, 'logs', 'daemon-boot.log');
 }
 
 export async function launchDaemon(launch: LaunchOptions): Promise<SessionSummary> {
-  mkdirSync(dirname(launch.logFile), { recursive: true, mode: 0o700 });
-  const logFd = openSync(launch.logFile, 'a', 0o600);
+  mkdirSync(dirname(launch.bootLog), { recursive: true, mode: 0o700 });
+  const logFd = openSync(launch.bootLog, 'a', 0o600);
+  const offset = fstatSync(logFd).size;
   const cmd = nodeModuleCommand('./daemon-main.js');
   const child = spawn(cmd.command, cmd.args, {
     detached: true,
@@ -67,6 +76,7 @@ export async function launchDaemon(launch: LaunchOptions): Promise<SessionSummar
       child.on('message', (raw) => {
         const message = raw as DaemonMessage;
         if (message.type === 'progress') launch.onProgress?.(message.event);
+        else if (message.type === 'cleaned') launch.onPreviousCleaned?.(message.outcomes);
         else if (message.type === 'ready') resolve(message.summary);
         else if (message.type === 'failed') {
           const e = message.error;
@@ -75,7 +85,7 @@ export async function launchDaemon(launch: LaunchOptions): Promise<SessionSummar
       });
       child.once('error', reject);
       child.once('exit', (code, signal) =>
-        reject(interrupted ? new InterruptedError() : new DaemonCrashedError(code, signal, launch.logFile)),
+        reject(interrupted ? new InterruptedError() : new DaemonCrashedError(code, signal, launch.bootLog, offset)),
       );
       const request: DaemonRequest = { type: 'start', options: launch.options, user: launch.user };
       child.send(request);

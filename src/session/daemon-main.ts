@@ -1,5 +1,6 @@
 // The session daemon: a thin shell around Session. Started detached by
-// `kvpn up` with its stdout/stderr on the log file and an IPC channel to
+// `kvpn up` with its stdout/stderr on a boot log (the session log file is
+// only known once the kubeconfig is read) and an IPC channel to
 // the CLI: it receives the options, reports each progress step, then
 // "ready" with the summary (or "failed" with the error, after undoing
 // whatever it had done), and the CLI disconnects. SIGTERM, SIGINT, SIGHUP
@@ -7,13 +8,15 @@
 // losing the CLI before "ready" aborts the start.
 import { KvpnError } from '../errors.js';
 import type { InvokingUser } from './credentials.js';
-import { type Logger, streamLogger } from './log.js';
+import { sessionLogger } from './log.js';
 import { Session } from './session.js';
 import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
+import type { UndoOutcome } from './undo.js';
 
 export type DaemonRequest = { type: 'start'; options: SessionOptions; user?: InvokingUser | undefined };
 export type DaemonMessage =
   | { type: 'progress'; event: ProgressEvent }
+  | { type: 'cleaned'; outcomes: UndoOutcome[] }
   | { type: 'ready'; summary: SessionSummary }
   | { type: 'failed'; error: { code: string; category: string; message: string; remedy?: string } };
 
@@ -34,10 +37,9 @@ function errorInfo(err: unknown): Extract<DaemonMessage, { type: 'failed' }>['er
 }
 
 async function main(): Promise<void> {
-  const log: Logger = streamLogger(
-    (line) => process.stderr.write(line),
-    process.env.KVPN_LOG_LEVEL === 'debug' ? 'debug' : 'info',
-  );
+  // Lines go to the session's log file once the session knows it; until then (and if it
+  // never does) they wait, and a failed start flushes them to stderr (the boot log).
+  const log = sessionLogger(process.env.KVPN_LOG_LEVEL === 'debug' ? 'debug' : 'info');
   const abort = new AbortController();
   let session: Session | undefined;
   const stop = (why: string) => {
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   });
   process.on('uncaughtException', (err) => {
     log.error('uncaught exception', { error: err.stack ?? err.message });
+    process.stderr.write(`uncaught exception: ${err.stack ?? err.message}\n`);
     void (session?.close() ?? Promise.resolve()).finally(() => process.exit(70));
   });
 
@@ -69,10 +72,12 @@ async function main(): Promise<void> {
         user: request.user,
         signal: abort.signal,
         onProgress: (event) => send({ type: 'progress', event }),
+        onPreviousCleaned: (outcomes) => send({ type: 'cleaned', outcomes }),
       },
     );
   } catch (err) {
     log.error('start failed', { error: err as Error, code: (err as KvpnError).code });
+    log.flushTo((line: string) => process.stderr.write(line));
     send({ type: 'failed', error: errorInfo(err) });
     process.disconnect?.();
     process.exitCode = 1;

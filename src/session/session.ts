@@ -21,7 +21,7 @@ import { findLeftoverRelays, removeLeftoverRelay } from '../kube/relay.js';
 import type { TunDevice } from '../tun/device.js';
 import { type RouteTable, routeTable } from '../tun/routes.js';
 import { isCidr } from './cidr.js';
-import { linksOfLiveSessions } from './cleanup.js';
+import { cleanupSession, linksOfLiveSessions } from './cleanup.js';
 import { ControlServer } from './control-server.js';
 import { enableCredentialOverlay, type InvokingUser } from './credentials.js';
 import { discoverRanges, type Ranges, RangeWatcher } from './discovery.js';
@@ -30,17 +30,21 @@ import { type DnsSetup, startDns } from './dns-setup.js';
 import type { Logger } from './log.js';
 import { type SessionPaths, sessionId, sessionPaths } from './paths.js';
 import { processStartTime } from './process-info.js';
+import { isStale } from './registry.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { findConflicts, hostPrefix, planRoutes, RouteConflictError } from './route-plan.js';
 import { openDevice, type StackSetup, startStack } from './stack-setup.js';
-import { type Change, StateJournal } from './state-journal.js';
+import { type Change, SessionExistsError, type SessionFacts, StateJournal } from './state-journal.js';
 import { candidateNetworks, type TunNetwork } from './tun-network.js';
 import type { ProgressEvent, RouteInfo, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
 import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
 import { verifyTraffic } from './verify.js';
 
 export interface SessionHooks {
-  log: Logger;
+  /** With attach(): the session points it at its log file once it knows it. */
+  log: Logger & { attach?(path: string): void };
+  /** A crashed earlier session for the same context was cleaned up first. */
+  onPreviousCleaned?: (outcomes: UndoOutcome[]) => void;
   user?: InvokingUser | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: (event: ProgressEvent) => void;
@@ -138,7 +142,8 @@ export class Session {
     plain.close();
     const dirs = { stateDir: o.stateDir, runtimeDir: o.runtimeDir };
     this.#paths = sessionPaths(dirs, sessionId(plain.contextName));
-    const journal = StateJournal.create(this.#paths.stateFile, {
+    this.#hooks.log.attach?.(this.#paths.logFile);
+    const facts = {
       id: this.#paths.id,
       context: plain.contextName,
       namespace: plain.namespace,
@@ -152,7 +157,8 @@ export class Session {
       createdAt: new Date(this.#startedAt).toISOString(),
       ownerPid: process.pid,
       ownerStart: processStartTime(process.pid),
-    });
+    };
+    const journal = await this.#takeLock(facts);
     this.#journal = journal;
     // So that `down` can stop this process if it ever hangs.
     journal.record({
@@ -303,6 +309,30 @@ export class Session {
     });
     this.#summary = this.#buildSummary();
     log.info('session up', { startupMs: this.#summary.startupMs });
+  }
+
+  /** Creates the state file; a crashed earlier session of this context is cleaned up first. */
+  async #takeLock(facts: SessionFacts): Promise<StateJournal> {
+    try {
+      return StateJournal.create(this.#paths.stateFile, facts);
+    } catch (err) {
+      if (!(err instanceof SessionExistsError) || !err.existing || !isStale(err.existing)) throw err;
+    }
+    this.#log.warn('a previous session of this context did not stop cleanly; cleaning up what it left');
+    const dirs = { stateDir: this.#options.stateDir, runtimeDir: this.#options.runtimeDir };
+    const outcomes = await cleanupSession(dirs, this.#paths.stateFile, this.#hooks.user, this.#log);
+    this.#hooks.onPreviousCleaned?.(outcomes);
+    if (outcomes.some((o) => o.result === 'failed')) {
+      throw new KvpnError(
+        'KVPN_ERR_CLEANUP_FAILED',
+        'system',
+        `what the previous session for context "${facts.context}" left could not all be removed`,
+        {
+          remedy: 'Run `kvpn down` and follow what it says.',
+        },
+      );
+    }
+    return StateJournal.create(this.#paths.stateFile, facts);
   }
 
   async #pickNetwork(): Promise<TunNetwork> {
