@@ -27,6 +27,7 @@ import { createStackStats, type DropReason, type StackStats } from './stats.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/config.js';
 import { type TcpCloseReason, TcpConnection, type TcpHost } from './tcp/connection.js';
 import { type ForwarderHost, type PendingDial, TcpForwarder } from './tcp/forwarder.js';
+import { TcpState } from './tcp/state.js';
 import { StreamBridge } from './tcp/stream-bridge.js';
 import { TimerHeap } from './timer-heap.js';
 import { type UdpFlow, type UdpHost, UdpService } from './udp.js';
@@ -83,6 +84,8 @@ export class Stack {
   readonly #tcpHost: TcpHost;
   readonly #maxConnections: number;
   readonly #maxPendingDials: number;
+  /** Connections that entered TIME-WAIT, oldest first (some may have closed since). */
+  #timeWait: TcpConnection[] = [];
   #out: Uint8Array[] = [];
   #dirty: TcpConnection[] = [];
   #inBatch = false;
@@ -118,6 +121,7 @@ export class Stack {
       output: (p) => this.#output(p),
       timerChanged: (c) => this.#timerChanged(c),
       connectionClosed: (c, r) => this.#connectionClosed(c, r),
+      enteredTimeWait: (c) => this.#timeWait.push(c),
     };
     const fwdHost: ForwarderHost = {
       stats: this.stats,
@@ -128,6 +132,7 @@ export class Stack {
       },
       output: (p) => this.#output(p),
       dialed: (p, s) => this.#dialed(p, s),
+      reclaimTimeWait: () => this.#reclaimTimeWait(),
       flushSoon: () => this.#scheduleFlush(),
     };
     this.#forwarder = new TcpForwarder(dialer, fwdHost);
@@ -380,8 +385,22 @@ export class Stack {
 
   #connectionClosed(conn: TcpConnection, _reason: TcpCloseReason): void {
     this.#conns.remove(conn);
+    if (this.#timeWait.length > 1024 && this.#timeWait.length > 2 * this.stats.tcp.timeWait) {
+      this.#timeWait = this.#timeWait.filter((c) => c.state === TcpState.TimeWait);
+    }
     this.#heap.remove(conn);
     this.stats.tcp.connectionsOpen = this.#conns.size;
+  }
+
+  #reclaimTimeWait(): boolean {
+    while (this.#timeWait.length > 0) {
+      const c = this.#timeWait.shift() as TcpConnection;
+      if (c.state !== TcpState.TimeWait) continue;
+      c.abort();
+      this.stats.tcp.timeWaitRecycled++;
+      return true;
+    }
+    return false;
   }
 
   /** BridgeHost: poll this connection at the end of the current turn. */

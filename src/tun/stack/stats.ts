@@ -44,6 +44,8 @@ export interface TcpStats {
   connectionsTotal: number;
   pendingDials: number;
   timeWait: number;
+  /** TIME-WAIT connections ended early to make room for new ones. */
+  timeWaitRecycled: number;
   /** Payload bytes from the application toward the dialer, and back. */
   bytesFromApp: number;
   bytesToApp: number;
@@ -89,6 +91,7 @@ export function createStackStats(): StackStats {
       connectionsTotal: 0,
       pendingDials: 0,
       timeWait: 0,
+      timeWaitRecycled: 0,
       bytesFromApp: 0,
       bytesToApp: 0,
       segmentsIn: 0,

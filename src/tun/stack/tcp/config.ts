@@ -23,7 +23,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
   rcvBufBytes: 4 * 1024 * 1024,
   sndBufBytes: 4 * 1024 * 1024,
   minRtoMs: DEFAULT_MIN_RTO_MS,
-  timeWaitMs: 30_000,
+  timeWaitMs: 10_000,
   maxRetransmits: 15,
   maxSynAckRetransmits: 5,
   reassemblySegments: 64,

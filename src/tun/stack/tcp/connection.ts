@@ -40,6 +40,8 @@ export interface TcpHost {
   timerChanged(conn: TcpConnection): void;
   /** The connection reached CLOSED and must be forgotten. */
   connectionClosed(conn: TcpConnection, reason: TcpCloseReason): void;
+  /** The connection entered TIME-WAIT (the stack may recycle it under pressure). */
+  enteredTimeWait(conn: TcpConnection): void;
   readonly stats: StackStats;
   readonly budget: ReassemblyBudget;
   readonly scratch: TcpRepr;
@@ -680,7 +682,10 @@ export class TcpConnection {
     this.state = to;
     const log = this.#host.log;
     if (log !== null) log(`${this.name} ${TCP_STATE_NAMES[from]} -> ${TCP_STATE_NAMES[to]}`);
-    if (to === TcpState.TimeWait) this.#host.stats.tcp.timeWait++;
+    if (to === TcpState.TimeWait) {
+      this.#host.stats.tcp.timeWait++;
+      this.#host.enteredTimeWait(this);
+    }
     if (from === TcpState.TimeWait) this.#host.stats.tcp.timeWait--;
   }
 

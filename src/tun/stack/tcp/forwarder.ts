@@ -50,6 +50,8 @@ export interface ForwarderHost {
   readonly maxPendingDials: number;
   readonly connectionCount: number;
   output(packet: Uint8Array): void;
+  /** Ends the oldest TIME-WAIT connection to make room; false if there is none. */
+  reclaimTimeWait(): boolean;
   /** The dial connected: create the connection and answer the SYN. */
   dialed(pending: PendingDial, stream: Duplex): void;
   /** Output was produced outside a batch: flush soon. */
@@ -111,7 +113,7 @@ export class TcpForwarder {
       }
       return;
     }
-    if (this.#host.connectionCount + this.pending.size >= this.#host.maxConnections) {
+    if (this.#host.connectionCount + this.pending.size >= this.#host.maxConnections && !this.#host.reclaimTimeWait()) {
       stats.drops.connectionLimit++;
       return;
     }

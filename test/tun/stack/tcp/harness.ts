@@ -81,6 +81,7 @@ export class TcpHarness implements TcpHost, TcpApp {
     this.out.push(packet);
   }
   timerChanged(): void {}
+  enteredTimeWait(): void {}
   connectionClosed(_conn: TcpConnection, reason: TcpCloseReason): void {
     this.closedReason = reason;
   }
