@@ -16,7 +16,8 @@ async function timeToWorkingCurl(cluster: Cluster, since: number, budgetMs: numb
   for (;;) {
     const r = await laptop(cluster, 'curl', ['-sS', '-m', '2', 'http://echo.default.svc.cluster.local/'], 5000);
     if (r.code === 0 && r.stdout.startsWith('echo-')) return Date.now() - since;
-    if (Date.now() - since > budgetMs + 5000) throw new Error(`still failing after ${Date.now() - since} ms: ${r.stderr}`);
+    if (Date.now() - since > budgetMs + 5000)
+      throw new Error(`still failing after ${Date.now() - since} ms: ${r.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
