@@ -217,7 +217,12 @@ export class TunnelDialer implements Dialer {
   async #resolve(name: string, family: 0 | 4 | 6, signal: AbortSignal): Promise<string[]> {
     const session = await this.#pool.session(signal);
     const query = new URLSearchParams({ name, family: String(family) });
-    const stream = session.request({ ':method': 'GET', ':path': `${RESOLVE_PATH}?${query}` }, { endStream: true });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request({ ':method': 'GET', ':path': `${RESOLVE_PATH}?${query}` }, { endStream: true });
+    } catch (err) {
+      throw new DialError('error', `resolving ${name}: ${(err as Error).message}`);
+    }
     const { headers, body } = await new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>(
       (resolve, reject) => {
         let headers: http2.IncomingHttpHeaders = {};
@@ -317,7 +322,13 @@ export class TunnelDialer implements Dialer {
     target: string,
     signal: AbortSignal,
   ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
-    const stream = session.request(headers, { endStream: false });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers, { endStream: false });
+    } catch (err) {
+      // The session went away between picking it and using it.
+      return Promise.reject(new SessionLostError(`dial ${target}: ${(err as Error).message}`));
+    }
     return new Promise((resolve, reject) => {
       const settle = (err?: Error, responseHeaders?: http2.IncomingHttpHeaders): void => {
         signal.removeEventListener('abort', onAbort);

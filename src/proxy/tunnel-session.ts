@@ -106,8 +106,9 @@ export class TunnelSession {
     }
   }
 
+  /** No new streams: closed, closing (GOAWAY) or destroyed, even before Node's 'close' event. */
   get closed(): boolean {
-    return this.#closedWith !== undefined;
+    return this.#closedWith !== undefined || this.#session.closed || this.#session.destroyed;
   }
 
   /** Opens a stream with the session token added; the caller counts it via `track`. */

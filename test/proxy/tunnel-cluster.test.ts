@@ -15,6 +15,7 @@ import { TunnelResetError } from '../../src/proxy/tunnel-connection.js';
 import { TunnelDialer, type TunnelState } from '../../src/proxy/tunnel-dialer.js';
 import { DialError, type DialRequest } from '../../src/tun/stack/dialer.js';
 import type { Cluster } from '../cluster/index.js';
+import { blackholeScript } from './helpers/blackhole.js';
 import { startWorld } from './helpers/world.js';
 
 function request(address: string, port: number): DialRequest {
@@ -63,14 +64,6 @@ function relayRssBytes(netns: string): number {
 
 /** A pod that accepts TCP on 7777 and never answers further SYNs: its accept queue is full. */
 async function blackholePod(cluster: Cluster, admin: KubeClient, t: Test): Promise<string> {
-  const script = [
-    'import socket, time',
-    's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
-    's.bind(("0.0.0.0", 7777)); s.listen(0)',
-    'c = socket.create_connection(("127.0.0.1", 7777))',
-    'print("queue full", flush=True)',
-    'time.sleep(3600)',
-  ].join('\n');
   await admin.request('POST', '/api/v1/namespaces/default/pods', {
     body: {
       apiVersion: 'v1',
@@ -78,14 +71,18 @@ async function blackholePod(cluster: Cluster, admin: KubeClient, t: Test): Promi
       metadata: { name: 'blackhole', namespace: 'default', labels: { app: 'blackhole' } },
       spec: {
         terminationGracePeriodSeconds: 0,
-        containers: [{ name: 'bh', image: 'debian:12', command: ['python3', '-c', script] }],
+        containers: [
+          { name: 'bh', image: 'node:22-alpine', command: ['node', '-e', blackholeScript('0.0.0.0', 7777)] },
+        ],
       },
     },
   });
   t.teardown(() => cluster.deletePod('blackhole', 'default', 0).catch(() => {}));
   const pod = await cluster.waitForPod('blackhole', (p) => p?.status?.phase === 'Running' && !!p.status.podIP);
-  // Give python a moment to fill its queue: wait until a probe SYN goes unanswered.
-  await new Promise((r) => setTimeout(r, 500));
+  // The container prints "ready" once its queue is full.
+  const logs = await admin.open('GET', '/api/v1/namespaces/default/pods/blackhole/log', { query: { follow: 'true' } });
+  for await (const chunk of logs) if (String(chunk).includes('ready')) break;
+  logs.destroy();
   return pod?.status?.podIP as string;
 }
 

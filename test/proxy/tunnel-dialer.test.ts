@@ -14,6 +14,7 @@ import { STREAM_WINDOW_BYTES } from '../../src/proxy/protocol.js';
 import { TunnelResetError } from '../../src/proxy/tunnel-connection.js';
 import { TunnelDialer, type TunnelStateChange } from '../../src/proxy/tunnel-dialer.js';
 import { DialError, type DialRequest } from '../../src/tun/stack/dialer.js';
+import { blackholeScript } from './helpers/blackhole.js';
 import { startFakePortForward } from './helpers/fake-port-forward.js';
 import { startLocalRelay } from './helpers/local-relay.js';
 
@@ -151,24 +152,12 @@ t.test('dial results: refused, DNS failure and timeout are told apart', async (t
       s.close(() => resolve(p));
     });
   });
-  // A listener that never accepts, with its queue full: further SYNs are dropped.
-  const py = spawn(
-    'python3',
-    [
-      '-c',
-      'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.teardown(() => py.kill());
-  const [line] = (await once(py.stdout, 'data')) as [Buffer];
-  const blackhole = Number(line.toString().trim());
-  // backlog 0 admits one connection into the accept queue; that one fills it.
-  const fillers = [net.connect(blackhole, '127.0.0.1')];
-  t.teardown(() => {
-    for (const f of fillers) f.destroy();
+  const hole = spawn(process.execPath, ['-e', blackholeScript('127.0.0.1', 0)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await Promise.all(fillers.map((f) => once(f, 'connect')));
+  t.teardown(() => hole.kill('SIGKILL'));
+  const [line] = (await once(hole.stdout, 'data')) as [Buffer];
+  const blackhole = Number(/ready (\d+)/.exec(line.toString())?.[1]);
 
   const { d } = await dialer(t, { connectTimeoutMs: 300 });
   const refused = (await d.dialTcp(request('127.0.0.1', closedPort)).catch((e) => e)) as DialError;
