@@ -16,6 +16,7 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_SESSION = 'kvpn.dev/session';
 export const LABEL_OWNER = 'kvpn.dev/owner';
 export const ANNOTATION_OWNER = 'kvpn.dev/owner';
+export const ANNOTATION_PROTOCOL = 'kvpn.dev/protocol';
 export const RELAY_APP = 'kvpn-relay';
 export const MANAGER = 'kvpn';
 
@@ -109,7 +110,7 @@ export function relayPod(o: RelayManifestOptions, podName: string): KubeJson {
       name: podName,
       namespace: o.namespace,
       labels: relayLabels(o.sessionId, o.owner),
-      annotations: { [ANNOTATION_OWNER]: o.owner, 'kvpn.dev/protocol': String(TUNNEL_PROTOCOL_VERSION) },
+      annotations: { [ANNOTATION_OWNER]: o.owner, [ANNOTATION_PROTOCOL]: String(TUNNEL_PROTOCOL_VERSION) },
     },
     spec: {
       // The relay exits when idle; the client recreates it when it needs one.

@@ -13,11 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KvpnError } from '../errors.js';
+import { TUNNEL_PROTOCOL_VERSION } from '../proxy/protocol.js';
 import type { KubeClient } from './client.js';
 import { KubeApiError } from './errors.js';
 import { Informer, type KubeObject } from './informer.js';
 import {
   ANNOTATION_OWNER,
+  ANNOTATION_PROTOCOL,
   DEFAULT_RELAY_IMAGE,
   DEFAULT_RELAY_RESOURCES,
   type KubeJson,
@@ -228,7 +230,9 @@ export class RelayHandle {
     if (reuse) {
       const existing = await findSessionPods(this.#client, this.namespace, this.sessionId);
       for (const pod of existing) {
-        if (judgeRelayPod(pod, this.image).kind === 'ready') {
+        // Only a relay that speaks our protocol version (an upgraded client redeploys).
+        const protocol = pod.metadata?.annotations?.[ANNOTATION_PROTOCOL];
+        if (protocol === String(TUNNEL_PROTOCOL_VERSION) && judgeRelayPod(pod, this.image).kind === 'ready') {
           this.#podName = pod.metadata.name;
           return;
         }
