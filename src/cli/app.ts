@@ -95,7 +95,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('handoff', { type: 'string', hidden: true })
           .example('$0 up --context staging', 'connect to the staging cluster')
           .example('$0 up --also-proxy 10.20.0.0/16 --also-proxy db.internal', 'route more ranges through the cluster'),
-      async (argv) => setCode(await (await import('./up.js')).runUp(argv as unknown as UpArgs, io)),
+      async (argv) => setCode(await (await import('./up.js')).runUp(argv as unknown as UpArgs, io, name)),
     )
     .command(
       'status',
@@ -104,7 +104,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
         y
           .option('json', { type: 'boolean', default: false, describe: 'Stable JSON (schema 1)' })
           .option('context', { type: 'string', describe: 'Only the session of this context' }),
-      async (argv) => setCode(await (await import('./status.js')).runStatus(argv as unknown as StatusArgs, io)),
+      async (argv) => setCode(await (await import('./status.js')).runStatus(argv as unknown as StatusArgs, io, name)),
     )
     .command(
       'down',
@@ -114,7 +114,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('all', { type: 'boolean', default: false, describe: 'Stop every session' })
           .option('context', { type: 'string', describe: 'Stop the session of this context' })
           .option('handoff', { type: 'string', hidden: true }),
-      async (argv) => setCode(await (await import('./down.js')).runDown(argv as unknown as DownArgs, io)),
+      async (argv) => setCode(await (await import('./down.js')).runDown(argv as unknown as DownArgs, io, name)),
     )
     .command(
       'logs',
@@ -124,7 +124,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('context', { type: 'string', describe: 'The session of this context' })
           .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines' })
           .option('path', { type: 'boolean', default: false, describe: 'Print the log file path only' }),
-      async (argv) => setCode(await (await import('./logs.js')).runLogs(argv as unknown as LogsArgs, io)),
+      async (argv) => setCode(await (await import('./logs.js')).runLogs(argv as unknown as LogsArgs, io, name)),
     )
     .command(
       'version',

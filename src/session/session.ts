@@ -230,14 +230,22 @@ export class Session {
       apiServer: this.#apiServerAddresses.map(hostPrefix),
     });
     this.#excluded = plan.excluded;
+    const existing = await this.#routes.listRoutes();
     const conflicts = findConflicts(
       plan.routes.map((r) => r.cidr),
-      await this.#routes.listRoutes(),
+      existing,
       network.device,
     );
     if (conflicts.length && !o.allowConflictingRoutes) throw new RouteConflictError(conflicts);
-    for (const c of conflicts)
-      this.warn(`routing ${c.ours} although it overlaps ${c.theirs.destination} dev ${c.theirs.device}`);
+    for (const c of conflicts) {
+      this.warn(
+        c.theirs.destination === c.ours
+          ? `${c.ours} is already routed via ${c.theirs.device}; not routed again (that would take it away from there)`
+          : `routing ${c.ours} although it overlaps ${c.theirs.destination} dev ${c.theirs.device}`,
+      );
+    }
+    // An identical prefix elsewhere would be replaced, not shadowed: leave it alone.
+    plan.routes = plan.routes.filter((r) => !conflicts.some((c) => c.theirs.destination === r.cidr));
     this.#progress(
       'cidrs',
       `services ${this.#ranges.service.cidrs.join(' ') || 'none'} (${this.#ranges.service.source}), pods ${this.#ranges.pod.cidrs.join(' ') || 'none'} (${this.#ranges.pod.source})`,
