@@ -8,64 +8,16 @@
 // immediate ACKs the RFCs require), and `deadline` tells the edge when to
 // call `onTimer` next. No I/O, no timers, no clock of its own.
 import { formatIp } from '../../wire/ip-address.js';
-import { beginTcpPacket, finishTcpPacket, tcpPayloadOffset } from '../../wire/packet-builder.js';
 import { SeqNumber } from '../../wire/seq-number.js';
 import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
-import type { StackStats } from '../stats.js';
 import { type TcpConfig, windowShiftFor } from './config.js';
-import { Reassembly, type ReassemblyBudget } from './reassembly.js';
+import type { TcpApp, TcpCloseReason, TcpEndpoints, TcpHost, TcpSynOptions } from './host.js';
+import { TcpOutput } from './output.js';
+import { Reassembly } from './reassembly.js';
 import { TcpReceiver } from './receiver.js';
 import { MAX_RTO_MS } from './rtt.js';
-import { AckOutcome, TcpSender } from './sender.js';
+import { AckResult, TcpSender, Transmit } from './sender.js';
 import { TCP_STATE_NAMES, TCP_TIMER_NAMES, TcpState, TcpTimer } from './state.js';
-
-export type TcpCloseReason = 'closed' | 'reset' | 'timeout' | 'aborted';
-
-/** The dialer side of a connection (see stream-bridge.ts). */
-export interface TcpApp {
-  /** In-order bytes from the peer; a fresh copy the app may keep. */
-  onData(data: Uint8Array): void;
-  /** The peer sent FIN after all its data: half-close toward the dialer. */
-  onPeerFin(): void;
-  /** The send buffer has room again. */
-  onSendSpace(): void;
-  /** The connection is gone (RST received, timed out, aborted, or closed in order). */
-  onClosed(reason: TcpCloseReason): void;
-}
-
-/** What the connection needs from the stack. */
-export interface TcpHost {
-  output(packet: Uint8Array): void;
-  /** The connection's deadline changed (reschedule it). */
-  timerChanged(conn: TcpConnection): void;
-  /** The connection reached CLOSED and must be forgotten. */
-  connectionClosed(conn: TcpConnection, reason: TcpCloseReason): void;
-  /** The connection entered TIME-WAIT (the stack may recycle it under pressure). */
-  enteredTimeWait(conn: TcpConnection): void;
-  readonly stats: StackStats;
-  readonly budget: ReassemblyBudget;
-  readonly scratch: TcpRepr;
-  readonly log: ((message: string) => void) | null;
-}
-
-/** The parts of the peer's SYN the connection needs. */
-export interface TcpSynOptions {
-  seq: number;
-  window: number;
-  /** MSS option or 0. */
-  mss: number;
-  /** Window-scale shift offered or -1. */
-  windowScale: number;
-}
-
-export interface TcpEndpoints {
-  /** The address the application connected to (we answer as it). */
-  localAddr: Uint8Array;
-  localPort: number;
-  /** The application's address. */
-  remoteAddr: Uint8Array;
-  remotePort: number;
-}
 
 /** RFC 9293 §3.7.1 default send MSS when the peer sent none. */
 const DEFAULT_MSS_V4 = 536;
@@ -96,7 +48,7 @@ export class TcpConnection {
   readonly #ourMss: number;
   #scaleNegotiated = false;
   #synAckDue = true;
-  #ackDue = false;
+  readonly #out: TcpOutput;
   #sendBlocked = false;
 
   constructor(ends: TcpEndpoints, syn: TcpSynOptions, iss: number, config: TcpConfig, host: TcpHost) {
@@ -123,6 +75,7 @@ export class TcpConnection {
     this.snd.wl1 = syn.seq;
     this.snd.wl2 = iss;
     this.#ourMss = ourMss;
+    this.#out = new TcpOutput(host, ends, this.snd, this.rcv);
   }
 
   get stateName(): string {
@@ -176,7 +129,7 @@ export class TcpConnection {
   /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, then CLOSED. */
   abort(): void {
     if (this.state === TcpState.Closed) return;
-    if (this.state !== TcpState.TimeWait) this.#emitRst();
+    if (this.state !== TcpState.TimeWait) this.#out.rst();
     this.#terminate('aborted');
   }
 
@@ -227,7 +180,7 @@ export class TcpConnection {
     // First check: sequence number (RFC 9293 §3.10.7.4).
     if (!this.rcv.acceptable(seg.seqNumber, segLen)) {
       stats.drops.outOfWindow++;
-      if (control !== TcpControl.Rst) this.#emitAck();
+      if (control !== TcpControl.Rst) this.#out.ack();
       return false;
     }
 
@@ -237,14 +190,14 @@ export class TcpConnection {
       if (seg.seqNumber === this.rcv.nxt || this.state === TcpState.SynReceived) {
         this.#terminate(this.state === TcpState.TimeWait ? 'closed' : 'reset');
       } else {
-        this.#emitAck(); // challenge ACK
+        this.#out.ack(); // challenge ACK
       }
       return false;
     }
 
     // Fourth check: SYN in a synchronized state → challenge ACK (RFC 5961 §4.2).
     if (control === TcpControl.Syn) {
-      this.#emitAck();
+      this.#out.ack();
       return false;
     }
 
@@ -257,7 +210,7 @@ export class TcpConnection {
       // RFC 9293: if SND.UNA < SEG.ACK =< SND.NXT enter ESTABLISHED, else RST.
       if (!(SeqNumber.lt(this.snd.una, seg.ackNumber) && SeqNumber.le(seg.ackNumber, this.snd.max))) {
         stats.drops.badAck++;
-        this.#emitRstFor(seg.ackNumber);
+        this.#out.rstFor(seg.ackNumber);
         return false;
       }
       this.#setState(TcpState.Established);
@@ -286,7 +239,7 @@ export class TcpConnection {
       case TcpState.TimeWait:
         // RFC 9293: the only thing that can arrive is a retransmitted FIN; ack it, restart 2 MSL.
         if (control === TcpControl.Fin) {
-          this.#ackDue = true;
+          this.#out.ackDue = true;
           this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
         }
         return false;
@@ -297,10 +250,10 @@ export class TcpConnection {
     // Seventh check: segment text, in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 only.
     if (seg.payloadLen > 0) {
       if (this.state === TcpState.Established || this.state === TcpState.FinWait1 || this.state === TcpState.FinWait2) {
-        this.#receiveText(seg, segment, now);
+        if (this.rcv.receiveText(seg, segment, this.#out, this, this.#host.stats)) this.#acceptFin(now);
       } else {
         // After the peer's FIN any further data is an error; just re-ACK.
-        this.#ackDue = true;
+        this.#out.ackDue = true;
       }
     }
 
@@ -309,7 +262,7 @@ export class TcpConnection {
       const finSeq = SeqNumber.add(seg.seqNumber, seg.payloadLen);
       if (finSeq === this.rcv.nxt) this.#acceptFin(now);
       else if (SeqNumber.gt(finSeq, this.rcv.nxt) && SeqNumber.lt(finSeq, this.rcv.advEdge)) {
-        this.#reassembly().finSeq = finSeq;
+        this.reassembly().finSeq = finSeq;
       }
     }
     return false;
@@ -318,99 +271,29 @@ export class TcpConnection {
   /** Fifth check, synchronized states. False drops the segment. */
   #processAck(seg: TcpRepr, now: number): boolean {
     const snd = this.snd;
-    const ack = seg.ackNumber;
-    if (SeqNumber.gt(ack, snd.max)) {
-      // Acknowledges something not yet sent: ACK and drop.
-      this.#host.stats.drops.badAck++;
-      this.#emitAck();
-      return false;
-    }
-    const wnd = seg.windowLen * 2 ** snd.shift;
-    if (SeqNumber.gt(ack, snd.una)) {
-      const outcome = snd.onNewAck(ack, now);
+    const r = snd.onAck(seg, now, this.#out, this.#host.stats);
+    if ((r & AckResult.Drop) !== 0) return false;
+    if ((r & AckResult.Advanced) !== 0) {
       if (snd.una === snd.max) {
         if (this.timer === TcpTimer.Retransmit) this.#clearTimer(); // RFC 6298 §5.2
       } else {
         this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto); // §5.3
       }
-      if (outcome === AckOutcome.PartialAck) this.#retransmitFirst();
       if (this.#sendBlocked && snd.buffer.length < this.#config.sndBufBytes) {
         this.#sendBlocked = false;
         this.app?.onSendSpace();
       }
-    } else if (
-      ack === snd.una &&
-      seg.payloadLen === 0 &&
-      seg.control !== TcpControl.Fin &&
-      wnd === snd.wnd &&
-      snd.max !== snd.una
-    ) {
-      // RFC 5681 §2 duplicate ACK.
-      if (snd.onDuplicateAck() === AckOutcome.FastRetransmit) {
-        this.#host.stats.tcp.fastRetransmits++;
-        this.#retransmitFirst();
-      }
     }
-    // Window update rule: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
-    if (SeqNumber.lt(snd.wl1, seg.seqNumber) || (snd.wl1 === seg.seqNumber && SeqNumber.le(snd.wl2, ack))) {
-      if (SeqNumber.ge(ack, snd.una)) {
-        snd.wnd = wnd;
-        snd.wl1 = seg.seqNumber;
-        snd.wl2 = ack;
-        if (wnd > snd.maxWnd) snd.maxWnd = wnd;
-        if (wnd > 0 && this.timer === TcpTimer.Persist) {
-          snd.persistBackoff = 0;
-          this.#clearTimer();
-          if (snd.una !== snd.max) this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
-        }
-      }
+    if ((r & AckResult.WindowOpened) !== 0 && this.timer === TcpTimer.Persist) {
+      snd.persistBackoff = 0;
+      this.#clearTimer();
+      if (snd.una !== snd.max) this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
     }
     return true;
   }
 
-  #receiveText(seg: TcpRepr, segment: Uint8Array, now: number): void {
-    const rcv = this.rcv;
-    let seq = seg.seqNumber;
-    let start = seg.payloadOffset;
-    let end = start + seg.payloadLen;
-    // Trim what we already have and what lies beyond the advertised window.
-    const dup = SeqNumber.sub(rcv.nxt, seq);
-    if (dup > 0) {
-      start += dup;
-      seq = rcv.nxt;
-    }
-    const over = SeqNumber.sub(SeqNumber.add(seq, end - start), rcv.advEdge);
-    if (over > 0) end -= over;
-    if (end <= start) {
-      this.#ackDue = true;
-      return;
-    }
-    if (seq === rcv.nxt) {
-      this.#deliver(segment.subarray(start, end));
-      const r = rcv.reassembly;
-      if (r !== null && r.segments > 0) {
-        let piece = r.takeContiguous(rcv.nxt);
-        while (piece !== null) {
-          this.#deliver(piece);
-          piece = r.takeContiguous(rcv.nxt);
-        }
-        if (r.finSeq !== -1 && r.finSeq === rcv.nxt) {
-          this.#acceptFin(now);
-          return;
-        }
-        // Filling a hole is acknowledged at once (RFC 5681 §4.2).
-        this.#emitAck();
-        return;
-      }
-      this.#ackDue = true;
-      return;
-    }
-    // Out of order: keep it if it fits, and send a duplicate ACK at once (RFC 5681 §4.2).
-    if (!this.#reassembly().insert(seq, segment.subarray(start, end))) this.#host.stats.drops.reassemblyFull++;
-    this.#emitAck();
-  }
-
-  #deliver(bytes: Uint8Array): void {
+  /** In-order bytes for the dialer (used by the receiver): a fresh copy, counted. */
+  deliver(bytes: Uint8Array): void {
     const copy = Buffer.from(bytes);
     this.rcv.nxt = SeqNumber.add(this.rcv.nxt, copy.length);
     this.rcv.backlog += copy.length;
@@ -418,12 +301,20 @@ export class TcpConnection {
     this.app?.onData(copy);
   }
 
+  /** The out-of-order queue, created on first use (idle connections hold none). */
+  reassembly(): Reassembly {
+    if (this.rcv.reassembly === null) {
+      this.rcv.reassembly = new Reassembly(this.#host.budget, this.#config.reassemblySegments);
+    }
+    return this.rcv.reassembly;
+  }
+
   #acceptFin(now: number): void {
     const rcv = this.rcv;
     rcv.nxt = SeqNumber.add(rcv.nxt, 1);
     rcv.finReceived = true;
     rcv.reassembly?.clear();
-    this.#ackDue = true;
+    this.#out.ackDue = true;
     switch (this.state) {
       case TcpState.SynReceived:
       case TcpState.Established:
@@ -467,7 +358,7 @@ export class TcpConnection {
         }
         if (snd.retries >= this.#config.maxRetransmits) {
           this.#host.stats.tcp.timeouts++;
-          this.#emitRst();
+          this.#out.rst();
           this.#terminate('timeout');
           return;
         }
@@ -480,7 +371,7 @@ export class TcpConnection {
         // empty segment one below SND.UNA: the peer must answer with an ACK
         // carrying its current window, and no sequence space is used.
         this.#host.stats.tcp.zeroWindowProbes++;
-        this.#emit(SeqNumber.add(snd.una, -1), TcpControl.None, 0, 0);
+        this.#out.segment(SeqNumber.add(snd.una, -1), TcpControl.None, 0, 0);
         snd.persistBackoff++;
         this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
         break;
@@ -509,11 +400,11 @@ export class TcpConnection {
         if (this.#synAckDue) this.#sendSynAck(now);
         return;
       case TcpState.TimeWait:
-        if (this.#ackDue) this.#emitAck();
+        if (this.#out.ackDue) this.#out.ack();
         return;
       default: {
         const sent = this.#sendData(now);
-        if (!sent && (this.#ackDue || this.windowUpdateDue)) this.#emitAck();
+        if (!sent && (this.#out.ackDue || this.windowUpdateDue)) this.#out.ack();
       }
     }
   }
@@ -521,13 +412,7 @@ export class TcpConnection {
   #sendSynAck(now: number): void {
     const snd = this.snd;
     this.#synAckDue = false;
-    const r = this.#host.scratch.clear();
-    r.control = TcpControl.Syn;
-    r.maxSegSize = Math.min(this.#ourMss, 0xffff);
-    if (this.#scaleNegotiated) r.windowScale = this.rcv.shift;
-    const win = Math.min(0xffff, this.rcv.free);
-    this.rcv.advEdge = SeqNumber.add(this.rcv.nxt, win);
-    this.#write(r, snd.iss, win, 0, 0);
+    this.#out.synAck(this.#ourMss, this.#scaleNegotiated ? this.rcv.shift : -1);
     if (SeqNumber.lt(snd.max, SeqNumber.add(snd.iss, 1))) {
       snd.nxt = SeqNumber.add(snd.iss, 1);
       snd.max = snd.nxt;
@@ -540,107 +425,15 @@ export class TcpConnection {
 
   #sendData(now: number): boolean {
     if (!this.#canTransmit()) return false;
-    const snd = this.snd;
-    let sent = false;
-    for (;;) {
-      const unsent = snd.unsent;
-      if (unsent <= 0) break;
-      const usable = Math.min(snd.wnd, snd.cwnd) - snd.inFlight;
-      if (usable <= 0) break;
-      const len = Math.min(unsent, snd.mss, usable);
-      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): no runt while data is in flight.
-      if (len < snd.mss && len < unsent && snd.inFlight > 0 && len < snd.maxWnd / 2) break;
-      const fin = snd.finQueued && len === unsent;
-      const seq = snd.nxt;
-      this.#emit(
-        seq,
-        fin ? TcpControl.Fin : len === unsent ? TcpControl.Psh : TcpControl.None,
-        SeqNumber.sub(seq, snd.bufStart),
-        len,
-      );
-      const end = SeqNumber.add(seq, len + (fin ? 1 : 0));
-      snd.timeSegment(end, now);
-      snd.nxt = end;
-      if (SeqNumber.gt(end, snd.max)) snd.max = end;
-      sent = true;
-      if (fin) break;
+    const result = this.snd.transmit(this.#out, now);
+    if (result === Transmit.Sent) {
+      if (this.timer !== TcpTimer.Retransmit) this.#armTimer(TcpTimer.Retransmit, now + this.snd.rtt.rto); // RFC 6298 §5.1
+      return true;
     }
-    if (snd.finQueued && snd.unsent === 0 && SeqNumber.le(snd.nxt, snd.finSeq)) {
-      // Bare FIN once all data is out.
-      this.#emit(snd.finSeq, TcpControl.Fin, 0, 0);
-      snd.timeSegment(SeqNumber.add(snd.finSeq, 1), now);
-      snd.nxt = SeqNumber.add(snd.finSeq, 1);
-      if (SeqNumber.gt(snd.nxt, snd.max)) snd.max = snd.nxt;
-      sent = true;
+    if (result === Transmit.WindowClosed && this.timer !== TcpTimer.Persist) {
+      this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
     }
-    if (sent) {
-      if (this.timer !== TcpTimer.Retransmit) this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto); // RFC 6298 §5.1
-    } else if (snd.wnd === 0 && snd.inFlight === 0 && (snd.unsent > 0 || (snd.finQueued && !snd.finSent))) {
-      if (this.timer !== TcpTimer.Persist) this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
-    }
-    return sent;
-  }
-
-  /** Fast retransmit / partial ACK: resend the segment at SND.UNA without moving SND.NXT. */
-  #retransmitFirst(): void {
-    const snd = this.snd;
-    const dataLeft = SeqNumber.sub(snd.dataEnd, snd.una);
-    const len = Math.max(0, Math.min(snd.mss, dataLeft, SeqNumber.sub(snd.max, snd.una)));
-    const fin = snd.finSent && len === dataLeft;
-    if (len === 0 && !fin) return;
-    this.#host.stats.tcp.retransmits++;
-    this.#emit(snd.una, fin ? TcpControl.Fin : TcpControl.Psh, SeqNumber.sub(snd.una, snd.bufStart), len);
-  }
-
-  #emitAck(): void {
-    this.#emit(this.snd.nxt, TcpControl.None, 0, 0);
-  }
-
-  #emit(seq: number, control: TcpControl, bufOffset: number, len: number): void {
-    const r = this.#host.scratch.clear();
-    r.control = control;
-    this.#write(r, seq, this.rcv.windowField(), bufOffset, len);
-  }
-
-  #write(r: TcpRepr, seq: number, window: number, bufOffset: number, len: number): void {
-    r.srcPort = this.localPort;
-    r.dstPort = this.remotePort;
-    r.seqNumber = seq;
-    r.hasAck = true;
-    r.ackNumber = this.rcv.nxt;
-    r.windowLen = window;
-    r.payloadLen = len;
-    const packet = beginTcpPacket(this.localAddr, this.remoteAddr, r);
-    if (len > 0) {
-      this.snd.buffer.copyOut(bufOffset, len, packet, tcpPayloadOffset(this.localAddr, r));
-      this.#host.stats.tcp.bytesToApp += len;
-    }
-    finishTcpPacket(packet, this.localAddr, this.remoteAddr);
-    this.#ackDue = false;
-    this.#host.stats.tcp.segmentsOut++;
-    this.#host.output(packet);
-  }
-
-  #emitRst(): void {
-    const r = this.#host.scratch.clear();
-    r.control = TcpControl.Rst;
-    this.#write(r, this.snd.nxt, 0, 0, 0);
-    this.#host.stats.tcp.resetsSent++;
-  }
-
-  /** RST for an unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>. */
-  #emitRstFor(ack: number): void {
-    const r = this.#host.scratch.clear();
-    r.control = TcpControl.Rst;
-    r.srcPort = this.localPort;
-    r.dstPort = this.remotePort;
-    r.seqNumber = ack;
-    r.payloadLen = 0;
-    const packet = beginTcpPacket(this.localAddr, this.remoteAddr, r);
-    finishTcpPacket(packet, this.localAddr, this.remoteAddr);
-    this.#host.stats.tcp.resetsSent++;
-    this.#host.stats.tcp.segmentsOut++;
-    this.#host.output(packet);
+    return false;
   }
 
   // ---- state --------------------------------------------------------------
@@ -666,13 +459,6 @@ export class TcpConnection {
       default:
         return false;
     }
-  }
-
-  #reassembly(): Reassembly {
-    if (this.rcv.reassembly === null) {
-      this.rcv.reassembly = new Reassembly(this.#host.budget, this.#config.reassemblySegments);
-    }
-    return this.rcv.reassembly;
   }
 
   /** Every transition goes through here (and is logged FROM -> TO). */

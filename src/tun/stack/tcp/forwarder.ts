@@ -13,7 +13,7 @@ import { DialError, type Dialer, type DialFailureReason } from '../dialer.js';
 import { type FlowEntry, FlowTable } from '../flow-table.js';
 import { buildUnreachable } from '../icmp.js';
 import type { StackStats } from '../stats.js';
-import type { TcpSynOptions } from './connection.js';
+import type { TcpSynOptions } from './host.js';
 
 export class PendingDial implements FlowEntry<PendingDial> {
   readonly localAddr: Uint8Array;

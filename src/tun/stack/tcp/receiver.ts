@@ -3,7 +3,16 @@
 // stream still holds, so a slow dialer closes the window (backpressure).
 // The right edge we advertised never moves left (RFC 9293 §3.8.6.2.1).
 import { SeqNumber } from '../../wire/seq-number.js';
+import type { TcpRepr } from '../../wire/tcp.js';
+import type { StackStats } from '../stats.js';
+import type { TcpOutput } from './output.js';
 import type { Reassembly } from './reassembly.js';
+
+/** Where accepted bytes go (the connection). */
+export interface TextSink {
+  deliver(bytes: Uint8Array): void;
+  reassembly(): Reassembly;
+}
 
 export class TcpReceiver {
   readonly irs: number;
@@ -70,5 +79,45 @@ export class TcpReceiver {
     const potential = SeqNumber.add(this.nxt, Math.min(this.free, 0xffff * 2 ** this.shift));
     const gain = SeqNumber.sub(potential, this.advEdge);
     return gain >= Math.min(this.bufBytes / 2, mss);
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4 seventh check, segment text: trim to what is new and
+   * inside the window, deliver in order, queue out of order. Returns true
+   * when a FIN stored out of order has become the next thing to accept.
+   */
+  receiveText(seg: TcpRepr, segment: Uint8Array, out: TcpOutput, sink: TextSink, stats: StackStats): boolean {
+    let seq = seg.seqNumber;
+    let start = seg.payloadOffset;
+    let end = start + seg.payloadLen;
+    const dup = SeqNumber.sub(this.nxt, seq);
+    if (dup > 0) {
+      start += dup;
+      seq = this.nxt;
+    }
+    const over = SeqNumber.sub(SeqNumber.add(seq, end - start), this.advEdge);
+    if (over > 0) end -= over;
+    if (end <= start) {
+      out.ackDue = true;
+      return false;
+    }
+    if (seq !== this.nxt) {
+      // Out of order: keep it if it fits; duplicate ACK at once (RFC 5681 §4.2).
+      if (!sink.reassembly().insert(seq, segment.subarray(start, end))) stats.drops.reassemblyFull++;
+      out.ack();
+      return false;
+    }
+    sink.deliver(segment.subarray(start, end));
+    const r = this.reassembly;
+    if (r === null || r.segments === 0) {
+      out.ackDue = true;
+      return false;
+    }
+    for (let piece = r.takeContiguous(this.nxt); piece !== null; piece = r.takeContiguous(this.nxt))
+      sink.deliver(piece);
+    if (r.finSeq !== -1 && r.finSeq === this.nxt) return true;
+    // Filling a hole is acknowledged at once (RFC 5681 §4.2).
+    out.ack();
+    return false;
   }
 }

@@ -3,6 +3,9 @@
 // retransmit with NewReno recovery (RFC 6582), RTO from rtt.ts. The
 // connection decides when to send; this class keeps the numbers right.
 import { SeqNumber } from '../../wire/seq-number.js';
+import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import type { StackStats } from '../stats.js';
+import type { TcpOutput } from './output.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer } from './send-buffer.js';
 
@@ -17,6 +20,25 @@ export const AckOutcome = {
   FastRetransmit: 3,
 } as const;
 export type AckOutcome = (typeof AckOutcome)[keyof typeof AckOutcome];
+
+/** Bits returned by onAck. */
+export const AckResult = {
+  /** Drop the rest of the segment (it acknowledged data never sent). */
+  Drop: 1,
+  /** SND.UNA moved. */
+  Advanced: 2,
+  /** The peer's window went from zero to open. */
+  WindowOpened: 4,
+} as const;
+
+/** What transmit() did. */
+export const Transmit = {
+  Nothing: 0,
+  Sent: 1,
+  /** Data or FIN waits on a zero window with nothing in flight: arm the persist timer. */
+  WindowClosed: 2,
+} as const;
+export type Transmit = (typeof Transmit)[keyof typeof Transmit];
 
 export class TcpSender {
   readonly iss: number;
@@ -153,5 +175,100 @@ export class TcpSender {
     this.dupAcks = 0;
     this.retries++;
     this.rtt.backoff();
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4 fifth check (synchronized states): new data
+   * acknowledged, duplicate ACKs (fast retransmit, RFC 5681 §3.2), and the
+   * window update rule. Returns AckResult bits.
+   */
+  onAck(seg: TcpRepr, now: number, out: TcpOutput, stats: StackStats): number {
+    const ack = seg.ackNumber;
+    if (SeqNumber.gt(ack, this.max)) {
+      // Acknowledges something not yet sent: ACK and drop.
+      stats.drops.badAck++;
+      out.ack();
+      return AckResult.Drop;
+    }
+    let result = 0;
+    const wnd = seg.windowLen * 2 ** this.shift;
+    if (SeqNumber.gt(ack, this.una)) {
+      result |= AckResult.Advanced;
+      if (this.onNewAck(ack, now) === AckOutcome.PartialAck) this.retransmitFirst(out, stats);
+    } else if (
+      ack === this.una &&
+      seg.payloadLen === 0 &&
+      seg.control !== TcpControl.Fin &&
+      wnd === this.wnd &&
+      this.max !== this.una
+    ) {
+      if (this.onDuplicateAck() === AckOutcome.FastRetransmit) {
+        stats.tcp.fastRetransmits++;
+        this.retransmitFirst(out, stats);
+      }
+    }
+    // SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK): take the window.
+    if (
+      SeqNumber.ge(ack, this.una) &&
+      (SeqNumber.lt(this.wl1, seg.seqNumber) || (this.wl1 === seg.seqNumber && SeqNumber.le(this.wl2, ack)))
+    ) {
+      if (this.wnd === 0 && wnd > 0) result |= AckResult.WindowOpened;
+      this.wnd = wnd;
+      this.wl1 = seg.seqNumber;
+      this.wl2 = ack;
+      if (wnd > this.maxWnd) this.maxWnd = wnd;
+    }
+    return result;
+  }
+
+  /** Sends new data, then FIN, within min(SND.WND, cwnd). */
+  transmit(out: TcpOutput, now: number): Transmit {
+    let sent = false;
+    for (;;) {
+      const unsent = this.unsent;
+      if (unsent <= 0) break;
+      const usable = Math.min(this.wnd, this.cwnd) - this.inFlight;
+      if (usable <= 0) break;
+      const len = Math.min(unsent, this.mss, usable);
+      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): no runt while data is in flight.
+      if (len < this.mss && len < unsent && this.inFlight > 0 && len < this.maxWnd / 2) break;
+      const fin = this.finQueued && len === unsent;
+      const seq = this.nxt;
+      out.segment(
+        seq,
+        fin ? TcpControl.Fin : len === unsent ? TcpControl.Psh : TcpControl.None,
+        SeqNumber.sub(seq, this.bufStart),
+        len,
+      );
+      const end = SeqNumber.add(seq, len + (fin ? 1 : 0));
+      this.timeSegment(end, now);
+      this.nxt = end;
+      if (SeqNumber.gt(end, this.max)) this.max = end;
+      sent = true;
+      if (fin) break;
+    }
+    if (this.finQueued && this.unsent === 0 && SeqNumber.le(this.nxt, this.finSeq)) {
+      // Bare FIN once all data is out.
+      out.segment(this.finSeq, TcpControl.Fin, 0, 0);
+      this.timeSegment(SeqNumber.add(this.finSeq, 1), now);
+      this.nxt = SeqNumber.add(this.finSeq, 1);
+      if (SeqNumber.gt(this.nxt, this.max)) this.max = this.nxt;
+      sent = true;
+    }
+    if (sent) return Transmit.Sent;
+    if (this.wnd === 0 && this.inFlight === 0 && (this.unsent > 0 || (this.finQueued && !this.finSent))) {
+      return Transmit.WindowClosed;
+    }
+    return Transmit.Nothing;
+  }
+
+  /** Fast retransmit / partial ACK: resend the segment at SND.UNA without moving SND.NXT. */
+  retransmitFirst(out: TcpOutput, stats: StackStats): void {
+    const dataLeft = SeqNumber.sub(this.dataEnd, this.una);
+    const len = Math.max(0, Math.min(this.mss, dataLeft, SeqNumber.sub(this.max, this.una)));
+    const fin = this.finSent && len === dataLeft;
+    if (len === 0 && !fin) return;
+    stats.tcp.retransmits++;
+    out.segment(this.una, fin ? TcpControl.Fin : TcpControl.Psh, SeqNumber.sub(this.una, this.bufStart), len);
   }
 }

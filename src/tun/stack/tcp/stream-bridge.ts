@@ -9,7 +9,8 @@
 // and resumed on onSendSpace. FIN ↔ end(), RST ↔ destroy().
 import type { Duplex } from 'node:stream';
 import { KvpnError } from '../../../errors.js';
-import type { TcpApp, TcpCloseReason, TcpConnection } from './connection.js';
+import type { TcpConnection } from './connection.js';
+import type { TcpApp, TcpCloseReason } from './host.js';
 
 export interface BridgeHost {
   /** Polls the connection soon (coalesced per event-loop turn). */

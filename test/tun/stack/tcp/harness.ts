@@ -6,12 +6,8 @@
 import type { Test } from 'tap';
 import { createStackStats, type StackStats } from '../../../../src/tun/stack/stats.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../../src/tun/stack/tcp/config.js';
-import {
-  type TcpApp,
-  type TcpCloseReason,
-  TcpConnection,
-  type TcpHost,
-} from '../../../../src/tun/stack/tcp/connection.js';
+import { TcpConnection } from '../../../../src/tun/stack/tcp/connection.js';
+import type { TcpApp, TcpCloseReason, TcpHost } from '../../../../src/tun/stack/tcp/host.js';
 import { TcpState } from '../../../../src/tun/stack/tcp/state.js';
 import { parseIp } from '../../../../src/tun/wire/ip-address.js';
 import { Ipv4Packet } from '../../../../src/tun/wire/ipv4.js';
