@@ -5,7 +5,9 @@
 // which recreates a deleted pod; each new generation is reported.
 import { hostname, userInfo } from 'node:os';
 import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
 import { deployRelay, type RelayHandle } from '../kube/relay.js';
+import { forbiddenError } from '../kube/relay-status.js';
 import { TunnelDialer } from '../proxy/tunnel-dialer.js';
 import type { Logger } from './log.js';
 import type { StateJournal } from './state-journal.js';
