@@ -3,9 +3,12 @@
 // or the target port refuses (UDP). An error quotes the offending packet
 // (RFC 792; RFC 1812 §4.3.2.3 up to 576 bytes; RFC 4443 §2.4 up to 1280):
 // the application's kernel matches it to its socket by the quoted headers.
-import { ICMPV4_ERROR_MAX_LEN, Icmpv4Repr, Icmpv4Unreachable } from '../wire/icmpv4.js';
-import { ICMPV6_ERROR_MAX_LEN, Icmpv6Repr, Icmpv6Unreachable } from '../wire/icmpv6.js';
+
+import { pseudoHeaderSum, verifyChecksum } from '../wire/checksum.js';
+import { ICMPV4_ERROR_MAX_LEN, Icmpv4Packet, Icmpv4Repr, Icmpv4Type, Icmpv4Unreachable } from '../wire/icmpv4.js';
+import { ICMPV6_ERROR_MAX_LEN, Icmpv6Packet, Icmpv6Repr, Icmpv6Type, Icmpv6Unreachable } from '../wire/icmpv6.js';
 import { buildIcmpv4Packet, buildIcmpv6Packet } from '../wire/packet-builder.js';
+import type { DropReason } from './stats.js';
 
 export type UnreachableKind = 'host' | 'port';
 
@@ -49,4 +52,27 @@ export function buildEchoReply(
   return from.length === 4
     ? buildIcmpv4Packet(from, to, new Icmpv4Repr({ kind: 'echo-reply', ident, seqNo, data }))
     : buildIcmpv6Packet(from, to, new Icmpv6Repr({ kind: 'echo-reply', ident, seqNo, data }));
+}
+
+/**
+ * An ICMP(v6) message from the application: its echo fields if it is a
+ * valid echo request, else why it is dropped (the caller checks that the
+ * destination is one of ours).
+ */
+export function readEchoRequest(
+  l4: Uint8Array,
+  src: Uint8Array,
+  dst: Uint8Array,
+): { ident: number; seqNo: number; data: Uint8Array } | DropReason {
+  if (l4.length < 8) return 'truncated';
+  const v4 = src.length === 4;
+  const ok = v4
+    ? verifyChecksum(l4, 0, l4.length)
+    : verifyChecksum(l4, 0, l4.length, pseudoHeaderSum(src, dst, 58, l4.length));
+  if (!ok) return 'checksum';
+  const type = l4[0] as number;
+  const isEcho = v4 ? type === Icmpv4Type.EchoRequest : type === Icmpv6Type.EchoRequest;
+  if (!isEcho || l4[1] !== 0) return 'icmpIgnored';
+  const view = v4 ? new Icmpv4Packet(l4) : new Icmpv6Packet(l4);
+  return { ident: view.echoIdent, seqNo: view.echoSeqNo, data: view.data };
 }

@@ -11,18 +11,14 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type { TunDevice } from '../device.js';
-import { pseudoHeaderSum, verifyChecksum } from '../wire/checksum.js';
 import { WireError } from '../wire/error.js';
-import { Icmpv4Packet, Icmpv4Type } from '../wire/icmpv4.js';
-import { Icmpv6Packet, Icmpv6Type } from '../wire/icmpv6.js';
 import { parseIp } from '../wire/ip-address.js';
 import { Ipv4Packet } from '../wire/ipv4.js';
 import { findUpperLayer, IPV6_HEADER_LEN } from '../wire/ipv6.js';
 import { TcpPacket, TcpRepr } from '../wire/tcp.js';
-import { UdpPacket } from '../wire/udp.js';
 import type { Dialer } from './dialer.js';
 import { FlowTable, flowHash } from './flow-table.js';
-import { buildEchoReply } from './icmp.js';
+import { buildEchoReply, readEchoRequest } from './icmp.js';
 import { createStackStats, type DropReason, type StackStats } from './stats.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/config.js';
 import { TcpConnection } from './tcp/connection.js';
@@ -30,7 +26,7 @@ import { type ForwarderHost, type PendingDial, TcpForwarder } from './tcp/forwar
 import type { TcpCloseReason, TcpHost } from './tcp/host.js';
 import { TcpState } from './tcp/state.js';
 import { StreamBridge } from './tcp/stream-bridge.js';
-import { TimerHeap } from './timer-heap.js';
+import { DeadlineTimer } from './timer-heap.js';
 import { type UdpFlow, type UdpHost, UdpService } from './udp.js';
 
 export interface StackOptions {
@@ -81,7 +77,7 @@ export class Stack {
   readonly #conns = new FlowTable<TcpConnection>();
   readonly #forwarder: TcpForwarder;
   readonly #udp: UdpService;
-  readonly #heap = new TimerHeap<TimedItem>();
+  readonly #timer: DeadlineTimer<TimedItem>;
   readonly #tcpHost: TcpHost;
   readonly #maxConnections: number;
   readonly #maxPendingDials: number;
@@ -91,8 +87,6 @@ export class Stack {
   #dirty: TcpConnection[] = [];
   #inBatch = false;
   #flushScheduled = false;
-  #timer: NodeJS.Timeout | null = null;
-  #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   // Reused views: nothing is allocated per packet to parse headers.
   readonly #ip4 = new Ipv4Packet(NO_ADDR);
@@ -103,6 +97,13 @@ export class Stack {
     this.#device = device;
     this.#tcpConfig = { ...DEFAULT_TCP_CONFIG, ...options.tcp, mtu: options.mtu ?? device.mtu };
     this.#clock = options.clock ?? (() => performance.now());
+    this.#timer = new DeadlineTimer<TimedItem>(
+      this.#clock,
+      (item) => {
+        if (item instanceof TcpConnection) this.#queuePoll(item);
+      },
+      () => this.#flush(),
+    );
     this.#verify = options.verifyChecksums ?? false;
     this.#own = (options.addresses ?? []).map((a) => {
       const b = parseIp(a);
@@ -120,7 +121,7 @@ export class Stack {
       scratch: new TcpRepr(),
       log,
       output: (p) => this.#output(p),
-      timerChanged: (c) => this.#timerChanged(c),
+      timerChanged: (c) => this.#timer.update(c),
       connectionClosed: (c, r) => this.#connectionClosed(c, r),
       enteredTimeWait: (c) => this.#timeWait.push(c),
     };
@@ -144,7 +145,7 @@ export class Stack {
       queueLimit: options.udpQueueDatagrams ?? DEFAULT_UDP_QUEUE_DATAGRAMS,
       output: (p) => this.#output(p),
       flushSoon: () => this.#scheduleFlush(),
-      timerChanged: (f) => this.#timerChanged(f),
+      timerChanged: (f) => this.#timer.update(f),
       now: () => this.#clock(),
     };
     this.#udp = new UdpService(dialer, udpHost);
@@ -168,8 +169,7 @@ export class Stack {
     for (const c of [...this.#conns.values()]) c.abort();
     this.#udp.closeAll();
     this.#flush();
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#timer.close();
   }
 
   destroy(_err?: Error): void {
@@ -301,56 +301,24 @@ export class Stack {
   }
 
   #udpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number, now: number): void {
-    const udp = new UdpPacket(l4);
-    const r = udp.checkLen();
-    if (r !== 0) {
-      this.#drop(WIRE_DROP[r] as DropReason);
-      return;
-    }
-    if (udp.dstPort === 0 || udp.srcPort === 0) {
-      this.#drop('malformed');
-      return;
-    }
-    if (udp.checksum === 0 && addrLen === 16) {
-      this.#drop('malformed');
-      return;
-    }
-    if (this.#verify && udp.checksum !== 0) {
-      const src = pkt.subarray(srcOff, srcOff + addrLen);
-      const dst = pkt.subarray(dstOff, dstOff + addrLen);
-      if (!udp.verifyChecksum(src, dst)) {
-        this.#drop('checksum');
-        return;
-      }
-    }
-    const hash = flowHash(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort);
-    this.#udp.onDatagram(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort, hash, udp.payload, now);
+    const drop = this.#udp.input(pkt, l4, srcOff, dstOff, addrLen, this.#verify, now);
+    if (drop !== null) this.#drop(drop);
   }
 
   #icmpInput(pkt: Uint8Array, l4: Uint8Array, srcOff: number, dstOff: number, addrLen: number): void {
     const src = pkt.subarray(srcOff, srcOff + addrLen);
     const dst = pkt.subarray(dstOff, dstOff + addrLen);
-    if (l4.length < 8) {
-      this.#drop('truncated');
+    const echo = readEchoRequest(l4, src, dst);
+    if (typeof echo === 'string') {
+      this.#drop(echo);
       return;
     }
-    const v4 = addrLen === 4;
-    const ok = v4
-      ? verifyChecksum(l4, 0, l4.length)
-      : verifyChecksum(l4, 0, l4.length, pseudoHeaderSum(src, dst, 58, l4.length));
-    if (!ok) {
-      this.#drop('checksum');
-      return;
-    }
-    const type = l4[0] as number;
-    const isEcho = v4 ? type === Icmpv4Type.EchoRequest : type === Icmpv6Type.EchoRequest;
-    if (!isEcho || l4[1] !== 0 || !this.#isOwn(dst)) {
+    if (!this.#isOwn(dst)) {
       this.#drop('icmpIgnored');
       return;
     }
-    const view = v4 ? new Icmpv4Packet(l4) : new Icmpv6Packet(l4);
     this.stats.icmp.echoReplies++;
-    this.#output(buildEchoReply(dst.slice(), src.slice(), view.echoIdent, view.echoSeqNo, view.data));
+    this.#output(buildEchoReply(dst.slice(), src.slice(), echo.ident, echo.seqNo, echo.data));
   }
 
   #isOwn(addr: Uint8Array): boolean {
@@ -389,7 +357,7 @@ export class Stack {
     if (this.#timeWait.length > 1024 && this.#timeWait.length > 2 * this.stats.tcp.timeWait) {
       this.#timeWait = this.#timeWait.filter((c) => c.state === TcpState.TimeWait);
     }
-    this.#heap.remove(conn);
+    this.#timer.remove(conn);
     this.stats.tcp.connectionsOpen = this.#conns.size;
   }
 
@@ -453,37 +421,6 @@ export class Stack {
       this.#device.writeBatch(out);
       this.stats.drops.deviceWriteQueueFull += this.#device.stats.writeDropped - before;
     }
-    this.#armTimer();
+    this.#timer.arm();
   }
-
-  // ---- the one timer ------------------------------------------------------------
-
-  #timerChanged(item: TimedItem): void {
-    this.#heap.update(item);
-  }
-
-  #armTimer(): void {
-    if (this.#closed) return;
-    const next = this.#heap.nextDeadline;
-    if (next === Number.POSITIVE_INFINITY) return;
-    if (this.#timer !== null && this.#timerAt <= next) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timerAt = next;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(next - this.#clock())));
-    this.#timer.unref?.();
-  }
-
-  readonly #onTimer = (): void => {
-    this.#timer = null;
-    this.#timerAt = Number.POSITIVE_INFINITY;
-    const now = this.#clock();
-    for (;;) {
-      const item = this.#heap.peek();
-      if (item === undefined || item.deadline > now) break;
-      this.#heap.remove(item);
-      item.onTimer(now);
-      if (item instanceof TcpConnection) this.#queuePoll(item);
-    }
-    this.#flush();
-  };
 }

@@ -88,3 +88,67 @@ export class TimerHeap<T extends Timed> {
     item.heapIndex = i;
   }
 }
+
+/** A heap item that can be fired. */
+export interface TimedItem extends Timed {
+  onTimer(now: number): void;
+}
+
+/**
+ * The edge's single timer: one setTimeout armed for the heap's earliest
+ * deadline; on expiry every due item fires, then `afterFire` runs once.
+ */
+export class DeadlineTimer<T extends TimedItem> {
+  readonly #heap = new TimerHeap<T>();
+  readonly #clock: () => number;
+  readonly #onFired: (item: T) => void;
+  readonly #afterFire: () => void;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closed = false;
+
+  constructor(clock: () => number, onFired: (item: T) => void, afterFire: () => void) {
+    this.#clock = clock;
+    this.#onFired = onFired;
+    this.#afterFire = afterFire;
+  }
+
+  /** The item's deadline changed (Infinity removes it). */
+  update(item: T): void {
+    this.#heap.update(item);
+  }
+
+  remove(item: T): void {
+    this.#heap.remove(item);
+  }
+
+  /** (Re)arms the setTimeout if the earliest deadline moved earlier. */
+  arm(): void {
+    if (this.#closed) return;
+    const next = this.#heap.nextDeadline;
+    if (next === Number.POSITIVE_INFINITY) return;
+    if (this.#timer !== null && this.#timerAt <= next) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(next - this.#clock())));
+    this.#timer.unref?.();
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = null;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock();
+    for (let item = this.#heap.peek(); item !== undefined && item.deadline <= now; item = this.#heap.peek()) {
+      this.#heap.remove(item);
+      item.onTimer(now);
+      this.#onFired(item);
+    }
+    this.#afterFire();
+  };
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}

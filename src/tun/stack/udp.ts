@@ -3,12 +3,15 @@
 // wait in a bounded queue; idle flows close after `idleMs`. A refused open
 // answers ICMP port unreachable (the app's recv() sees ECONNREFUSED), an
 // unreachable one ICMP host unreachable.
+
+import { WireError } from '../wire/error.js';
 import { formatIp } from '../wire/ip-address.js';
 import { buildUdpPacket } from '../wire/packet-builder.js';
+import { UdpPacket } from '../wire/udp.js';
 import { type DatagramFlow, DialError, type Dialer } from './dialer.js';
-import { type FlowEntry, FlowTable } from './flow-table.js';
+import { type FlowEntry, FlowTable, flowHash } from './flow-table.js';
 import { buildUnreachable } from './icmp.js';
-import type { StackStats } from './stats.js';
+import type { DropReason, StackStats } from './stats.js';
 import type { Timed } from './timer-heap.js';
 
 export interface UdpHost {
@@ -73,6 +76,34 @@ export class UdpService {
   constructor(dialer: Dialer, host: UdpHost) {
     this.#dialer = dialer;
     this.#host = host;
+  }
+
+  /**
+   * Validates a UDP header (RFC 768; a zero checksum is illegal over IPv6)
+   * and hands the datagram on; returns why it was dropped, or null.
+   */
+  input(
+    pkt: Uint8Array,
+    l4: Uint8Array,
+    srcOff: number,
+    dstOff: number,
+    addrLen: number,
+    verify: boolean,
+    now: number,
+  ): DropReason | null {
+    const udp = new UdpPacket(l4);
+    const r = udp.checkLen();
+    if (r !== 0) return r === WireError.Truncated ? 'truncated' : 'malformed';
+    if (udp.dstPort === 0 || udp.srcPort === 0) return 'malformed';
+    if (udp.checksum === 0 && addrLen === 16) return 'malformed';
+    if (verify && udp.checksum !== 0) {
+      const src = pkt.subarray(srcOff, srcOff + addrLen);
+      const dst = pkt.subarray(dstOff, dstOff + addrLen);
+      if (!udp.verifyChecksum(src, dst)) return 'checksum';
+    }
+    const hash = flowHash(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort);
+    this.onDatagram(pkt, srcOff, dstOff, addrLen, udp.srcPort, udp.dstPort, hash, udp.payload, now);
+    return null;
   }
 
   /** One datagram from the application; `payload` is valid only during the call. */
