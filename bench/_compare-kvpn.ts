@@ -1,0 +1,103 @@
+// The kvpn arm of `npm run bench -- compare`: the real CLI, built to dist/
+// for this run, in the laptop namespace, as a user runs it (`kvpn up
+// --context staging`, background
+// daemon, resolv.conf mode), with its own state and runtime directories.
+// Measures `up` itself: the CLI's wall time, the daemon's own startupMs,
+// and the time until a first HTTP request by name succeeds (curl, retried).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Arm, serviceTargets, type Targets } from './_compare-arms.js';
+import type { Cleanup } from './_compare-cleanup.js';
+import { processTree } from './_compare-proc.js';
+import type { BenchWorld } from './_compare-world.js';
+
+export const ECHO_NAME = 'echo.default.svc.cluster.local';
+
+export interface UpTiming {
+  /** From spawning `kvpn up` to its exit. */
+  upCommandMs: number;
+  /** From spawning `kvpn up` to the first successful HTTP request by name. */
+  firstRequestMs: number;
+  /** The daemon's own figure (status --json startupMs). */
+  daemonStartupMs: number;
+  /** `kvpn version`: the CLI starting and exiting, the floor under upCommandMs. */
+  cliStartMs: number;
+}
+
+export interface KvpnArm extends Arm {
+  readonly up: UpTiming;
+  readonly dnsServer: string;
+  readonly byName: Targets;
+  readonly daemonPid: number;
+}
+
+export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string): Promise<KvpnArm> {
+  const stateDir = join(dir, 'kvpn-state');
+  const runtimeDir = join(dir, 'kvpn-run');
+  mkdirSync(stateDir, { recursive: true });
+  const env = {
+    ...process.env,
+    KUBECONFIG: world.cluster.kubeconfigPath,
+    KVPN_STATE_DIR: stateDir,
+    KVPN_RUNTIME_DIR: runtimeDir,
+    NODE_OPTIONS: '',
+  };
+  const kvpn = async (args: string[], timeoutMs = 90_000) => {
+    const r = await world.cluster.exec(process.execPath, [world.build.kvpnCli, ...args], { env, timeoutMs });
+    if (r.code !== 0) throw new Error(`kvpn ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim().slice(-600)}`);
+    return r.stdout;
+  };
+  const t = performance.now();
+  await kvpn(['version']);
+  const cliStartMs = performance.now() - t;
+
+  const down = cleanup.add('kvpn session', async () => {
+    await kvpn(['down', '--all'], 60_000);
+  });
+  const t0 = performance.now();
+  try {
+    await kvpn(['up', '--context', 'staging']);
+  } catch (err) {
+    await down().catch(() => {});
+    throw err;
+  }
+  const upCommandMs = performance.now() - t0;
+  let firstRequestMs = Number.NaN;
+  for (let i = 0; i < 100; i++) {
+    const r = await world.cluster.exec('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-m',
+      '2',
+      `http://${ECHO_NAME}/`,
+    ]);
+    if (r.stdout.trim() === '200') {
+      firstRequestMs = performance.now() - t0;
+      break;
+    }
+  }
+  const status = JSON.parse(await kvpn(['status', '--json'])) as {
+    sessions: { pid: number; startupMs: number; dns?: { server?: string | null } }[];
+  };
+  const session = status.sessions[0];
+  if (!session?.pid) throw new Error(`kvpn status shows no running session: ${JSON.stringify(status)}`);
+  const pid = session.pid;
+  const services = serviceTargets(world);
+  return {
+    name: 'kvpn',
+    targets: services,
+    byName: {
+      iperf: { host: 'bench-iperf.default.svc.cluster.local', port: services.iperf.port },
+      echoTcp: { host: ECHO_NAME, port: services.echoTcp.port },
+      echoHttp: { host: ECHO_NAME, port: services.echoHttp.port },
+    },
+    up: { upCommandMs, firstRequestMs, daemonStartupMs: session.startupMs, cliStartMs },
+    dnsServer: session.dns?.server ?? '198.18.0.2',
+    daemonPid: pid,
+    pids: () => processTree(pid),
+    stop: down,
+  };
+}

@@ -1,0 +1,114 @@
+// CPU time and resident memory of the laptop-side processes of one system
+// under test (kvpn's daemon, the port-forward bridge, sshuttle + ssh), read
+// from /proc while a measurement runs: CPU % of one core over the run, and
+// the highest RSS seen (sampled every SAMPLE_INTERVAL_MS).
+import { readdirSync, readFileSync } from 'node:fs';
+
+const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux
+const PAGE_BYTES = 4096;
+const SAMPLE_INTERVAL_MS = 200;
+
+export interface Usage {
+  /** CPU time used over the window, as % of one core. */
+  cpuPercent: number;
+  cpuSeconds: number;
+  rssMaxMiB: number;
+  rssEndMiB: number;
+  seconds: number;
+}
+
+/** utime + stime (s) and RSS (bytes) of one process, or undefined once it is gone. */
+export function readProcess(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rssPages = Number(fields[21]);
+    return { cpuSeconds: ticks / CLOCK_TICKS_PER_S, rssBytes: rssPages * PAGE_BYTES };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `root` and every process descended from it. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {}
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+function total(pids: readonly number[]): { cpuSeconds: number; rssBytes: number } {
+  let cpuSeconds = 0;
+  let rssBytes = 0;
+  for (const pid of pids) {
+    const p = readProcess(pid);
+    if (!p) continue;
+    cpuSeconds += p.cpuSeconds;
+    rssBytes += p.rssBytes;
+  }
+  return { cpuSeconds, rssBytes };
+}
+
+/** Measures a set of processes from start() to stop(). */
+export class UsageMeter {
+  readonly #pids: () => readonly number[];
+  #timer: NodeJS.Timeout | undefined;
+  #t0 = 0;
+  #cpu0 = 0;
+  #rssMax = 0;
+  #last = { cpuSeconds: 0, rssBytes: 0 };
+
+  constructor(pids: () => readonly number[]) {
+    this.#pids = pids;
+  }
+
+  start(): this {
+    this.#t0 = performance.now();
+    this.#last = total(this.#pids());
+    this.#cpu0 = this.#last.cpuSeconds;
+    this.#rssMax = this.#last.rssBytes;
+    this.#timer = setInterval(() => this.#sample(), SAMPLE_INTERVAL_MS);
+    return this;
+  }
+
+  #sample(): void {
+    this.#last = total(this.#pids());
+    this.#rssMax = Math.max(this.#rssMax, this.#last.rssBytes);
+  }
+
+  /** RSS now, without ending the window. */
+  rssNowMiB(): number {
+    this.#sample();
+    return this.#last.rssBytes / 2 ** 20;
+  }
+
+  stop(): Usage {
+    clearInterval(this.#timer);
+    this.#sample();
+    const seconds = (performance.now() - this.#t0) / 1000;
+    const cpuSeconds = this.#last.cpuSeconds - this.#cpu0;
+    return {
+      cpuPercent: (cpuSeconds / seconds) * 100,
+      cpuSeconds,
+      rssMaxMiB: this.#rssMax / 2 ** 20,
+      rssEndMiB: this.#last.rssBytes / 2 ** 20,
+      seconds,
+    };
+  }
+}

@@ -1,0 +1,285 @@
+// Turns the results of `npm run bench -- compare` into its tables (one
+// table per question, systems as columns) and the targets verdict. The
+// same rows feed the terminal table, bench/results/compare.md and
+// docs/performance.md; the chart is in _compare-chart.ts.
+
+import type { ArmResult } from './_compare-suite.js';
+import { formatNumber } from './report.js';
+
+export const SYSTEMS = ['direct', 'port-forward', 'kvpn', 'sshuttle'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+export interface Results {
+  name: 'compare';
+  startedAt: string;
+  durationSeconds: number;
+  commit: string;
+  machine: Record<string, unknown>;
+  load: { before: number[]; after: number[] };
+  settings: Record<string, unknown>;
+  versions: Record<string, string>;
+  systems: Partial<Record<SystemName, ArmResult | { error: string }>>;
+  rtt: { rttMs: number; systems: Partial<Record<SystemName, ArmResult | { error: string }>> };
+  targets: Target[];
+  notes: string[];
+  cleanupErrors: string[];
+}
+
+export interface Target {
+  id: string;
+  text: string;
+  met: boolean | null;
+  detail: string;
+}
+
+type Cell = string | number;
+// biome-ignore lint/suspicious/noExplicitAny: results are JSON
+type Json = any;
+
+/** A figure at `path` (e.g. "bulk.download-1.MBps") of one system, or undefined. */
+export function figure(r: ArmResult | { error: string } | undefined, path: string): number | undefined {
+  let v: Json = r;
+  for (const k of path.split('.')) v = v?.[k];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function errorOf(r: ArmResult | { error: string } | undefined, path: string): string | undefined {
+  let v: Json = r;
+  if (v?.error && typeof v.error === 'string') return v.error;
+  for (const k of path.split('.').slice(0, -1)) {
+    v = v?.[k];
+    if (v?.error) return v.error;
+  }
+  return undefined;
+}
+
+function cell(v: number | undefined, digits: number, err?: string): Cell {
+  if (v === undefined) return err ? 'failed' : '—';
+  return Number(v.toFixed(digits));
+}
+
+function ratio(a: number | undefined, b: number | undefined): Cell {
+  if (a === undefined || b === undefined || b === 0) return '—';
+  const x = a / b;
+  return x >= 100 ? `${Math.round(x)}×` : `${x.toFixed(2)}×`;
+}
+
+interface RowSpec {
+  label: string;
+  path: string;
+  byName?: string;
+  digits: number;
+  /** Throughput-like: a ratio kvpn ÷ other is shown. */
+  ratio?: boolean;
+}
+
+const MAIN_ROWS: RowSpec[] = [
+  { label: 'download, 1 stream (MB/s)', path: 'bulk.download-1.MBps', digits: 1, ratio: true },
+  { label: 'upload, 1 stream (MB/s)', path: 'bulk.upload-1.MBps', digits: 1, ratio: true },
+  { label: 'download, 4 streams (MB/s)', path: 'bulk.download-4.MBps', digits: 1, ratio: true },
+  { label: 'upload, 4 streams (MB/s)', path: 'bulk.upload-4.MBps', digits: 1, ratio: true },
+  { label: 'connect + first byte, p50 (ms)', path: 'connect.p50Ms', byName: 'connectByName.p50Ms', digits: 3 },
+  { label: 'connect + first byte, p99 (ms)', path: 'connect.p99Ms', byName: 'connectByName.p99Ms', digits: 3 },
+  { label: 'sequential connections, total (s)', path: 'connect.totalMs', byName: 'connectByName.totalMs', digits: 2 },
+  { label: 'HTTP keep-alive (req/s)', path: 'http.rps', byName: 'httpByName.rps', digits: 0, ratio: true },
+  { label: 'HTTP keep-alive, p99 (ms)', path: 'http.p99Ms', byName: 'httpByName.p99Ms', digits: 2 },
+];
+
+function holdRows(counts: string[]): RowSpec[] {
+  return counts.flatMap((c) => [
+    { label: `${formatNumber(Number(c))} held: alive after hold`, path: `hold.${c}.alive`, digits: 0 },
+    { label: `${formatNumber(Number(c))} held: daemon RSS (MiB)`, path: `hold.${c}.usage.rssMaxMiB`, digits: 1 },
+  ]);
+}
+
+const USAGE_ROWS: RowSpec[] = [
+  { label: 'daemon CPU idle (% of a core)', path: 'idle.cpuPercent', digits: 1 },
+  { label: 'daemon RSS idle (MiB)', path: 'idle.rssEndMiB', digits: 1 },
+  { label: 'daemon CPU, 1-stream download (%)', path: 'bulk.download-1.usage.cpuPercent', digits: 0 },
+  { label: 'daemon CPU, 1-stream upload (%)', path: 'bulk.upload-1.usage.cpuPercent', digits: 0 },
+  { label: 'daemon CPU, HTTP keep-alive (%)', path: 'http.usage.cpuPercent', digits: 0 },
+  { label: 'daemon RSS, 4-stream download (MiB)', path: 'bulk.download-4.usage.rssMaxMiB', digits: 1 },
+];
+
+export const MAIN_COLUMNS = [
+  'measure',
+  'direct',
+  'raw port-forward',
+  'kvpn (IP)',
+  'kvpn (name)',
+  'sshuttle',
+  'kvpn ÷ port-forward',
+  'kvpn ÷ sshuttle',
+];
+
+export function mainRows(res: Results): Cell[][] {
+  const s = res.systems;
+  const holdCounts = (res.settings.holdCounts as number[] | undefined)?.map(String) ?? [];
+  const rows: Cell[][] = [];
+  for (const spec of [...MAIN_ROWS, ...holdRows(holdCounts), ...USAGE_ROWS]) {
+    const v = (name: SystemName, path = spec.path) => figure(s[name], path);
+    const c = (name: SystemName) => cell(v(name), spec.digits, errorOf(s[name], spec.path));
+    const kvpn = v('kvpn');
+    rows.push([
+      spec.label,
+      spec.path.includes('usage') || spec.path.startsWith('idle') ? (s.direct ? 'kernel' : '—') : c('direct'),
+      c('port-forward'),
+      c('kvpn'),
+      spec.byName ? cell(v('kvpn', spec.byName), spec.digits, errorOf(s.kvpn, spec.byName)) : '',
+      c('sshuttle'),
+      spec.ratio ? ratio(kvpn, v('port-forward')) : '',
+      spec.ratio ? ratio(kvpn, v('sshuttle')) : '',
+    ]);
+  }
+  return rows;
+}
+
+export const RTT_COLUMNS = ['measure', 'raw port-forward', 'kvpn', 'sshuttle'];
+
+export function rttRows(res: Results): Cell[][] {
+  const s = res.rtt.systems;
+  const base = res.systems;
+  const specs: RowSpec[] = [
+    { label: 'download, 1 stream (MB/s)', path: 'bulk.download-1.MBps', digits: 1 },
+    { label: 'upload, 1 stream (MB/s)', path: 'bulk.upload-1.MBps', digits: 1 },
+    { label: 'connect + first byte, p50 (ms)', path: 'connect.p50Ms', digits: 2 },
+  ];
+  const names: SystemName[] = ['port-forward', 'kvpn', 'sshuttle'];
+  const rows: Cell[][] = [];
+  for (const spec of specs) {
+    rows.push([
+      `${spec.label}, +${res.rtt.rttMs} ms RTT`,
+      ...names.map((n) => cell(figure(s[n], spec.path), spec.digits, errorOf(s[n], spec.path))),
+    ]);
+    if (spec.path.startsWith('bulk')) {
+      rows.push([
+        '  kept of the 0 ms figure',
+        ...names.map((n) => {
+          const a = figure(s[n], spec.path);
+          const b = figure(base[n], spec.path);
+          return a !== undefined && b ? `${Math.round((a / b) * 100)} %` : '—';
+        }),
+      ]);
+    }
+  }
+  return rows;
+}
+
+export const KVPN_COLUMNS = ['kvpn only', 'value'];
+
+export function kvpnRows(res: Results): Cell[][] {
+  const k = res.systems.kvpn;
+  const f = (p: string, d: number) => cell(figure(k, p), d, errorOf(k, p));
+  const rate = figure(k, 'dns.rate') ?? 0;
+  return [
+    ['`kvpn up` command, wall time (s)', cell((figure(k, 'up.upCommandMs') ?? Number.NaN) / 1000, 2)],
+    ['  of which the CLI starting (`kvpn version`, s)', cell((figure(k, 'up.cliStartMs') ?? Number.NaN) / 1000, 2)],
+    ['  daemon startupMs (status --json, s)', cell((figure(k, 'up.daemonStartupMs') ?? Number.NaN) / 1000, 2)],
+    ['`kvpn up` to first HTTP 200 by name (s)', cell((figure(k, 'up.firstRequestMs') ?? Number.NaN) / 1000, 2)],
+    [
+      '`kvpn up` to first HTTP 200, +RTT (s)',
+      cell((figure(res.rtt.systems.kvpn, 'up.firstRequestMs') ?? Number.NaN) / 1000, 2),
+    ],
+    ['DNS, flat out (queries/s)', f('dns.max.qps', 0)],
+    ['DNS, flat out, lost', f('dns.max.lost', 0)],
+    [`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)],
+    [`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)],
+  ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));
+}
+
+/** The issue's targets, each met, missed, or not measured (null). */
+export function evaluateTargets(res: Results): Target[] {
+  const s = res.systems;
+  const bulkKeys = ['download-1', 'upload-1', 'download-4', 'upload-4'];
+  const out: Target[] = [];
+  const ratios = (other: SystemName, keys: string[]) =>
+    keys.map((k) => ({ k, kv: figure(s.kvpn, `bulk.${k}.MBps`), o: figure(s[other], `bulk.${k}.MBps`) }));
+  const verdict = (rs: { k: string; kv?: number; o?: number }[], min: number) => {
+    const known = rs.filter((r) => r.kv !== undefined && r.o !== undefined && r.o > 0);
+    const detail = rs
+      .map((r) => `${r.k}: ${r.kv === undefined || r.o === undefined ? 'not measured' : `${(r.kv / r.o).toFixed(2)}×`}`)
+      .join(', ');
+    if (known.length < rs.length) return { met: null, detail };
+    return { met: known.every((r) => (r.kv as number) / (r.o as number) >= min), detail };
+  };
+  out.push({ id: 'bulk-vs-sshuttle', text: 'kvpn bulk ≥ 10× sshuttle', ...verdict(ratios('sshuttle', bulkKeys), 10) });
+  out.push({
+    id: 'bulk-vs-port-forward',
+    text: 'kvpn bulk ≥ 0.8× the raw port-forward stream (1 stream each way)',
+    ...verdict(ratios('port-forward', ['download-1', 'upload-1']), 0.8),
+  });
+  const kp50 = figure(s.kvpn, 'connect.p50Ms');
+  const dp50 = figure(s.direct, 'connect.p50Ms');
+  out.push({
+    id: 'connect-p50',
+    text: 'connection p50 ≤ 1 ms added over direct',
+    met: kp50 === undefined || dp50 === undefined ? null : kp50 - dp50 <= 1,
+    detail:
+      kp50 === undefined || dp50 === undefined
+        ? 'not measured'
+        : `kvpn ${kp50.toFixed(3)} ms − direct ${dp50.toFixed(3)} ms = ${(kp50 - dp50).toFixed(3)} ms added`,
+  });
+  const alive = figure(s.kvpn, 'hold.10000.alive');
+  const rss = figure(s.kvpn, 'hold.10000.usage.rssMaxMiB');
+  const rssMB = rss === undefined ? undefined : (rss * 2 ** 20) / 1e6;
+  out.push({
+    id: 'hold-10k',
+    text: '10,000 concurrent connections held with daemon RSS ≤ 300 MB',
+    met: alive === undefined || rssMB === undefined ? null : alive === 10000 && rssMB <= 300,
+    detail:
+      alive === undefined
+        ? `not measured${errorOf(s.kvpn, 'hold.10000.alive') ? `: ${errorOf(s.kvpn, 'hold.10000.alive')}` : ''}`
+        : `${formatNumber(alive)} of 10,000 alive after the hold; daemon RSS peak ${rssMB?.toFixed(0)} MB (${rss?.toFixed(0)} MiB)`,
+  });
+  return out;
+}
+
+export function markdownTable(columns: string[], rows: Cell[][]): string {
+  const fmt = (c: Cell) => (typeof c === 'number' ? formatNumber(c) : c);
+  return [
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(fmt).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function renderMarkdown(res: Results): string {
+  const m = res.machine as Record<string, string | number>;
+  const verdict = (t: Target) => (t.met === null ? 'not measured' : t.met ? '**met**' : '**not met**');
+  return [
+    '# kvpn vs direct routing, raw port-forward and sshuttle',
+    '',
+    `Generated by \`npm run bench -- compare${res.settings.quick ? ' --quick' : ''}\` on ${res.startedAt} (commit ${res.commit}), ${Math.round(res.durationSeconds)} s.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Load average before: ${res.load.before.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min); after: ${res.load.after.map((x) => x.toFixed(2)).join(' / ')}.`,
+    `Tools: ${Object.entries(res.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+    '',
+    '## Targets',
+    '',
+    markdownTable(
+      ['target', 'verdict', 'figures'],
+      res.targets.map((t) => [t.text, verdict(t), t.detail]),
+    ),
+    '',
+    '## All systems, same topology, same run',
+    '',
+    markdownTable(MAIN_COLUMNS, mainRows(res)),
+    '',
+    `## With ${res.rtt.rttMs} ms RTT added between the laptop and the API server`,
+    '',
+    markdownTable(RTT_COLUMNS, rttRows(res)),
+    '',
+    '## kvpn only',
+    '',
+    markdownTable(KVPN_COLUMNS, kvpnRows(res)),
+    '',
+    '![throughput and connection latency per system](compare.svg)',
+    '',
+    '## Notes',
+    '',
+    ...res.notes.map((n) => `- ${n}`),
+    ...(res.cleanupErrors.length ? ['', `Cleanup errors: ${res.cleanupErrors.join('; ')}`] : []),
+    '',
+  ].join('\n');
+}

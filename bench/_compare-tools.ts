@@ -1,0 +1,193 @@
+// The measuring tools of `npm run bench -- compare`, each run in the laptop
+// namespace: iperf3 (bulk throughput; a one-shot `iperf3 -s -1` is started
+// in the bench-iperf pod's namespace for every run), our load client
+// (bench/_compare-client.ts: connection latency, HTTP requests/s, held
+// connections) and dnsperf (DNS queries/s and latency).
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stopChild } from './_compare-cleanup.js';
+import { type Usage, UsageMeter } from './_compare-proc.js';
+import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './_compare-world.js';
+import { percentile } from './report.js';
+
+export interface Failed {
+  error: string;
+}
+
+export interface Bulk {
+  MBps: number;
+  retransmits?: number;
+  usage?: Usage;
+}
+
+export interface BulkOptions {
+  seconds: number;
+  streams: number;
+  /** Download (server sends): iperf3 -R. */
+  download: boolean;
+}
+
+function collect(child: ChildProcess): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  return { out: () => out, err: () => err };
+}
+
+function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** One iperf3 run from the laptop to `target` (which leads to the bench-iperf pod). */
+export async function iperf(
+  world: BenchWorld,
+  target: Endpoint,
+  opts: BulkOptions,
+  pids: () => readonly number[],
+): Promise<Bulk | Failed> {
+  const server = spawn(
+    'ip',
+    ['netns', 'exec', world.iperfNetns, 'iperf3', '-s', '-1', '--forceflush', '-p', String(IPERF_PORT)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  try {
+    await waitForLine(server, /Server listening/, 10_000);
+    server.stdout?.resume();
+    const args = ['-c', target.host, '-p', String(target.port), '-t', String(opts.seconds), '-O', '1'];
+    args.push('-P', String(opts.streams), '-J', '--connect-timeout', '10000');
+    if (opts.download) args.push('-R');
+    const meter = new UsageMeter(pids).start();
+    const client = world.laptopSpawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = collect(client);
+    const code = await exited(client, (opts.seconds + 1 + 30) * 1000);
+    const usage = meter.stop();
+    let doc: {
+      error?: string;
+      end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } };
+    };
+    try {
+      doc = JSON.parse(output.out());
+    } catch {
+      return { error: `iperf3 exited ${code}: ${output.err().trim() || output.out().slice(0, 300)}` };
+    }
+    const bps = doc.end?.sum_received?.bits_per_second;
+    if (doc.error || !bps) return { error: `iperf3: ${doc.error ?? `exited ${code} without a result`}` };
+    const measured = pids().length > 0;
+    return { MBps: bps / 8 / 1e6, retransmits: doc.end?.sum_sent?.retransmits, ...(measured ? { usage } : {}) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    await stopChild(server, 'SIGKILL');
+  }
+}
+
+export interface ClientResult {
+  [figure: string]: unknown;
+  usage?: Usage;
+  heldRssMiB?: number;
+}
+
+/**
+ * One run of the load client in the laptop namespace. In hold mode,
+ * `onHeld` runs while the connections are held (RSS is sampled there).
+ */
+export async function client(
+  world: BenchWorld,
+  args: string[],
+  pids: () => readonly number[],
+  timeoutMs: number,
+): Promise<ClientResult | Failed> {
+  const meter = new UsageMeter(pids).start();
+  const child = world.laptopSpawn(process.execPath, [world.build.client, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = collect(child);
+  let heldRssMiB: number | undefined;
+  let held: Record<string, number> | undefined;
+  child.stdout?.on('data', () => {
+    if (held) return;
+    const m = /^HELD (.*)$/m.exec(output.out());
+    if (m) {
+      held = JSON.parse(m[1] as string);
+      heldRssMiB = meter.rssNowMiB();
+    }
+  });
+  const code = await exited(child, timeoutMs);
+  const usage = meter.stop();
+  const m = /^RESULT (.*)$/m.exec(output.out());
+  if (!m)
+    return {
+      error: `client exited ${code} without a result (timeout ${timeoutMs} ms?): ${output.err().trim().slice(-300)}`,
+    };
+  return {
+    ...(JSON.parse(m[1] as string) as ClientResult),
+    ...(pids().length ? { usage } : {}),
+    ...(pids().length && heldRssMiB !== undefined ? { heldRssMiB } : {}),
+  };
+}
+
+export interface DnsRun {
+  qps: number;
+  completed: number;
+  lost: number;
+  meanMs: number;
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+/** dnsperf from the laptop to `server`: flat out (100 outstanding) or at a fixed `rate` with per-query latency. */
+export async function dnsperf(
+  world: BenchWorld,
+  server: string,
+  names: string[],
+  seconds: number,
+  dir: string,
+  rate?: number,
+): Promise<DnsRun | Failed> {
+  const file = join(dir, 'dnsperf-names.txt');
+  writeFileSync(file, `${names.join('\n')}\n`);
+  const args = ['-s', server, '-d', file, '-l', String(seconds), '-t', '2'];
+  if (rate) args.push('-Q', String(rate), '-v');
+  else args.push('-q', '100');
+  const child = world.laptopSpawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const latencies: number[] = [];
+  let text = '';
+  let rest = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith('> ')) latencies.push(Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000);
+      else text += `${line}\n`;
+    }
+  });
+  const code = await exited(child, (seconds + 20) * 1000);
+  const num = (re: RegExp): number => Number(re.exec(text)?.[1] ?? Number.NaN);
+  const qps = num(/Queries per second:\s+([\d.]+)/);
+  if (!Number.isFinite(qps)) return { error: `dnsperf exited ${code}: ${text.slice(-300)}` };
+  return {
+    qps,
+    completed: num(/Queries completed:\s+(\d+)/),
+    lost: num(/Queries lost:\s+(\d+)/),
+    meanMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    ...(rate ? { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) } : {}),
+  };
+}
+
+export function failed(x: unknown): x is Failed {
+  return typeof x === 'object' && x !== null && 'error' in x && typeof (x as Failed).error === 'string';
+}

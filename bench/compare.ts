@@ -1,0 +1,205 @@
+// `npm run bench -- compare [--quick] [--out DIR] [--systems a,b] [--no-rtt]
+//                            [--seconds N] [--rtt MS] [--sshuttle-arg ARG]...`
+//
+// kvpn against what a user could use instead, in one run on one test world
+// (test/cluster), as ratios (docs/performance.md explains the method):
+//   direct        the laptop routed straight into the cluster (no tunnel)
+//   port-forward  one raw v4.channel.k8s.io stream per connection
+//   kvpn          `kvpn up`, by cluster IP and by name
+//   sshuttle      Telepresence 1's vpn-tcp: sshuttle over ssh to a pod
+// then pf, sshuttle and kvpn again with 20 ms RTT added between the laptop
+// and the API server (test/cluster's userspace delay proxy).
+// Writes compare.json, compare.md and compare.svg to bench/results/ (with
+// --quick: to a temporary directory, unless --out). Everything it creates
+// is removed at the end, on failure and on Ctrl-C.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Arm, startDirect, startPortForward, startSshuttle } from './_compare-arms.js';
+import { buildForBench } from './_compare-build.js';
+import { renderSvg } from './_compare-chart.js';
+import { Cleanup } from './_compare-cleanup.js';
+import { startKvpn } from './_compare-kvpn.js';
+import { methodNotes } from './_compare-notes.js';
+import {
+  evaluateTargets,
+  MAIN_COLUMNS,
+  mainRows,
+  type Results,
+  renderMarkdown,
+  SYSTEMS,
+  type SystemName,
+} from './_compare-render.js';
+import { type ArmResult, dnsNames, log, measureArm, measureRtt, type Settings, settingsFor } from './_compare-suite.js';
+import { BenchWorld } from './_compare-world.js';
+import { type BenchReport, machineInfo } from './report.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Options {
+  quick: boolean;
+  out: string | undefined;
+  systems: SystemName[];
+  rtt: boolean;
+  sshuttleArgs: string[];
+  overrides: Partial<Settings>;
+}
+
+function parse(args: string[]): Options {
+  const value = (name: string): string | undefined => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const systems = (value('systems')?.split(',') ?? [...SYSTEMS]) as SystemName[];
+  for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system "${s}" (${SYSTEMS.join(', ')})`);
+  const overrides: Partial<Settings> = {};
+  if (value('seconds')) overrides.bulkSeconds = Number(value('seconds'));
+  if (value('rtt')) overrides.rttMs = Number(value('rtt'));
+  const sshuttleArgs = args.flatMap((a, i) => (a === '--sshuttle-arg' ? [args[i + 1] as string] : []));
+  return {
+    quick: args.includes('--quick'),
+    out: value('out'),
+    systems,
+    rtt: !args.includes('--no-rtt'),
+    sshuttleArgs,
+    overrides,
+  };
+}
+
+function version(cmd: string, args: string[], re: RegExp): string {
+  try {
+    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return re.exec(text)?.[1] ?? text.trim().split('\n')[0] ?? '?';
+  } catch (err) {
+    const text = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
+    return re.exec(text)?.[1] ?? 'not installed';
+  }
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes in src/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, dir: string, o: Options): Promise<Arm> {
+  switch (name) {
+    case 'direct':
+      return startDirect(world, cleanup);
+    case 'port-forward':
+      return startPortForward(world, cleanup);
+    case 'sshuttle':
+      return startSshuttle(world, cleanup, { extraArgs: o.sshuttleArgs });
+    case 'kvpn':
+      return startKvpn(world, cleanup, dir);
+  }
+}
+
+export async function run(args: string[]): Promise<BenchReport> {
+  const o = parse(args);
+  const s = settingsFor(o.quick, o.overrides);
+  const cleanup = new Cleanup();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: cleaning up`);
+    void cleanup.runAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const dir = mkdtempSync(join(tmpdir(), 'kvpn-bench-compare-'));
+  cleanup.add('temporary directory', () => rmSync(dir, { recursive: true, force: true }));
+  const started = new Date();
+  const t0 = performance.now();
+  const res: Results = {
+    name: 'compare',
+    startedAt: started.toISOString(),
+    durationSeconds: 0,
+    commit: commit(),
+    machine: machineInfo(),
+    load: { before: os.loadavg(), after: [] },
+    settings: { ...s, systems: o.systems, sshuttleArgs: o.sshuttleArgs },
+    versions: {
+      iperf3: version('iperf3', ['--version'], /iperf (\S+)/),
+      sshuttle: version('sshuttle', ['--version'], /(\S+)/),
+      OpenSSH: version('ssh', ['-V'], /OpenSSH_(\S+?),/),
+      dnsperf: version('dnsperf', ['-h'], /Version: (\S+)/),
+    },
+    systems: {},
+    rtt: { rttMs: s.rttMs, systems: {} },
+    targets: [],
+    notes: [],
+    cleanupErrors: [],
+  };
+  try {
+    log(`load average ${res.load.before.map((x) => x.toFixed(2)).join(' ')}; ${o.quick ? 'quick' : 'full'} run`);
+    const build = buildForBench();
+    log(`built dist/ and the helpers (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const world = await BenchWorld.start(cleanup, build);
+    log(`test world ${world.cluster.id} up (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    for (const name of o.systems) {
+      let arm: Arm | undefined;
+      try {
+        arm = await startArm(name, world, cleanup, dir, o);
+        const kvpn = name === 'kvpn' ? (arm as Awaited<ReturnType<typeof startKvpn>>) : undefined;
+        const r: ArmResult = await measureArm(world, arm, s, {
+          ...(kvpn ? { byName: kvpn.byName, dns: { server: kvpn.dnsServer, names: dnsNames(), dir } } : {}),
+        });
+        if (kvpn) r.up = kvpn.up;
+        res.systems[name] = r;
+      } catch (err) {
+        log(`${name} FAILED: ${(err as Error).stack}`);
+        res.systems[name] = { error: (err as Error).message };
+      } finally {
+        await arm?.stop().catch((err: Error) => res.cleanupErrors.push(`${name}: ${err.message}`));
+      }
+    }
+    const rttSystems = o.systems.filter((n) => n !== 'direct');
+    if (o.rtt && rttSystems.length) {
+      await world.cluster.setApiLatency(s.rttMs);
+      const undo = cleanup.add('API latency', () => world.cluster.setApiLatency(0));
+      log(`${s.rttMs} ms RTT added between the laptop and the API server`);
+      for (const name of rttSystems) {
+        let arm: Arm | undefined;
+        try {
+          arm = await startArm(name, world, cleanup, dir, o);
+          const r = await measureRtt(world, arm, s);
+          if (name === 'kvpn') r.up = (arm as Awaited<ReturnType<typeof startKvpn>>).up;
+          res.rtt.systems[name] = r;
+        } catch (err) {
+          log(`${name} (RTT) FAILED: ${(err as Error).stack}`);
+          res.rtt.systems[name] = { error: (err as Error).message };
+        } finally {
+          await arm?.stop().catch((err: Error) => res.cleanupErrors.push(`${name} (RTT): ${err.message}`));
+        }
+      }
+      await undo();
+    }
+  } finally {
+    res.cleanupErrors.push(...(await cleanup.runAll()));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  res.durationSeconds = (performance.now() - t0) / 1000;
+  res.load.after = os.loadavg();
+  res.targets = evaluateTargets(res);
+  res.notes = methodNotes(res);
+  const out = o.out ?? (o.quick ? join(tmpdir(), 'kvpn-compare-quick') : join(ROOT, 'bench', 'results'));
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'compare.json'), `${JSON.stringify(res, null, 2)}\n`);
+  writeFileSync(join(out, 'compare.md'), renderMarkdown(res));
+  writeFileSync(join(out, 'compare.svg'), renderSvg(res));
+  log(`wrote ${join(out, 'compare.{json,md,svg}')} (${Math.round(res.durationSeconds)} s)`);
+  return {
+    name: 'compare',
+    table: { columns: MAIN_COLUMNS, rows: mainRows(res) },
+    figures: res as unknown as Record<string, unknown>,
+    notes: res.targets.map(
+      (t) => `${t.text}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'} (${t.detail})`,
+    ),
+  };
+}
