@@ -52,7 +52,7 @@ t.test('nftables drops 5% of the kernel packets toward the TUN', opts, async (t)
   await transfer(t, w, SERVICE_V6, 20 * MIB);
   const listing = await w.ns.exec('nft', ['list', 'chain', 'inet', 'kvpnloss', 'out']);
   const dropped = Number(/counter packets (\d+)/.exec(listing)?.[1] ?? 0);
-  t.ok(dropped > 100, `nftables dropped ${dropped} of the kernel's packets, and every byte still arrived`);
+  t.ok(dropped > 10, `nftables dropped ${dropped} of the kernel's packets, and every byte still arrived`);
 });
 
 t.test('seeded loss, reordering, duplication and delay in both directions', opts, async (t) => {
