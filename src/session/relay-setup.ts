@@ -54,6 +54,12 @@ export async function startRelay(options: RelaySetupOptions): Promise<RelaySetup
   log.info('relay pod ready', { pod: handle.podName, image: handle.image });
   const dialer = new TunnelDialer({ client, relay: handle });
   let generation = handle.generations;
+  // Retrying cannot fix a refusal (no pods/portforward right, rejected credentials): fail at once.
+  let refuse: (err: Error) => void = () => {};
+  const refused = new Promise<never>((_, reject) => {
+    refuse = reject;
+  });
+  refused.catch(() => {});
   const unsubscribe = dialer.onStateChange((change) => {
     log.info('tunnel state', {
       state: change.state,
@@ -64,9 +70,13 @@ export async function startRelay(options: RelaySetupOptions): Promise<RelaySetup
       generation = handle.generations;
       options.onRecreated?.(handle.podName);
     }
+    const err = change.error;
+    if (err instanceof KubeApiError && err.status === 403) {
+      refuse(forbiddenError(err, handle.namespace, 'port-forward to the relay pod'));
+    } else if (err instanceof KubeApiError && err.status === 401) refuse(err);
   });
   try {
-    await dialer.ready(TUNNEL_READY_TIMEOUT_MS, options.signal);
+    await Promise.race([dialer.ready(TUNNEL_READY_TIMEOUT_MS, options.signal), refused]);
   } catch (err) {
     unsubscribe();
     dialer.close();

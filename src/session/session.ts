@@ -1,6 +1,7 @@
 // A session: one laptop connected to one cluster context.
 //
-//   start:  kubeconfig ─► relay ∥ CIDR discovery ─► TUN + routes ─► DNS ─► verify ─► control socket
+//   start:  kubeconfig (lock, credentials) ─► TUN device ─► relay ∥ CIDR discovery ─► DNS server,
+//           stack, link and routes ─► resolver ─► verify ─► control socket
 //   run:    pod watch adds routes for new pod ranges; the tunnel recreates a lost relay;
 //           status() reads every component's counters
 //   close:  stop watchers and the tunnel, then undo the journal newest-first
@@ -11,19 +12,16 @@
 // before it is made. A failed or aborted start undoes what it did before
 // rethrowing. The daemon (daemon-main.ts) and `up --foreground` are thin
 // shells around this class; tests run it in-process with `netns` set.
-import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KvpnError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
-import { KubeApiError } from '../kube/errors.js';
-import { findLeftoverRelays, removeLeftoverRelay } from '../kube/relay.js';
+import type { KubeClient } from '../kube/client.js';
 import type { TunDevice } from '../tun/device.js';
 import { type RouteTable, routeTable } from '../tun/routes.js';
 import { isCidr } from './cidr.js';
-import { cleanupSession, linksOfLiveSessions } from './cleanup.js';
+import { cleanupSession } from './cleanup.js';
 import { ControlServer } from './control-server.js';
-import { enableCredentialOverlay, type InvokingUser } from './credentials.js';
+import type { InvokingUser } from './credentials.js';
 import { discoverRanges, type Ranges, RangeWatcher } from './discovery.js';
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
@@ -32,12 +30,15 @@ import { type SessionPaths, sessionId, sessionPaths } from './paths.js';
 import { processStartTime } from './process-info.js';
 import { isStale } from './registry.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
-import { findConflicts, hostPrefix, planRoutes, RouteConflictError } from './route-plan.js';
+import { hostPrefix } from './route-plan.js';
+import { apiServerAddresses, connectAsUser, readKubeconfig } from './session-client.js';
+import { SessionRoutes } from './session-routes.js';
+import { buildStatus } from './session-status.js';
 import { openDevice, type StackSetup, startStack } from './stack-setup.js';
-import { type Change, SessionExistsError, type SessionFacts, StateJournal } from './state-journal.js';
-import { candidateNetworks, type TunNetwork } from './tun-network.js';
-import type { ProgressEvent, RouteInfo, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
-import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
+import { SessionExistsError, type SessionFacts, StateJournal } from './state-journal.js';
+import type { TunNetwork } from './tun-network.js';
+import type { ProgressEvent, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
+import { sweepRelay, type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
 import { verifyTraffic } from './verify.js';
 
 export interface SessionHooks {
@@ -69,7 +70,8 @@ export class Session {
   #paths!: SessionPaths;
   #journal: StateJournal | undefined;
   #client: KubeClient | undefined;
-  #routes!: RouteTable;
+  #table!: RouteTable;
+  #routes: SessionRoutes | undefined;
   #relay: RelaySetup | undefined;
   #device: TunDevice | undefined;
   #stack: StackSetup | undefined;
@@ -78,9 +80,6 @@ export class Session {
   #rangeWatcher: RangeWatcher | undefined;
   #network: TunNetwork | undefined;
   #ranges: Ranges | undefined;
-  #routed: RouteInfo[] = [];
-  #excluded: { cidr: string; reason: string }[] = [];
-  #apiServerAddresses: string[] = [];
   #summary: SessionSummary | undefined;
   #closing: Promise<UndoOutcome[]> | undefined;
   #resolveClosed!: (outcomes: UndoOutcome[]) => void;
@@ -135,15 +134,15 @@ export class Session {
   async #start(): Promise<void> {
     const o = this.#options;
     const log = this.#log;
-    this.#routes = await routeTable(o.netns ? { netns: o.netns } : {});
+    this.#table = await routeTable(o.netns ? { netns: o.netns } : {});
 
     // 1. kubeconfig: read the files (no credentials yet) to name the session and take its lock.
-    const plain = KubeClient.load({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace });
-    plain.close();
+    const target = { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace };
+    const plain = readKubeconfig(target);
     const dirs = { stateDir: o.stateDir, runtimeDir: o.runtimeDir };
     this.#paths = sessionPaths(dirs, sessionId(plain.contextName));
     this.#hooks.log.attach?.(this.#paths.logFile);
-    const facts = {
+    const journal = await this.#takeLock({
       id: this.#paths.id,
       context: plain.contextName,
       namespace: plain.namespace,
@@ -157,8 +156,7 @@ export class Session {
       createdAt: new Date(this.#startedAt).toISOString(),
       ownerPid: process.pid,
       ownerStart: processStartTime(process.pid),
-    };
-    const journal = await this.#takeLock(facts);
+    });
     this.#journal = journal;
     // So that `down` can stop this process if it ever hangs.
     journal.record({
@@ -169,27 +167,23 @@ export class Session {
     });
     journal.record({ kind: 'file', path: this.#paths.sessionDir, what: 'session directory' });
     mkdirSync(this.#paths.sessionDir, { recursive: true, mode: 0o700 });
-    let kubeconfig = o.kubeconfig;
-    if (this.#hooks.user && plain.userName) {
-      const userPaths = (o.kubeconfig ?? '').split(':').filter(Boolean);
-      kubeconfig = enableCredentialOverlay(
-        this.#paths.sessionDir,
-        this.#hooks.user,
-        userPaths,
-        plain.contextName,
-        plain.userName,
-      );
-    }
-    const client = KubeClient.load({ kubeconfig, context: plain.contextName, namespace: plain.namespace });
+    const client = await connectAsUser(plain, target, this.#hooks.user, this.#paths.sessionDir);
     this.#client = client;
-    await checkAccess(client);
     this.#progress(
       'kubeconfig',
       `context ${client.contextName}, cluster ${client.clusterName}, namespace ${client.namespace}`,
     );
 
     // The TUN first: on a machine without one, nothing is deployed in the cluster.
-    const network = await this.#pickNetwork();
+    const routes = new SessionRoutes({
+      table: this.#table,
+      journal,
+      neverProxy: o.neverProxy,
+      allowConflicting: o.allowConflictingRoutes,
+      warn: (m) => this.warn(m),
+    });
+    this.#routes = routes;
+    const network = await routes.pickNetwork(dirs, this.#paths.id, o.tunName);
     journal.record({ kind: 'link', device: network.device });
     const device = await openDevice({
       network,
@@ -220,38 +214,18 @@ export class Session {
     this.#progress('relay', `pod ${this.#relay.podName} in ${client.namespace}`);
 
     this.#ranges = await discovering;
-    this.#apiServerAddresses = await lookingUp;
-    const cidrHosts = o.alsoProxy.filter(isCidr);
-    const plan = planRoutes({
+    const planned = await routes.plan({
       service: this.#ranges.service.cidrs,
       pod: this.#ranges.pod.cidrs,
-      alsoProxy: cidrHosts,
-      neverProxy: o.neverProxy,
-      apiServer: this.#apiServerAddresses.map(hostPrefix),
+      alsoProxy: o.alsoProxy.filter(isCidr),
+      apiServer: (await lookingUp).map(hostPrefix),
     });
-    this.#excluded = plan.excluded;
-    const existing = await this.#routes.listRoutes();
-    const conflicts = findConflicts(
-      plan.routes.map((r) => r.cidr),
-      existing,
-      network.device,
-    );
-    if (conflicts.length && !o.allowConflictingRoutes) throw new RouteConflictError(conflicts);
-    for (const c of conflicts) {
-      this.warn(
-        c.theirs.destination === c.ours
-          ? `${c.ours} is already routed via ${c.theirs.device}; not routed again (that would take it away from there)`
-          : `routing ${c.ours} although it overlaps ${c.theirs.destination} dev ${c.theirs.device}`,
-      );
-    }
-    // An identical prefix elsewhere would be replaced, not shadowed: leave it alone.
-    plan.routes = plan.routes.filter((r) => !conflicts.some((c) => c.theirs.destination === r.cidr));
     this.#progress(
       'cidrs',
       `services ${this.#ranges.service.cidrs.join(' ') || 'none'} (${this.#ranges.service.source}), pods ${this.#ranges.pod.cidrs.join(' ') || 'none'} (${this.#ranges.pod.source})`,
     );
 
-    // 4. TUN, DNS server and stack, routes.
+    // 4. DNS server, stack on the TUN, link and routes.
     this.#dns = await startDns({
       client,
       dialer: this.#relay.dialer,
@@ -268,11 +242,11 @@ export class Session {
       log,
     });
     this.#stack = startStack(device, this.#dns.dialer, network);
-    await this.#routes.configureLink(network.device, { mtu: device.mtu, addresses: [network.linkAddress] });
-    for (const route of plan.routes) await this.#addRoute(route);
+    await routes.configureLink(device.mtu);
+    for (const route of planned) await routes.add(route);
     this.#progress(
       'tun',
-      `${network.device} (${network.localAddress}), ${plan.routes.length} route${plan.routes.length === 1 ? '' : 's'}`,
+      `${network.device} (${network.localAddress}), ${planned.length} route${planned.length === 1 ? '' : 's'}`,
     );
 
     // 5. The machine's resolver.
@@ -285,7 +259,7 @@ export class Session {
         this.warn(`--also-proxy ${host}: cannot resolve it in the cluster (${err.message})`);
         return [] as string[];
       });
-      for (const address of addresses) await this.#addRoute({ cidr: hostPrefix(address), source: 'also-proxy' });
+      for (const address of addresses) await routes.addHost(address);
     }
 
     // 6. Traffic flows end to end.
@@ -299,7 +273,7 @@ export class Session {
     this.#progress('verify', verified);
 
     this.#rangeWatcher = new RangeWatcher(client, {
-      known: () => this.#routed.map((r) => r.cidr),
+      known: () => routes.routed.map((r) => r.cidr),
       onNewRange: (cidr, pod) => void this.#addDiscoveredRange(cidr, pod),
       log,
     });
@@ -343,58 +317,13 @@ export class Session {
     return StateJournal.create(this.#paths.stateFile, facts);
   }
 
-  async #pickNetwork(): Promise<TunNetwork> {
-    const existing = await this.#routes.listRoutes();
-    const taken = linksOfLiveSessions(
-      { stateDir: this.#options.stateDir, runtimeDir: this.#options.runtimeDir },
-      this.#paths.id,
-    );
-    for (const candidate of candidateNetworks(this.#options.tunName)) {
-      if (taken.has(candidate.device) && !this.#options.tunName) continue;
-      if (!this.#options.tunName && (await this.#routes.linkExists(candidate.device))) continue;
-      const subnet = candidate.linkAddress.replace(/\.1\/30$/, '.0/30');
-      if (existing.some((r) => r.destination === subnet)) continue;
-      return candidate;
-    }
-    throw new KvpnError('KVPN_ERR_TOO_MANY_SESSIONS', 'system', 'no free kvpn device name or TUN subnet is left', {
-      remedy: 'Stop some sessions (kvpn status lists them).',
-    });
-  }
-
-  async #addRoute(route: RouteInfo): Promise<void> {
-    const device = this.#network?.device;
-    const journal = this.#journal;
-    if (!device || !journal) return;
-    if (this.#routed.some((r) => r.cidr === route.cidr)) return;
-    journal.record({ kind: 'route', destination: route.cidr, device });
-    await this.#routes.addRoute(route.cidr, device);
-    this.#routed.push(route);
-  }
-
   async #addDiscoveredRange(cidr: string, pod: string): Promise<void> {
-    if (this.#closing || !this.#network) return;
-    const plan = planRoutes({
-      service: [],
-      pod: [cidr],
-      alsoProxy: [],
-      neverProxy: this.#options.neverProxy,
-      apiServer: this.#apiServerAddresses.map(hostPrefix),
-    });
+    if (this.#closing || !this.#routes) return;
     try {
-      const conflicts = findConflicts(
-        plan.routes.map((r) => r.cidr),
-        await this.#routes.listRoutes(),
-        this.#network.device,
-      );
-      if (conflicts.length && !this.#options.allowConflictingRoutes) {
-        this.warn(
-          `pod ${pod} is in ${cidr}, which overlaps ${conflicts[0]?.theirs.destination} dev ${conflicts[0]?.theirs.device}; not routed`,
-        );
-        return;
+      if (await this.#routes.addDiscovered(cidr, pod)) {
+        this.#ranges?.pod.cidrs.push(cidr);
+        this.#log.info('new pod range routed', { cidr, pod });
       }
-      for (const r of plan.routes) await this.#addRoute(r);
-      this.#ranges?.pod.cidrs.push(cidr);
-      this.#log.info('new pod range routed', { cidr, pod });
     } catch (err) {
       this.warn(`could not route the new pod range ${cidr}: ${(err as Error).message}`);
     }
@@ -409,8 +338,8 @@ export class Session {
       server: client.server.origin,
       namespace: client.namespace,
       device: this.#network?.device ?? '',
-      routes: [...this.#routed],
-      excluded: [...this.#excluded],
+      routes: this.#routes?.routed ?? [],
+      excluded: this.#routes?.excluded ?? [],
       dns: {
         mode: this.#dns?.mode ?? 'off',
         server: this.#dns && this.#dns.mode !== 'off' ? (this.#network?.dnsAddress ?? null) : null,
@@ -429,40 +358,18 @@ export class Session {
   }
 
   status(): SessionStatus {
-    const summary = { ...this.summary(), routes: [...this.#routed] };
-    const stack = this.#stack?.stats();
-    const tunnel = this.#relay?.dialer.stats;
-    return {
-      schema: 1,
-      ...summary,
-      relayPod: this.#relay?.podName ?? summary.relayPod,
-      state: this.#closing ? 'stopping' : this.#relay?.dialer.state === 'up' ? 'running' : 'degraded',
-      startedAt: new Date(this.#startedAt).toISOString(),
-      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-      relay: {
-        pod: this.#relay?.podName ?? '',
-        namespace: summary.namespace,
-        image: this.#relay?.image ?? '',
-        recreated: this.#relay?.recreated ?? 0,
-        connected: this.#relay?.dialer.state === 'up',
-      },
-      cidrSources: {
-        service: this.#ranges?.service.source ?? 'none',
-        pod: this.#ranges?.pod.source ?? 'none',
-        notes: [...(this.#ranges?.service.notes ?? []), ...(this.#ranges?.pod.notes ?? [])],
-      },
-      traffic: {
-        tcpOpen: stack?.tcpOpen ?? 0,
-        tcpTotal: stack?.tcpTotal ?? 0,
-        udpFlows: stack?.udpOpen ?? 0,
-        udpTotal: stack?.udpTotal ?? 0,
-        bytesToCluster: tunnel?.bytesSent ?? 0,
-        bytesFromCluster: tunnel?.bytesReceived ?? 0,
-        dialErrors: { ...(tunnel?.dialErrors ?? { refused: 0, unreachable: 0, timeout: 0, error: 0 }) },
-      },
-      dnsStats: this.#dns?.stats() ?? {},
-      warnings: [...this.#warnings],
-    };
+    return buildStatus({
+      summary: this.summary(),
+      routes: this.#routes?.routed ?? [],
+      startedAt: this.#startedAt,
+      now: Date.now(),
+      closing: this.#closing !== undefined,
+      relay: this.#relay,
+      stack: this.#stack,
+      dns: this.#dns,
+      ranges: this.#ranges,
+      warnings: this.#warnings,
+    });
   }
 
   /** Graceful and idempotent: undoes everything; resolves with what was undone. */
@@ -483,7 +390,7 @@ export class Session {
     let outcomes: UndoOutcome[] = [];
     if (journal) {
       const deps: UndoDeps = {
-        routes: this.#routes,
+        routes: this.#table,
         kube: async () => {
           if (!this.#client) throw new KvpnError('KVPN_ERR_INTERNAL', 'internal', 'no Kubernetes client');
           return this.#client;
@@ -499,7 +406,11 @@ export class Session {
       if (relay) deps.removeRelay = () => relay.remove();
       // Without a handle, deployRelay failed and removed what it had made; the label sweep
       // below double-checks, except where we may not even look (then nothing was made).
-      else deps.removeRelay = (change) => sweepRelay(change, this.#client).catch(notAllowedMeansNothing);
+      else {
+        const client = this.#client;
+        deps.removeRelay = async (change) =>
+          client ? sweepRelay(client, change).catch(notAllowedMeansNothing) : false;
+      }
       outcomes = await undoJournal(journal, deps).catch((err: Error) => {
         this.#log.error('cleanup failed', { error: err });
         return [];
@@ -518,43 +429,8 @@ export class Session {
   }
 }
 
-async function sweepRelay(
-  change: Extract<Change, { kind: 'relay' }>,
-  client: KubeClient | undefined,
-): Promise<boolean> {
-  if (!client) return false;
-  const found = (await findLeftoverRelays(client, { namespace: change.namespace })).find(
-    (r) => r.sessionId === change.sessionId,
-  );
-  await removeLeftoverRelay(
-    client,
-    found ?? { sessionId: change.sessionId, namespace: change.namespace, owner: '', pods: [] },
-  );
-  return found !== undefined;
-}
-
 function notAllowedMeansNothing(err: unknown): boolean {
   if (err instanceof KvpnError && (err.code === 'KVPN_ERR_RELAY_FORBIDDEN' || err.code === 'KVPN_ERR_API_FORBIDDEN'))
     return false;
   throw err;
-}
-
-/** Credentials and reachability, with the API's own words on failure. */
-async function checkAccess(client: KubeClient): Promise<void> {
-  try {
-    await client.request('GET', `/api/v1/namespaces/${client.namespace}/pods`, { query: { limit: 1 } });
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 403) return;
-    throw err;
-  }
-}
-
-/** Every address the API server's host name resolves to (an IP literal is itself). */
-async function apiServerAddresses(hostname: string): Promise<string[]> {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  try {
-    return [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
-  } catch {
-    return [];
-  }
 }

@@ -98,20 +98,26 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
         throw err;
       }
     }
-    case 'relay': {
+    case 'relay':
       if (deps.removeRelay) return (await deps.removeRelay(change)) ? 'undone' : 'absent';
-      const client = await deps.kube();
-      const found = (await findLeftoverRelays(client, { namespace: change.namespace })).find(
-        (r) => r.sessionId === change.sessionId,
-      );
-      // Also without pods (deleted, or never created) the ConfigMap and Secret may be there.
-      await removeLeftoverRelay(
-        client,
-        found ?? { sessionId: change.sessionId, namespace: change.namespace, owner: '', pods: [] },
-      );
-      return found ? 'undone' : 'absent';
-    }
+      return (await sweepRelay(await deps.kube(), change)) ? 'undone' : 'absent';
   }
+}
+
+/**
+ * Removes a session's relay found by its labels (pods) and names (ConfigMap,
+ * Secret); true if pods were there. Also without pods the ConfigMap and
+ * Secret may be there, so they are always deleted.
+ */
+export async function sweepRelay(client: KubeClient, change: Extract<Change, { kind: 'relay' }>): Promise<boolean> {
+  const found = (await findLeftoverRelays(client, { namespace: change.namespace })).find(
+    (r) => r.sessionId === change.sessionId,
+  );
+  await removeLeftoverRelay(
+    client,
+    found ?? { sessionId: change.sessionId, namespace: change.namespace, owner: '', pods: [] },
+  );
+  return found !== undefined;
 }
 
 /** Undo order: live processes first, then everything else newest first. */

@@ -120,16 +120,34 @@ export async function verifyTraffic(options: VerifyOptions): Promise<string> {
   const targets = await serviceTargets(options.client);
   const parts: string[] = [];
   if (targets.length) {
-    // All at once, first answer wins: one unreachable Service must not cost a timeout.
-    const attempts = targets.map(async (target) => {
-      const how = options.viaKernel
-        ? await kernelConnect(target, options.signal)
-        : await dialerConnect(options.dialer, target, options.signal);
-      return `TCP to ${target.name} (${target.address}:${target.port}) ${how}`;
-    });
-    const ok = await Promise.any(attempts).catch((err: AggregateError) => {
-      const reasons = err.errors.map((e: Error, i) => `${targets[i]?.name}: ${e.message}`);
-      throw new VerifyError(`no connection through the tunnel succeeded (${reasons.join('; ')})`);
+    // All at once: one unreachable Service must not cost a timeout. A connection wins at once;
+    // a refusal (also proof that the path works) only if nothing connects.
+    const ok = await new Promise<string>((resolve, reject) => {
+      let pending = targets.length;
+      let refused: string | undefined;
+      const errors: string[] = [];
+      const settle = () => {
+        if (--pending > 0) return;
+        if (refused) resolve(refused);
+        else reject(new VerifyError(`no connection through the tunnel succeeded (${errors.join('; ')})`));
+      };
+      for (const target of targets) {
+        const attempt = options.viaKernel
+          ? kernelConnect(target, options.signal)
+          : dialerConnect(options.dialer, target, options.signal);
+        attempt.then(
+          (how) => {
+            const line = `TCP to ${target.name} (${target.address}:${target.port}) ${how}`;
+            if (how === 'connected') resolve(line);
+            else refused ??= line;
+            settle();
+          },
+          (err: Error) => {
+            errors.push(`${target.name}: ${err.message}`);
+            settle();
+          },
+        );
+      }
     });
     parts.push(ok);
   } else {
