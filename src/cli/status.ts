@@ -61,7 +61,7 @@ export function renderStatus(s: SessionStatus, command: string): string {
       : `${s.dns.mode}, server ${s.dns.server}${s.dns.searchDomains.length ? `, search ${s.dns.searchDomains.join(' ')}` : ''}`;
   text += row('DNS', dns);
   text += row('TCP', `${t.tcpOpen} open, ${t.tcpTotal} total`);
-  text += row('UDP', `${t.udpFlows} flows, ${t.udpTotal} total`);
+  text += row('UDP', `${t.udpFlows} open, ${t.udpTotal} total`);
   text += row(
     'traffic',
     `${formatBytes(t.bytesToCluster)} to cluster, ${formatBytes(t.bytesFromCluster)} from cluster`,
