@@ -1,0 +1,130 @@
+// The session's routes against a real kernel route table (a namespace of
+// our own): the first free device and TUN network, the plan checked for
+// conflicts, every route journaled before it is added, and ranges of pods
+// that appear later added with the same carve-outs and checks.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { RouteConflictError } from '../../src/session/route-plan.js';
+import { SessionRoutes } from '../../src/session/session-routes.js';
+import { StateJournal } from '../../src/session/state-journal.js';
+import { routeTable } from '../../src/tun/routes.js';
+import { NetNs } from '../helpers/netns.js';
+
+async function setup(t: Test, opts: { allowConflicting?: boolean; neverProxy?: string[] } = {}) {
+  const ns = await NetNs.create(t, 'kvr');
+  const dir = mkdtempSync(join(tmpdir(), 'kvpn-routes-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const journal = StateJournal.create(join(dir, 'sessions', 's.json'), {
+    id: 's',
+    context: 'c',
+    namespace: 'default',
+    cluster: 'k',
+    server: 'https://10.96.0.1:443',
+    socket: join(dir, 's.sock'),
+    logFile: join(dir, 's.log'),
+    createdAt: new Date().toISOString(),
+    ownerPid: process.pid,
+  });
+  const warnings: string[] = [];
+  const table = await routeTable({ netns: ns.name });
+  const routes = new SessionRoutes({
+    table,
+    journal,
+    neverProxy: opts.neverProxy ?? ['10.244.9.0/24'],
+    allowConflicting: opts.allowConflicting ?? false,
+    warn: (m) => warnings.push(m),
+  });
+  const dirs = { stateDir: join(dir, 'state'), runtimeDir: join(dir, 'run') };
+  return { ns, journal, warnings, table, routes, dirs };
+}
+
+t.test('picks the first free device, plans around the API server, journals each route first', async (t) => {
+  const { ns, journal, table, routes, dirs } = await setup(t);
+  // kvpn0 is taken by something else on this machine.
+  await ns.ip('link', 'add', 'kvpn0', 'type', 'veth', 'peer', 'name', 'kvpn0peer');
+  const network = await routes.pickNetwork(dirs, 's');
+  t.match(network, { device: 'kvpn1', linkAddress: '198.18.1.1/30', dnsAddress: '198.18.1.2' });
+  await ns.ip('link', 'add', network.device, 'type', 'veth', 'peer', 'name', 'kvpn1peer');
+  const planned = await routes.plan({
+    service: ['10.96.0.0/12'],
+    pod: ['10.244.0.0/16'],
+    alsoProxy: [],
+    apiServer: ['10.96.0.1/32'],
+  });
+  t.equal(planned.filter((r) => r.source === 'service').length, 20, 'the /12 split around the API server');
+  t.same(
+    routes.excluded.map((e) => e.cidr),
+    ['10.96.0.1/32', '10.244.9.0/24'],
+  );
+  await routes.configureLink(1500);
+  for (const r of planned) await routes.add(r);
+  const kernel = (await table.listRoutes()).filter((r) => r.device === 'kvpn1').map((r) => r.destination);
+  for (const r of planned) t.ok(kernel.includes(r.cidr), `${r.cidr} is in the kernel`);
+  t.notOk(kernel.includes('10.96.0.0/12'));
+  t.same(
+    journal.entries.map((e) => e.change.kind === 'route' && e.change.destination),
+    planned.map((r) => r.cidr),
+    'every route journaled',
+  );
+});
+
+t.test('a conflict is an error naming both; allowed, it is routed — except an identical prefix', async (t) => {
+  const strict = await setup(t, { neverProxy: [] });
+  await strict.ns.ip('link', 'add', 'corp0', 'type', 'veth', 'peer', 'name', 'corp1');
+  await strict.ns.ip('link', 'set', 'corp0', 'up');
+  await strict.ns.ip('route', 'add', '10.96.0.0/16', 'dev', 'corp0');
+  await strict.ns.ip('route', 'add', '10.244.0.0/16', 'dev', 'corp0');
+  await strict.routes.pickNetwork(strict.dirs, 's');
+  const err = await strict.routes
+    .plan({ service: ['10.96.0.0/12'], pod: ['10.244.0.0/16'], alsoProxy: [], apiServer: [] })
+    .catch((e: unknown) => e);
+  t.ok(err instanceof RouteConflictError);
+  t.match(
+    (err as Error).message,
+    'the cluster range 10.96.0.0/12 overlaps the existing route 10.96.0.0/16 dev corp0 (and 1 more)',
+  );
+
+  const lax = await setup(t, { allowConflicting: true, neverProxy: [] });
+  await lax.ns.ip('link', 'add', 'corp0', 'type', 'veth', 'peer', 'name', 'corp1');
+  await lax.ns.ip('link', 'set', 'corp0', 'up');
+  await lax.ns.ip('route', 'add', '10.96.0.0/16', 'dev', 'corp0');
+  await lax.ns.ip('route', 'add', '10.244.0.0/16', 'dev', 'corp0');
+  await lax.routes.pickNetwork(lax.dirs, 's');
+  const planned = await lax.routes.plan({
+    service: ['10.96.0.0/12'],
+    pod: ['10.244.0.0/16'],
+    alsoProxy: [],
+    apiServer: [],
+  });
+  t.same(
+    planned.map((r) => r.cidr),
+    ['10.96.0.0/12'],
+    'the wider range is routed (the more specific corp0 route still wins for its part); the identical one stays with corp0',
+  );
+  t.match(lax.warnings, [
+    'routing 10.96.0.0/12 although it overlaps 10.96.0.0/16 dev corp0',
+    /10\.244\.0\.0\/16 is already routed via corp0; not routed again/,
+  ]);
+});
+
+t.test('a pod in a new range: routed (minus --never-proxy), unless it conflicts', async (t) => {
+  const { ns, routes, warnings, table, dirs } = await setup(t);
+  const network = await routes.pickNetwork(dirs, 's');
+  await ns.ip('link', 'add', network.device, 'type', 'veth', 'peer', 'name', 'tunpeer');
+  await routes.configureLink(1500);
+  await routes.plan({ service: ['10.96.0.0/12'], pod: ['10.244.0.0/20'], alsoProxy: [], apiServer: [] });
+  t.ok(await routes.addDiscovered('10.244.0.0/16', 'web-1'), 'a pod outside 10.244.0.0/20');
+  const kernel = (await table.listRoutes()).filter((r) => r.device === network.device).map((r) => r.destination);
+  t.ok(kernel.includes('10.244.128.0/17'));
+  t.notOk(
+    kernel.some((c) => c.startsWith('10.244.9.')),
+    'the --never-proxy /24 stays out',
+  );
+  await ns.ip('link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1');
+  await ns.ip('link', 'set', 'lan0', 'up');
+  await ns.ip('route', 'add', '10.250.0.0/24', 'dev', 'lan0');
+  t.notOk(await routes.addDiscovered('10.250.0.0/16', 'db-0'), 'conflicting: not routed');
+  t.match(warnings, [/pod db-0 is in 10\.250\.0\.0\/16, which overlaps 10\.250\.0\.0\/24 dev lan0; not routed/]);
+});
