@@ -46,18 +46,39 @@ t.test('a session in the laptop namespace, started and closed in-process', async
   );
   t.match(steps[5]?.detail, /^TCP to \S+ \(10\.\d+\.\d+\.\d+:\d+\) (connected|refused)/, 'verified through the tunnel');
   const summary = session.summary();
-  t.match(summary, { context: 'staging', namespace: 'default', device: 'kvpn0', dns: { mode: 'resolvconf', server: '198.18.0.2' } });
+  t.match(summary, {
+    context: 'staging',
+    namespace: 'default',
+    device: 'kvpn0',
+    dns: { mode: 'resolvconf', server: '198.18.0.2' },
+  });
   t.same(summary.excluded, [{ cidr: '10.244.1.0/24', reason: '--never-proxy' }], '--never-proxy carves its range out');
   t.same(
     summary.routes.map((r) => r.cidr),
-    ['10.96.0.0/12', '10.244.0.0/24', '10.244.2.0/23', '10.244.4.0/22', '10.244.8.0/21', '10.244.16.0/20', '10.244.32.0/19', '10.244.64.0/18', '10.244.128.0/17'],
+    [
+      '10.96.0.0/12',
+      '10.244.0.0/24',
+      '10.244.2.0/23',
+      '10.244.4.0/22',
+      '10.244.8.0/21',
+      '10.244.16.0/20',
+      '10.244.32.0/19',
+      '10.244.64.0/18',
+      '10.244.128.0/17',
+    ],
   );
 
-  const curl = await cluster.exec('curl', ['-sS', '-m', '10', 'http://echo.default.svc.cluster.local/'], { timeoutMs: 15_000 });
+  const curl = await cluster.exec('curl', ['-sS', '-m', '10', 'http://echo.default.svc.cluster.local/'], {
+    timeoutMs: 15_000,
+  });
   t.match(curl.stdout, /^echo-/, "the laptop's curl reaches the Service through the in-process session");
-  const onNode1 = (await cluster.pods({ app: 'echo' }, 'default')).find((p) => p.status?.podIP?.startsWith('10.244.1.'));
+  const onNode1 = (await cluster.pods({ app: 'echo' }, 'default')).find((p) =>
+    p.status?.podIP?.startsWith('10.244.1.'),
+  );
   if (onNode1) {
-    const direct = await cluster.exec('curl', ['-sS', '-m', '2', `http://${onNode1.status?.podIP}:8080/`], { timeoutMs: 5000 });
+    const direct = await cluster.exec('curl', ['-sS', '-m', '2', `http://${onNode1.status?.podIP}:8080/`], {
+      timeoutMs: 5000,
+    });
     t.not(direct.code, 0, 'a pod in the --never-proxy range is not reachable through kvpn');
   }
   const status = session.status();
@@ -73,12 +94,30 @@ t.test('a session in the laptop namespace, started and closed in-process', async
   );
   t.match(
     outcomes.map((o) => o.change.kind),
-    ['file', 'dns', 'route', 'route', 'route', 'route', 'route', 'route', 'route', 'route', 'route', 'relay', 'link', 'file'],
+    [
+      'file',
+      'dns',
+      'route',
+      'route',
+      'route',
+      'route',
+      'route',
+      'route',
+      'route',
+      'route',
+      'route',
+      'relay',
+      'link',
+      'file',
+    ],
   );
   t.same(await session.close(), outcomes, 'close is idempotent');
   t.ok(readFileSync(cluster.laptopResolvConf).equals(resolvBefore), 'resolv.conf byte-identical');
   const links = (await cluster.exec('ip', ['-o', 'link'])).stdout;
   t.notMatch(links, 'kvpn0');
-  t.same(await cluster.objects('configmaps', 'default').then((l) => l.filter((o) => o.metadata.name?.startsWith('kvpn'))), []);
+  t.same(
+    await cluster.objects('configmaps', 'default').then((l) => l.filter((o) => o.metadata.name?.startsWith('kvpn'))),
+    [],
+  );
   t.match(logLines.join(''), /info session up startupMs=\d+/);
 });
