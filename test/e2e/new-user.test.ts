@@ -4,6 +4,7 @@
 // leaves nothing behind — and neither does `down` after kill -9.
 import t from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import type { SessionStatus } from '../../src/session/types.js';
 import { startCluster } from '../cluster/index.js';
 import { daemonPid, kvpnIn, laptop, snapshot, udpRoundTrip } from './helpers/kvpn.js';
 
@@ -55,8 +56,8 @@ t.test('up, use the cluster from the laptop, status, down: nothing remains', asy
 
   const status = await kvpn.run(['status', '--json']);
   t.equal(status.code, EXIT.OK);
-  const doc = JSON.parse(status.stdout) as { schema: number; sessions: Record<string, any>[] };
-  const s = doc.sessions[0] ?? {};
+  const doc = JSON.parse(status.stdout) as { schema: number; sessions: SessionStatus[] };
+  const s = doc.sessions[0] as SessionStatus;
   t.equal(doc.schema, 1);
   t.match(s, {
     context: 'staging',
@@ -74,7 +75,7 @@ t.test('up, use the cluster from the laptop, status, down: nothing remains', asy
   t.ok(s.traffic.tcpTotal >= 5, `TCP connections counted (${s.traffic.tcpTotal})`);
   t.ok(s.traffic.udpTotal >= 1, `UDP flows counted (${s.traffic.udpTotal})`);
   t.ok(s.traffic.bytesFromCluster > 0 && s.traffic.bytesToCluster > 0, 'bytes both ways');
-  t.ok(s.dnsStats.queries > 0, 'DNS queries counted');
+  t.ok((s.dnsStats.queries ?? 0) > 0, 'DNS queries counted');
   const human = await kvpn.run(['status']);
   t.match(human.stdout, 'Session staging (running');
 

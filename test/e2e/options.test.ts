@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import type { SessionStatus } from '../../src/session/types.js';
 import { startCluster } from '../cluster/index.js';
 import { daemonPid, kvpnCommand, kvpnIn, laptop, snapshot } from './helpers/kvpn.js';
 
@@ -70,7 +71,7 @@ t.test('a second session beside the first; down --all stops both', async (t) => 
   ]);
   t.equal(beside.code, EXIT.OK, beside.stderr);
   t.match(beside.stderr, 'TUN and routes up: kvpn1 (198.18.1.1)', 'its own device and TUN network');
-  const both = JSON.parse((await kvpn.run(['status', '--json'])).stdout).sessions as Record<string, any>[];
+  const both = JSON.parse((await kvpn.run(['status', '--json'])).stdout).sessions as SessionStatus[];
   t.same(both.map((s) => s.context).sort(), ['admin', 'staging']);
   const admin = both.find((s) => s.context === 'admin');
   t.match(admin?.warnings, [/10\.96\.0\.0\/12 is already routed via kvpn0; not routed again/]);
