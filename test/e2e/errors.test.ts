@@ -1,6 +1,7 @@
 // The errors a user will meet with `kvpn up`: each is one clear sentence
 // plus its fix, a non-zero exit code, and nothing left half-done (the
 // laptop and the cluster look exactly as before).
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -178,4 +179,30 @@ t.test('a second up for the same context says so and changes nothing', async (t)
     fix: 'fix: Use it (kvpn status), or stop it first with `kvpn down --context staging`.',
   });
   t.equal((await kvpn.run(['down'])).code, EXIT.OK);
+});
+
+t.test('Ctrl-C while up is starting: exit 130, everything already done is undone', async (t) => {
+  const kvpn = kvpnIn(t, cluster);
+  const before = await snapshot(cluster, kvpn);
+  // Slow the API down so the interrupt lands in the middle of the start.
+  await cluster.setApiLatency(300);
+  t.teardown(() => cluster.setApiLatency(0));
+  const self = kvpnCommand();
+  const child = cluster.spawn(self.command, [...self.args, 'up', '--context', 'staging'], {
+    env: kvpn.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d) => (err += d));
+  const deadline = Date.now() + 30_000;
+  while (!err.includes('✓ kubeconfig loaded') && Date.now() < deadline && child.exitCode === null) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+  t.equal(code, EXIT.INTERRUPTED, err);
+  t.match(err, 'kvpn: Interrupted; the session was stopped and everything it did was undone.');
+  t.match(err, 'KVPN_ERR_INTERRUPTED');
+  await cluster.setApiLatency(0);
+  t.same(await snapshot(cluster, kvpn), before, 'nothing left half-done');
 });
