@@ -139,6 +139,8 @@ export async function startPortForward(world: BenchWorld, cleanup: Cleanup): Pro
 }
 
 export interface SshuttleOptions {
+  /** Shown in logs and results (default "sshuttle"). */
+  name?: string;
   /** Extra sshuttle flags (none by default: Telepresence 1 ran it with its defaults). */
   extraArgs?: string[];
 }
@@ -200,7 +202,7 @@ export async function startSshuttle(world: BenchWorld, cleanup: Cleanup, opts: S
   child.stdout?.resume();
   child.stderr?.resume();
   return {
-    name: 'sshuttle',
+    name: opts.name ?? 'sshuttle',
     targets: serviceTargets(world),
     pids: () => [...processTree(pid), ...(fwd.child.pid ? [fwd.child.pid] : [])],
     stop: async () => {

@@ -54,7 +54,7 @@ function panel(title: string, unit: string, groups: Group[], top: number): strin
     const yy = y(d).toFixed(1);
     out.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
     out.push(
-      `<text x="${MARGIN.left - 6}" y="${yy}" font-size="11" text-anchor="end" dominant-baseline="middle">${fmt(d)}</text>`,
+      `<text x="${MARGIN.left - 6}" y="${yy}" font-size="11" text-anchor="end" dominant-baseline="middle">${Number(d.toPrecision(1))}</text>`,
     );
   }
   out.push(

@@ -39,6 +39,7 @@ const { values } = parseArgs({
 const host = values.host ?? '';
 const port = Number(values.port);
 const timeoutMs = Number(values['timeout-ms']);
+const ALIVE_CHECK_TIMEOUT_MS = 5000;
 const deadline = performance.now() + Number(values['deadline-ms']);
 
 function percentile(sorted: number[], p: number): number {
@@ -199,13 +200,13 @@ async function holdMode(): Promise<Record<string, unknown>> {
   const openSeconds = (performance.now() - t0) / 1000;
   process.stdout.write(`HELD ${JSON.stringify({ opened: open.length, failed, openSeconds })}\n`);
   await new Promise((r) => setTimeout(r, holdMs));
-  // Still alive after the hold? One more echo on every connection.
+  // Still alive after the hold? One more echo on every connection (all at once, so 5 s is plenty).
   const results = await Promise.all(
     open.map(
       (socket) =>
         new Promise<boolean>((resolve) => {
           if (socket.destroyed) return resolve(false);
-          const timer = setTimeout(() => resolve(false), timeoutMs);
+          const timer = setTimeout(() => resolve(false), ALIVE_CHECK_TIMEOUT_MS);
           socket.once('data', () => {
             clearTimeout(timer);
             resolve(true);

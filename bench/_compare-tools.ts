@@ -67,7 +67,7 @@ export async function iperf(
     await waitForLine(server, /Server listening/, 10_000);
     server.stdout?.resume();
     const args = ['-c', target.host, '-p', String(target.port), '-t', String(opts.seconds), '-O', '1'];
-    args.push('-P', String(opts.streams), '-J', '--connect-timeout', '10000');
+    args.push('-P', String(opts.streams), '-J', '--connect-timeout', '30000');
     if (opts.download) args.push('-R');
     const meter = new UsageMeter(pids).start();
     const client = world.laptopSpawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] });

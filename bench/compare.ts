@@ -12,7 +12,7 @@
 // Writes compare.json, compare.md and compare.svg to bench/results/ (with
 // --quick: to a temporary directory, unless --out). Everything it creates
 // is removed at the end, on failure and on Ctrl-C.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { type Arm, startDirect, startPortForward, startSshuttle } from './_compa
 import { buildForBench } from './_compare-build.js';
 import { renderSvg } from './_compare-chart.js';
 import { Cleanup } from './_compare-cleanup.js';
-import { startKvpn } from './_compare-kvpn.js';
+import { type KvpnArm, startKvpn } from './_compare-kvpn.js';
 import { methodNotes } from './_compare-notes.js';
 import {
   evaluateTargets,
@@ -32,7 +32,16 @@ import {
   SYSTEMS,
   type SystemName,
 } from './_compare-render.js';
-import { type ArmResult, dnsNames, log, measureArm, measureRtt, type Settings, settingsFor } from './_compare-suite.js';
+import {
+  type ArmResult,
+  dnsNames,
+  log,
+  measureArm,
+  measureBulk,
+  measureRtt,
+  type Settings,
+  settingsFor,
+} from './_compare-suite.js';
 import { BenchWorld } from './_compare-world.js';
 import { type BenchReport, machineInfo } from './report.js';
 
@@ -68,14 +77,11 @@ function parse(args: string[]): Options {
   };
 }
 
+/** A tool's version from the text it prints (stdout and stderr together; some print to stderr or exit 1). */
 function version(cmd: string, args: string[], re: RegExp): string {
-  try {
-    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return re.exec(text)?.[1] ?? text.trim().split('\n')[0] ?? '?';
-  } catch (err) {
-    const text = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
-    return re.exec(text)?.[1] ?? 'not installed';
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) return 'not installed';
+  return re.exec(`${r.stdout}${r.stderr}`)?.[1] ?? '?';
 }
 
 function commit(): string {
@@ -86,6 +92,10 @@ function commit(): string {
   } catch {
     return 'unknown';
   }
+}
+
+function isKvpn(arm: Arm): arm is KvpnArm {
+  return arm.name === 'kvpn';
 }
 
 async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, dir: string, o: Options): Promise<Arm> {
@@ -127,7 +137,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       iperf3: version('iperf3', ['--version'], /iperf (\S+)/),
       sshuttle: version('sshuttle', ['--version'], /(\S+)/),
       OpenSSH: version('ssh', ['-V'], /OpenSSH_(\S+?),/),
-      dnsperf: version('dnsperf', ['-h'], /Version: (\S+)/),
+      dnsperf: version('dnsperf', ['-h'], /Version (\S+)/),
     },
     systems: {},
     rtt: { rttMs: s.rttMs, systems: {} },
@@ -141,21 +151,43 @@ export async function run(args: string[]): Promise<BenchReport> {
     log(`built dist/ and the helpers (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     const world = await BenchWorld.start(cleanup, build);
     log(`test world ${world.cluster.id} up (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    for (const name of o.systems) {
+    // One system at a time: started, measured, stopped (a failure is recorded, not fatal).
+    const session = async (label: string, start: () => Promise<Arm>, measure: (arm: Arm) => Promise<ArmResult>) => {
       let arm: Arm | undefined;
       try {
-        arm = await startArm(name, world, cleanup, dir, o);
-        const kvpn = name === 'kvpn' ? (arm as Awaited<ReturnType<typeof startKvpn>>) : undefined;
-        const r: ArmResult = await measureArm(world, arm, s, {
-          ...(kvpn ? { byName: kvpn.byName, dns: { server: kvpn.dnsServer, names: dnsNames(), dir } } : {}),
-        });
-        if (kvpn) r.up = kvpn.up;
-        res.systems[name] = r;
+        arm = await start();
+        return await measure(arm);
       } catch (err) {
-        log(`${name} FAILED: ${(err as Error).stack}`);
-        res.systems[name] = { error: (err as Error).message };
+        log(`${label} FAILED: ${(err as Error).stack}`);
+        return { error: (err as Error).message };
       } finally {
-        await arm?.stop().catch((err: Error) => res.cleanupErrors.push(`${name}: ${err.message}`));
+        await arm?.stop().catch((err: Error) => res.cleanupErrors.push(`${label}: ${err.message}`));
+      }
+    };
+    const withUp = (arm: Arm, r: ArmResult): ArmResult => (isKvpn(arm) ? { ...r, up: arm.up } : r);
+    for (const name of o.systems) {
+      res.systems[name] = await session(
+        name,
+        () => startArm(name, world, cleanup, dir, o),
+        async (arm) =>
+          withUp(
+            arm,
+            await measureArm(world, arm, s, {
+              ...(isKvpn(arm) ? { byName: arm.byName, dns: { server: arm.dnsServer, names: dnsNames(), dir } } : {}),
+            }),
+          ),
+      );
+      if (name === 'sshuttle' && !o.sshuttleArgs.includes('--no-latency-control')) {
+        // sshuttle's best case for bulk: its latency control off (Telepresence 1 left it on).
+        res.sshuttleTuned = await session(
+          'sshuttle --no-latency-control',
+          () =>
+            startSshuttle(world, cleanup, {
+              name: 'sshuttle --no-latency-control',
+              extraArgs: ['--no-latency-control', ...o.sshuttleArgs],
+            }),
+          async (arm) => ({ bulk: await measureBulk(world, arm, arm.targets.iperf, s, [1]), hold: {} }),
+        );
       }
     }
     const rttSystems = o.systems.filter((n) => n !== 'direct');
@@ -164,18 +196,11 @@ export async function run(args: string[]): Promise<BenchReport> {
       const undo = cleanup.add('API latency', () => world.cluster.setApiLatency(0));
       log(`${s.rttMs} ms RTT added between the laptop and the API server`);
       for (const name of rttSystems) {
-        let arm: Arm | undefined;
-        try {
-          arm = await startArm(name, world, cleanup, dir, o);
-          const r = await measureRtt(world, arm, s);
-          if (name === 'kvpn') r.up = (arm as Awaited<ReturnType<typeof startKvpn>>).up;
-          res.rtt.systems[name] = r;
-        } catch (err) {
-          log(`${name} (RTT) FAILED: ${(err as Error).stack}`);
-          res.rtt.systems[name] = { error: (err as Error).message };
-        } finally {
-          await arm?.stop().catch((err: Error) => res.cleanupErrors.push(`${name} (RTT): ${err.message}`));
-        }
+        res.rtt.systems[name] = await session(
+          `${name} (RTT)`,
+          () => startArm(name, world, cleanup, dir, o),
+          async (arm) => withUp(arm, await measureRtt(world, arm, s)),
+        );
       }
       await undo();
     }
