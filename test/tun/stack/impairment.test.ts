@@ -73,3 +73,23 @@ t.test('seeded loss, reordering, duplication and delay in both directions', opts
   }
   t.ok(w.stack.stats.tcp.retransmits > 0, 'the stack retransmitted what the impairment dropped');
 });
+
+t.test('MTU 1500 (MSS 1460, thousands of segments): nftables drops plus the seeded layer', opts, async (t) => {
+  const profile = { loss: 0.02, duplicate: 0.01, reorder: 0.03, reorderMs: 2 };
+  const w = await kernelWorld(t, {
+    mtu: 1500,
+    wrap: (d) => new ImpairedDevice(d, { seed: 7, inbound: profile, outbound: profile }),
+  });
+  const rules = `table inet kvpnloss {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "${w.device.name}" numgen random mod 100 < 3 counter drop
+  }
+}
+`;
+  await w.ns.exec('nft', ['-f', '-'], { input: rules });
+  await transfer(t, w, SERVICE_V4, 10 * MIB);
+  const s = w.stack.stats;
+  t.ok(s.tcp.fastRetransmits > 0, `fast retransmits ${s.tcp.fastRetransmits}`);
+  t.ok(s.tcp.segmentsIn > 7000, `${s.tcp.segmentsIn} segments in`);
+});

@@ -26,7 +26,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
   timeWaitMs: 10_000,
   maxRetransmits: 15,
   maxSynAckRetransmits: 5,
-  reassemblySegments: 64,
+  reassemblySegments: 1024,
 };
 
 /** Our MSS for an address family at this MTU (RFC 9293 §3.7.1). */

@@ -75,7 +75,7 @@ export class TcpConnection {
     this.snd.wl1 = syn.seq;
     this.snd.wl2 = iss;
     this.#ourMss = ourMss;
-    this.#out = new TcpOutput(host, ends, this.snd, this.rcv);
+    this.#out = new TcpOutput(host, ends, this.snd, this.rcv, syn.sackPermitted === true);
   }
 
   get stateName(): string {

@@ -127,7 +127,13 @@ export class TcpForwarder {
       packet.slice(remoteOff, remoteOff + addrLen),
       seg.srcPort,
       hash,
-      { seq: seg.seqNumber, window: seg.windowLen, mss: seg.maxSegSize, windowScale: seg.windowScale },
+      {
+        seq: seg.seqNumber,
+        window: seg.windowLen,
+        mss: seg.maxSegSize,
+        windowScale: seg.windowScale,
+        sackPermitted: seg.sackPermitted,
+      },
     );
     this.pending.add(p);
     stats.tcp.pendingDials = this.pending.size;

@@ -43,6 +43,8 @@ export interface TcpSynOptions {
   mss: number;
   /** Window-scale shift offered or -1. */
   windowScale: number;
+  /** SACK-permitted offered (RFC 2018): we then report out-of-order data in SACK blocks. */
+  sackPermitted?: boolean;
 }
 
 export interface TcpEndpoints {

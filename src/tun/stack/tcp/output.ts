@@ -4,6 +4,10 @@
 import { beginTcpPacket, finishTcpPacket, tcpPayloadOffset } from '../../wire/packet-builder.js';
 import { SeqNumber } from '../../wire/seq-number.js';
 import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+
+/** 4 blocks fit the 40 option bytes when timestamps are off (2 + 8n + 2 NOPs). */
+const TCP_SACK_BLOCKS = 4;
+
 import type { TcpEndpoints, TcpHost } from './host.js';
 import type { TcpReceiver } from './receiver.js';
 import type { TcpSender } from './sender.js';
@@ -15,12 +19,20 @@ export class TcpOutput {
   readonly #ends: TcpEndpoints;
   readonly #snd: TcpSender;
   readonly #rcv: TcpReceiver;
+  /**
+   * The peer offered SACK-permitted: our SYN-ACK agrees and every ACK sent
+   * while out-of-order data is held carries SACK blocks (RFC 2018), so the
+   * peer retransmits only the holes. (SACK blocks the peer sends us are
+   * parsed and ignored: our sender recovers with NewReno.)
+   */
+  readonly #sack: boolean;
 
-  constructor(host: TcpHost, ends: TcpEndpoints, snd: TcpSender, rcv: TcpReceiver) {
+  constructor(host: TcpHost, ends: TcpEndpoints, snd: TcpSender, rcv: TcpReceiver, sack: boolean) {
     this.#host = host;
     this.#ends = ends;
     this.#snd = snd;
     this.#rcv = rcv;
+    this.#sack = sack;
   }
 
   /** A segment at `seq` carrying `len` bytes from send-buffer offset `bufOffset`. */
@@ -64,6 +76,7 @@ export class TcpOutput {
     r.control = TcpControl.Syn;
     r.maxSegSize = Math.min(mss, 0xffff);
     r.windowScale = windowScale;
+    r.sackPermitted = this.#sack;
     // RFC 7323 §2.2: the window in a SYN is never scaled.
     const win = Math.min(0xffff, this.#rcv.free);
     this.#rcv.advEdge = SeqNumber.add(this.#rcv.nxt, win);
@@ -79,6 +92,10 @@ export class TcpOutput {
     r.ackNumber = this.#rcv.nxt;
     r.windowLen = window;
     r.payloadLen = len;
+    const ooo = this.#rcv.reassembly;
+    if (this.#sack && ooo !== null && ooo.segments > 0 && r.control !== TcpControl.Syn) {
+      r.sackCount = ooo.sackBlocks(r.sackRanges, TCP_SACK_BLOCKS);
+    }
     const packet = beginTcpPacket(e.localAddr, e.remoteAddr, r);
     if (len > 0) {
       this.#snd.buffer.copyOut(bufOffset, len, packet, tcpPayloadOffset(e.localAddr, r));

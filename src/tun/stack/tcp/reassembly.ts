@@ -23,6 +23,8 @@ export class Reassembly {
   #bytes = 0;
   /** Sequence number of an out-of-order FIN, or -1. */
   finSeq = -1;
+  /** The most recently received out-of-order sequence number (first SACK block). */
+  #latest = 0;
 
   constructor(budget: ReassemblyBudget, maxSegments: number) {
     this.#budget = budget;
@@ -42,6 +44,7 @@ export class Reassembly {
    * yet, copying them. False if a limit refused it.
    */
   insert(seq: number, data: Uint8Array): boolean {
+    this.#latest = seq;
     let start = seq;
     let bytes = data;
     let i = 0;
@@ -95,6 +98,42 @@ export class Reassembly {
       if (skip < p.data.length) return skip === 0 ? p.data : p.data.subarray(skip);
     }
     return null;
+  }
+
+  /**
+   * SACK blocks (RFC 2018 §4) into `out` as [left, right) pairs: the run
+   * holding the latest arrival first, then the others from the lowest up.
+   * Adjacent pieces are reported as one block. Returns the block count.
+   */
+  sackBlocks(out: Uint32Array, max: number): number {
+    const pieces = this.#pieces;
+    let count = 0;
+    let first = -1;
+    // Maximal runs of adjacent pieces.
+    const runs: number[] = [];
+    for (let i = 0; i < pieces.length; ) {
+      const left = (pieces[i] as Piece).seq;
+      let right = SeqNumber.add(left, (pieces[i] as Piece).data.length);
+      i++;
+      while (i < pieces.length && (pieces[i] as Piece).seq === right) {
+        right = SeqNumber.add(right, (pieces[i] as Piece).data.length);
+        i++;
+      }
+      if (first < 0 && SeqNumber.inRange(this.#latest, left, right)) first = runs.length / 2;
+      runs.push(left, right);
+    }
+    if (first >= 0) {
+      out[0] = runs[2 * first] as number;
+      out[1] = runs[2 * first + 1] as number;
+      count = 1;
+    }
+    for (let r = 0; r < runs.length / 2 && count < max; r++) {
+      if (r === first) continue;
+      out[2 * count] = runs[2 * r] as number;
+      out[2 * count + 1] = runs[2 * r + 1] as number;
+      count++;
+    }
+    return count;
   }
 
   clear(): void {

@@ -30,6 +30,8 @@ export interface SegSpec {
   data?: string | Uint8Array;
   mss?: number;
   ws?: number;
+  /** SACK blocks [left, right) to carry. */
+  sack?: [number, number][];
 }
 
 export interface Emitted {
@@ -100,10 +102,16 @@ export class TcpHarness implements TcpHost, TcpApp {
   }
 
   /** The connection as the forwarder creates it after a successful dial. */
-  open(syn: { window?: number; mss?: number; ws?: number } = {}): TcpConnection {
+  open(syn: { window?: number; mss?: number; ws?: number; sack?: boolean } = {}): TcpConnection {
     this.conn = new TcpConnection(
       { localAddr: SERVICE, localPort: SERVICE_PORT, remoteAddr: APP, remotePort: APP_PORT },
-      { seq: PEER_ISS, window: syn.window ?? 65535, mss: syn.mss ?? 1460, windowScale: syn.ws ?? -1 },
+      {
+        seq: PEER_ISS,
+        window: syn.window ?? 65535,
+        mss: syn.mss ?? 1460,
+        windowScale: syn.ws ?? -1,
+        sackPermitted: syn.sack ?? false,
+      },
       OUR_ISS,
       this.config,
       this,
@@ -133,6 +141,10 @@ export class TcpHarness implements TcpHost, TcpApp {
             : TcpControl.None;
     if (spec.mss) r.maxSegSize = spec.mss;
     if (spec.ws !== undefined) r.windowScale = spec.ws;
+    if (spec.sack) {
+      r.sackCount = spec.sack.length;
+      for (const [i, [l, rr]] of spec.sack.entries()) r.sackRanges.set([l, rr], 2 * i);
+    }
     const data = typeof spec.data === 'string' ? Buffer.from(spec.data) : (spec.data ?? null);
     const pkt = buildTcpPacket(APP, SERVICE, r, data);
     const seg = pkt.subarray(20);
@@ -228,9 +240,10 @@ export function connectionIn(
     | 'CLOSING'
     | 'TIME-WAIT',
   config: Partial<TcpConfig> = {},
+  syn: { sack?: boolean } = {},
 ): TcpHarness {
   const h = new TcpHarness(t, config);
-  h.open();
+  h.open(syn);
   h.next(); // SYN-ACK
   if (state === 'SYN-RECEIVED') return h;
   h.send({ flags: 'A', seq: PEER_ISS + 1, ack: OUR_ISS + 1 });
