@@ -9,6 +9,7 @@
 // stack and the dialer's sockets.
 // Options: --size MiB (default 512), --idle N (default 10000), --seconds S (default 3).
 import type { ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -76,6 +77,17 @@ function gc(): void {
   (runInNewContext('gc') as () => void)();
 }
 
+const REPEAT = 2;
+
+async function best(once: () => Promise<Record<string, number | string>>): Promise<Record<string, number | string>> {
+  let top: Record<string, number | string> | null = null;
+  for (let i = 0; i < REPEAT; i++) {
+    const r = await once();
+    if (top === null || Number(r.ms) < Number(top.ms)) top = r;
+  }
+  return top as Record<string, number | string>;
+}
+
 async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!cond() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -99,7 +111,8 @@ export async function run(args: string[]): Promise<BenchReport> {
       stack.close();
       device.close();
     });
-    await ns.ip('link', 'set', 'kvpnb0', 'mtu', '65520', 'up');
+    // A deep TUN queue: 10,000 connections closing at once burst ~30,000 packets.
+    await ns.ip('link', 'set', 'kvpnb0', 'mtu', '65520', 'txqueuelen', '10000', 'up');
     await ns.ip('addr', 'add', '10.201.0.1/32', 'dev', 'kvpnb0');
     await ns.ip('route', 'add', '10.200.0.0/16', 'dev', 'kvpnb0', 'src', '10.201.0.1');
     const server = await startServer(null, '127.0.0.1');
@@ -133,8 +146,9 @@ export async function run(args: string[]): Promise<BenchReport> {
     const openConns = stack.connectionCount;
     idleChild.stdin?.end();
     await waitFor(() => stack.connectionCount === 0, 15_000);
-    const up = await peer(ns, 'upload', '10.200.0.5', String(server.port), String(size));
-    const down = await peer(ns, 'download', '10.200.0.5', String(server.port), String(size));
+    // Best of REPEAT runs each: the machine is shared, the best run is the stack's own speed.
+    const up = await best(() => peer(ns, 'upload', '10.200.0.5', String(server.port), String(size)));
+    const down = await best(() => peer(ns, 'download', '10.200.0.5', String(server.port), String(size)));
     const conn = await peer(ns, 'connrate', '10.200.0.5', String(server.port), String(seconds * 1000), '32');
 
     const stats = structuredClone(stack.stats);
@@ -149,8 +163,8 @@ export async function run(args: string[]): Promise<BenchReport> {
     await vethPair(a, b, '10.77.0.1/24', '10.77.0.2/24', { mtu: 65520 });
     const vServer = await startServer(b, '10.77.0.2');
     cleanup.push(() => vServer.child.kill());
-    const vUp = await peer(a, 'upload', '10.77.0.2', String(vServer.port), String(size));
-    const vDown = await peer(a, 'download', '10.77.0.2', String(vServer.port), String(size));
+    const vUp = await best(() => peer(a, 'upload', '10.77.0.2', String(vServer.port), String(size)));
+    const vDown = await best(() => peer(a, 'download', '10.77.0.2', String(vServer.port), String(size)));
     const vConn = await peer(a, 'connrate', '10.77.0.2', String(vServer.port), String(seconds * 1000), '32');
 
     const upRate = rate(Number(up.bytes), Number(up.ms));
@@ -188,6 +202,10 @@ export async function run(args: string[]): Promise<BenchReport> {
       },
       notes: [
         'RSS per idle connection includes the DirectDialer socket (a net.Socket to the server) that each connection holds in this process.',
+        `Bulk figures are the best of ${REPEAT} runs of ${size / MIB} MiB; client and server are separate Node processes (bench/_stack-peer.mjs) on the same 2 cores.`,
+        `Load average during the run: ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')} (other work on this machine skews every figure).`,
         `Stack counters: retransmits ${stats.tcp.retransmits}, zero-window probes ${stats.tcp.zeroWindowProbes}, drops ${JSON.stringify(Object.fromEntries(Object.entries(stats.drops).filter(([, v]) => v > 0)))}`,
       ],
     };

@@ -58,7 +58,7 @@ export async function kernelWorld(t: Test, options: WorldOptions = {}): Promise<
     stack.close();
     device.close();
   });
-  await ns.ip('link', 'set', raw.name, 'mtu', String(mtu), 'up');
+  await ns.ip('link', 'set', raw.name, 'mtu', String(mtu), 'txqueuelen', '10000', 'up');
   await ns.ip('addr', 'add', `${CLIENT_V4}/32`, 'dev', raw.name);
   await ns.ip('-6', 'addr', 'add', `${CLIENT_V6}/128`, 'dev', raw.name, 'nodad');
   await ns.ip('route', 'add', '10.200.0.0/16', 'dev', raw.name, 'src', CLIENT_V4);
