@@ -1,6 +1,7 @@
 // The world's certificates, made with the openssl CLI: a CA, the API
 // server's serving certificate (127.0.0.1, localhost, kubernetes.default…)
 // and client certificates (CN = user, O = groups).
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './network/shell.js';
@@ -34,7 +35,10 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
     join(dir, 'ca.crt'),
     '-CAkey',
     join(dir, 'ca.key'),
-    '-CAcreateserial',
+    // A serial of its own per certificate: with -CAcreateserial, certificates
+    // signed in parallel raced on one ca.srl file ("Unable to load number").
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
     '-days',
     '30',
     '-out',
