@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { KvpnError } from '../errors.js';
-import type { Handoff } from '../session/credentials.js';
+import { type Handoff, stringEnv } from '../session/credentials.js';
 import { selfCommand } from '../session/self-command.js';
 import type { CliIo } from './io.js';
 
@@ -36,12 +36,6 @@ export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.en
     } catch {}
   }
   return undefined;
-}
-
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') out[k] = v;
-  return out;
 }
 
 /**

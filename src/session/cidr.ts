@@ -1,7 +1,7 @@
 // CIDR arithmetic for route planning, IPv4 and IPv6 alike: addresses are
 // bigints, a prefix is (family, base, length). Pure functions only; the
 // session decides what to route, this file only computes.
-import { isIP } from 'node:net';
+import { formatIp as formatAddress, parseIp as parseAddress } from '../tun/wire/ip-address.js';
 
 export interface Cidr {
   family: 4 | 6;
@@ -19,56 +19,21 @@ export function bits(family: 4 | 6): number {
 }
 
 export function parseIp(text: string): { family: 4 | 6; value: bigint } {
-  const family = isIP(text);
-  if (family === 4) {
-    const value = text.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
-    return { family: 4, value };
-  }
-  if (family === 6) return { family: 6, value: parseIpv6(text) };
-  throw new CidrParseError(`"${text}" is not an IP address`);
-}
-
-function parseIpv6(text: string): bigint {
-  let input = text.split('%')[0] ?? text;
-  // A trailing dotted quad ("::ffff:1.2.3.4") is two 16-bit groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(input);
-  if (v4?.[1]) {
-    const value = parseIp(v4[1]).value;
-    input = `${input.slice(0, -v4[1].length)}${(value >> 16n).toString(16)}:${(value & 0xffffn).toString(16)}`;
-  }
-  const [head, rest] = input.includes('::') ? input.split('::') : [input, undefined];
-  const groups = (s: string | undefined) => (s ? s.split(':').filter((g) => g !== '') : []);
-  const left = groups(head).map((g) => BigInt(`0x${g}`));
-  const right = groups(rest).map((g) => BigInt(`0x${g}`));
-  const fill = rest === undefined ? [] : Array<bigint>(8 - left.length - right.length).fill(0n);
-  return [...left, ...fill, ...right].reduce((acc, g) => (acc << 16n) | g, 0n);
+  const bytes = parseAddress(text);
+  if (!bytes) throw new CidrParseError(`"${text}" is not an IP address`);
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return { family: bytes.length === 4 ? 4 : 6, value };
 }
 
 export function formatIp(family: 4 | 6, value: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
+  const bytes = new Uint8Array(family === 4 ? 4 : 16);
+  let rest = value;
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = Number(rest & 0xffn);
+    rest >>= 8n;
   }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // Longest run of zero groups (length ≥ 2) becomes "::" (RFC 5952).
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatAddress(bytes);
 }
 
 function mask(family: 4 | 6, length: number): bigint {

@@ -65,7 +65,8 @@ export function passwdEntry(uid: number, passwdPath = '/etc/passwd'): PasswdEntr
   return undefined;
 }
 
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+/** The environment without unset entries, as child processes take it. */
+export function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (typeof v === 'string') out[k] = v;
   return out;
