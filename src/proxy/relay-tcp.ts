@@ -23,6 +23,8 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
   const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
   let connected = false;
   let finished = false;
+  /** The client sent END_STREAM (a real half-close, not the end of a reset). */
+  let clientEnded = false;
   const timer = setTimeout(() => {
     fail({
       status: 504,
@@ -58,10 +60,10 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
       finish();
       return;
     }
-    if (stream.rstCode !== NGHTTP2_NO_ERROR) {
-      // RST_STREAM from the client (or its session died): reset the target too.
-      if (!socket.destroyed) socket.resetAndDestroy();
-    }
+    // A clean end is END_STREAM both ways with no error; anything else (RST_STREAM,
+    // the session gone) resets the target too.
+    const clean = stream.rstCode === NGHTTP2_NO_ERROR && clientEnded && stream.writableFinished;
+    if (!clean) resetSocket(socket);
     finish();
   });
   socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -82,7 +84,7 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     stream.respond({ ':status': 200, [HEADER_PEER]: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setTimeout(ctx.idleMs, () => {
       ctx.log.info('idle TCP flow closed', { target: `${host}:${port}`, idleMs: ctx.idleMs });
-      socket.resetAndDestroy();
+      resetSocket(socket);
       resetStream(stream);
     });
     // Target → client: pipe (backpressure; the target's FIN ends the stream).
@@ -97,7 +99,20 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     socket.on('drain', () => stream.resume());
     stream.on('end', () => {
       if (stream.aborted || stream.rstCode !== NGHTTP2_NO_ERROR) return;
+      clientEnded = true;
       socket.end();
     });
   });
+}
+
+/**
+ * Closes a target connection with a TCP RST when it still can. After our FIN
+ * (the client half-closed, then reset) libuv refuses the reset (EINVAL) and
+ * Node then never closes the handle — the fd leaks and the event loop spins
+ * on it — so a plain close is all that is left there.
+ */
+function resetSocket(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded || socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
 }

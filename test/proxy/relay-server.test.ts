@@ -150,3 +150,70 @@ t.test('a client that does not speak HTTP/2 is dropped; the relay keeps serving'
   );
   t.equal(h[':status'], 200, 'the next client is served');
 });
+
+t.test('when the connection to the client drops, the targets are reset', async (t) => {
+  // Regression: a session closed without an error code (the port-forward's TCP
+  // connection ending cleanly) left its streams' target sockets open.
+  let seen!: (how: string) => void;
+  const targetClosed = new Promise<string>((resolve) => {
+    seen = resolve;
+  });
+  const target = net.createServer((s) => {
+    s.on('error', (e: NodeJS.ErrnoException) => seen(e.code ?? e.message));
+    s.on('close', () => seen('closed without a reset'));
+  });
+  target.listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  t.teardown(() => target.close());
+  const relay = await startLocalRelay(t);
+  const session = h2(t, relay.port);
+  const stream = session.request({
+    ':method': 'CONNECT',
+    ':authority': `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+    'proxy-authorization': `Bearer ${relay.token}`,
+  });
+  t.equal((await status(stream))[':status'], 200);
+  // As when the kubelet closes the port-forward connection: FIN on the relay's side.
+  relay.server.destroy();
+  t.equal(await targetClosed, 'ECONNRESET', 'the target saw a reset');
+});
+
+t.test('END_STREAM then RST_STREAM at once (Node close(code)): the target socket is closed, not leaked', async (t) => {
+  // Regression: with our FIN still in progress, socket.resetAndDestroy() fails with EINVAL
+  // and Node never closes the handle; the fd leaked and the event loop spun on it.
+  const sockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+  let targetEnded!: () => void;
+  const ended = new Promise<void>((r) => {
+    targetEnded = r;
+  });
+  const accepted: net.Socket[] = [];
+  const target = net.createServer({ allowHalfOpen: true }, (s) => {
+    accepted.push(s);
+    s.on('error', () => {});
+    s.on('end', targetEnded);
+  });
+  target.listen(0, '127.0.0.1');
+  await once(target, 'listening');
+  t.teardown(() => target.close());
+  const relay = await startLocalRelay(t);
+  const session = h2(t, relay.port);
+  await status(
+    session.request({ ':method': 'GET', ':path': '/v1/info', 'proxy-authorization': `Bearer ${relay.token}` }),
+  );
+  const baseline = sockets();
+  const stream = session.request({
+    ':method': 'CONNECT',
+    ':authority': `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+    'proxy-authorization': `Bearer ${relay.token}`,
+  });
+  t.equal((await status(stream))[':status'], 200);
+  const closed = new Promise((r) => stream.on('close', r));
+  stream.close(http2.constants.NGHTTP2_CONNECT_ERROR);
+  await closed;
+  await ended;
+  while (relay.server.counters.flowsOpen > 0) await new Promise((r) => setImmediate(r));
+  // The target's own end of the connection lives in this process too.
+  for (const s of accepted) s.destroy();
+  for (let i = 0; i < 50 && sockets() > baseline; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(sockets(), baseline, 'no TCP handle left behind by the flow');
+});
