@@ -6,9 +6,9 @@
 // state file before it is made, so a crashed session's leftovers are
 // found and undone by the next apply(), restore() or repairLeftovers().
 import type { Endpoint } from '../tun/stack/dialer.js';
-import { SystemDnsError } from './errors.js';
-import { DarwinSystemDns } from './system-dns-darwin.js';
+import { createDarwinSystemDns } from './system-dns-darwin.js';
 import { LinuxSystemDns } from './system-dns-linux.js';
+import { UnsupportedSystemDns } from './system-dns-unsupported.js';
 
 export type SystemDnsMode = 'resolved' | 'resolv.conf';
 
@@ -68,34 +68,9 @@ export interface SystemDns {
 
 export function createSystemDns(options: SystemDnsOptions, platform: NodeJS.Platform = process.platform): SystemDns {
   if (platform === 'linux') return new LinuxSystemDns(options);
-  if (platform === 'darwin') return new DarwinSystemDns();
-  return new UnsupportedSystemDns(platform);
-}
-
-class UnsupportedSystemDns implements SystemDns {
-  readonly #platform: string;
-  constructor(platform: string) {
-    this.#platform = platform;
-  }
-  #error(): SystemDnsError {
-    return new SystemDnsError(
-      'KVPN_ERR_DNS_UNSUPPORTED_PLATFORM',
-      `configuring DNS on ${this.#platform} is not supported`,
-      {
-        remedy: 'Run kvpn on Linux (macOS support is planned).',
-      },
-    );
-  }
-  async detect(): Promise<SystemDnsMode> {
-    throw this.#error();
-  }
-  async apply(): Promise<AppliedDns> {
-    throw this.#error();
-  }
-  async restore(): Promise<RestoreResult> {
-    return { restored: false, notes: [] };
-  }
-  async repairLeftovers(): Promise<RestoreResult> {
-    return { restored: false, notes: [] };
-  }
+  if (platform === 'darwin') return createDarwinSystemDns();
+  return new UnsupportedSystemDns(
+    `configuring DNS on ${platform} is not supported`,
+    'Run kvpn on Linux (macOS support is planned).',
+  );
 }
