@@ -1,7 +1,7 @@
 // Entry point of the in-cluster relay, bundled by scripts/bundle-relay.mjs
 // into dist/relay/relay.js and run by a stock node image:
 // environment → config → RelayServer on 127.0.0.1; exits 0 when idle or on
-// SIGTERM, 2 on bad configuration, 1 if it cannot listen.
+// SIGTERM, 2 on bad configuration, 1 if it cannot listen or crashes.
 import { relayConfigFromEnv } from './relay-config.js';
 import { RelayLog } from './relay-log.js';
 import { RelayServer } from './relay-server.js';
@@ -20,6 +20,11 @@ const stop = (signal: string): void => {
   process.exit(0);
 };
 process.on('SIGTERM', () => stop('SIGTERM'));
+// A bug must not go unexplained: the last log line lands in the pod's termination message.
+process.on('uncaughtException', (err: Error) => {
+  log.error('relay crashed', { error: err.stack ?? err.message });
+  process.exit(1);
+});
 process.on('SIGINT', () => stop('SIGINT'));
 server.listen().catch((err: Error) => {
   log.error('cannot listen', { error: err.message, port: config.port });
