@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { KubeApiError, KubeClient, UnknownContextError } from '../../src/kube/client.js';
 
 function kubeconfig(server: string, opts: { current?: string; contexts: [string, string][]; token: string }): string {
@@ -25,7 +25,7 @@ ${opts.contexts.map(([name, ns]) => `- name: ${name}\n  context:\n    cluster: c
 `;
 }
 
-async function apiServer(t: Tap.Test, handler: http.RequestListener): Promise<string> {
+async function apiServer(t: Test, handler: http.RequestListener): Promise<string> {
   const server = http.createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -121,7 +121,7 @@ t.test('requests carry the bearer token; API errors keep the Status message', as
   });
   t.same(pods.items, []);
   t.equal(seen[0], 'GET /api/v1/namespaces/default/pods?limit=5 Bearer secret-token');
-  const err = await client.request('GET', '/api/v1/nodes').catch((e) => e);
+  const err = await client.request<never>('GET', '/api/v1/nodes').catch((e: unknown) => e as KubeApiError);
   t.type(err, KubeApiError);
   t.equal(err.code, 'KVPN_ERR_API_FORBIDDEN');
   t.equal(err.reason, 'Forbidden');
@@ -138,6 +138,6 @@ t.test('an unreachable API server is a clear error, not a hang', async (t) => {
   );
   const client = KubeClient.load({ kubeconfig: join(dir, 'c') });
   t.teardown(() => client.close());
-  const err = await client.request('GET', '/api', { timeoutMs: 200 }).catch((e) => e);
+  const err = await client.request<never>('GET', '/api', { timeoutMs: 200 }).catch((e: unknown) => e as KubeApiError);
   t.equal(err.code, 'KVPN_ERR_API_UNREACHABLE');
 });

@@ -1,5 +1,5 @@
 // The TUN addon against the real kernel, inside a namespace made per test.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { openTun, type TunDevice } from '../../src/tun/device.js';
 import { LinuxRouteTable } from '../../src/tun/routes-linux.js';
 import { buildUdpPacket, parseIp } from '../../src/tun/wire/index.js';
@@ -10,10 +10,7 @@ if (!isRoot()) {
   process.exit(0);
 }
 
-async function tunInNamespace(
-  t: Tap.Test,
-  mtu = 1500,
-): Promise<{ ns: NetNs; dev: TunDevice; routes: LinuxRouteTable }> {
+async function tunInNamespace(t: Test, mtu = 1500): Promise<{ ns: NetNs; dev: TunDevice; routes: LinuxRouteTable }> {
   const ns = await NetNs.create(t);
   const dev = await openTun({ name: 'kvpn0', mtu, netnsPath: ns.path });
   t.teardown(() => dev.close());
@@ -42,7 +39,7 @@ t.test('a datagram routed into the TUN is read by the addon with its IP and UDP 
   await ns.exec('bash', ['-c', 'exec 3>/dev/udp/10.201.0.5/9999; printf hello-kvpn >&3']);
   const p = await packet;
   const view = new DataView(p.buffer);
-  t.equal(p[0] >> 4, 4, 'IPv4');
+  t.equal((p[0] ?? 0) >> 4, 4, 'IPv4');
   t.equal(view.getUint16(2), p.length, 'total length is the packet length');
   t.equal([...p.subarray(12, 16)].join('.'), '10.201.0.1', 'source: the link address');
   t.equal([...p.subarray(16, 20)].join('.'), '10.201.0.5', 'destination: the routed address');
@@ -149,7 +146,7 @@ t.test('a packet written through the addon with our checksums is accepted by the
 
   // A corrupted checksum is dropped by the kernel: the same bytes with one flipped.
   const bad = Uint8Array.from(v4);
-  bad[bad.length - 1] ^= 0xff;
+  bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 0xff;
   t.equal(dev.writeBatch([bad]), true);
   const counters = await ns.exec('cat', ['/proc/net/snmp']);
   const udp = counters.split('\n').filter((l) => l.startsWith('Udp:'));
