@@ -54,7 +54,7 @@ export function settingsFor(quick: boolean, overrides: Partial<Settings>): Setti
         holdCounts: [1000, 10000],
         holdConcurrency: 200,
         holdMs: 3000,
-        idleSeconds: 5,
+        idleSeconds: 3,
         dnsSeconds: 4,
         dnsRate: 5000,
         rttMs: 20,
@@ -145,7 +145,7 @@ async function measureHttp(world: BenchWorld, arm: Arm, target: Endpoint, s: Set
 }
 
 async function measureHold(world: BenchWorld, arm: Arm, target: Endpoint, count: number, s: Settings) {
-  const deadlineMs = Math.max(20_000, count * 3);
+  const deadlineMs = Math.max(15_000, count * 2);
   const args = ['--mode', 'hold', '--host', target.host, '--port', String(target.port), '--count', String(count)];
   args.push(
     '--concurrency',

@@ -66,13 +66,13 @@ export async function iperf(
   try {
     await waitForLine(server, /Server listening/, 10_000);
     server.stdout?.resume();
-    const args = ['-c', target.host, '-p', String(target.port), '-t', String(opts.seconds), '-O', '1'];
+    const args = ['-c', target.host, '-p', String(target.port), '-t', String(opts.seconds)];
     args.push('-P', String(opts.streams), '-J', '--connect-timeout', '30000');
     if (opts.download) args.push('-R');
     const meter = new UsageMeter(pids).start();
     const client = world.laptopSpawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const output = collect(client);
-    const code = await exited(client, (opts.seconds + 1 + 30) * 1000);
+    const code = await exited(client, (opts.seconds + 40) * 1000);
     const usage = meter.stop();
     let doc: {
       error?: string;
@@ -137,6 +137,24 @@ export async function client(
     ...(pids().length ? { usage } : {}),
     ...(pids().length && heldRssMiB !== undefined ? { heldRssMiB } : {}),
   };
+}
+
+/**
+ * Until one echo comes back from `target` through the system just started
+ * (sshuttle, for one, installs its iptables rules only after it prints
+ * "Connected"); resolves with the time it took, rejects after `timeoutMs`.
+ */
+export async function probeEcho(world: BenchWorld, target: Endpoint, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  let last = '';
+  while (performance.now() - t0 < timeoutMs) {
+    const args = ['--mode', 'connect', '--host', target.host, '--port', String(target.port), '--count', '1'];
+    const r = await client(world, [...args, '--timeout-ms', '3000'], () => [], 10_000);
+    if (!failed(r) && r.ok === 1) return performance.now() - t0;
+    last = failed(r) ? r.error : String(r.firstError);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no echo from ${target.host}:${target.port} within ${timeoutMs} ms: ${last}`);
 }
 
 export interface DnsRun {

@@ -1,5 +1,7 @@
 // `npm run bench -- compare [--quick] [--out DIR] [--systems a,b] [--no-rtt]
 //                            [--seconds N] [--rtt MS] [--sshuttle-arg ARG]...`
+// `npm run bench -- compare --render FILE.json [--out DIR]`: tables, chart (and,
+//   for bench/results/compare.json, docs/performance.md) again from a saved run.
 //
 // kvpn against what a user could use instead, in one run on one test world
 // (test/cluster), as ratios (docs/performance.md explains the method):
@@ -13,9 +15,9 @@
 // --quick: to a temporary directory, unless --out). Everything it creates
 // is removed at the end, on failure and on Ctrl-C.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Arm, startDirect, startPortForward, startSshuttle } from './_compare-arms.js';
 import { buildForBench } from './_compare-build.js';
@@ -31,6 +33,7 @@ import {
   renderMarkdown,
   SYSTEMS,
   type SystemName,
+  updateDoc,
 } from './_compare-render.js';
 import {
   type ArmResult,
@@ -42,6 +45,7 @@ import {
   type Settings,
   settingsFor,
 } from './_compare-suite.js';
+import { probeEcho } from './_compare-tools.js';
 import { BenchWorld } from './_compare-world.js';
 import { type BenchReport, machineInfo } from './report.js';
 
@@ -54,6 +58,8 @@ interface Options {
   rtt: boolean;
   sshuttleArgs: string[];
   overrides: Partial<Settings>;
+  /** Re-render this saved compare.json instead of measuring. */
+  render: string | undefined;
 }
 
 function parse(args: string[]): Options {
@@ -74,6 +80,7 @@ function parse(args: string[]): Options {
     rtt: !args.includes('--no-rtt'),
     sshuttleArgs,
     overrides,
+    render: value('render'),
   };
 }
 
@@ -111,11 +118,46 @@ async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, d
   }
 }
 
+/** Targets and notes from the figures, then compare.{json,md,svg} in `out`; `doc`: also docs/performance.md's tables. */
+function publish(res: Results, out: string, doc: boolean): void {
+  res.targets = evaluateTargets(res);
+  res.notes = methodNotes(res);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'compare.json'), `${JSON.stringify(res, null, 2)}\n`);
+  writeFileSync(join(out, 'compare.md'), renderMarkdown(res));
+  writeFileSync(join(out, 'compare.svg'), renderSvg(res));
+  const path = join(ROOT, 'docs', 'performance.md');
+  if (doc && existsSync(path)) {
+    writeFileSync(path, updateDoc(readFileSync(path, 'utf8'), res));
+    log(`updated the tables in ${path}`);
+  }
+}
+
+function report(res: Results): BenchReport {
+  return {
+    name: 'compare',
+    table: { columns: MAIN_COLUMNS, rows: mainRows(res) },
+    figures: res as unknown as Record<string, unknown>,
+    notes: res.targets.map(
+      (t) => `${t.text}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'} (${t.detail})`,
+    ),
+  };
+}
+
 export async function run(args: string[]): Promise<BenchReport> {
   const o = parse(args);
+  if (o.render) {
+    // Re-render a saved run (after a change to the tables or the chart); measures nothing.
+    const res = JSON.parse(readFileSync(o.render, 'utf8')) as Results;
+    const out = o.out ?? dirname(o.render);
+    publish(res, out, resolve(out) === join(ROOT, 'bench', 'results'));
+    return report(res);
+  }
   const s = settingsFor(o.quick, o.overrides);
   const cleanup = new Cleanup();
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
     log(`${signal}: cleaning up`);
     void cleanup.runAll().finally(() => process.exit(130));
   };
@@ -136,7 +178,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     versions: {
       iperf3: version('iperf3', ['--version'], /iperf (\S+)/),
       sshuttle: version('sshuttle', ['--version'], /(\S+)/),
-      OpenSSH: version('ssh', ['-V'], /OpenSSH_(\S+?),/),
+      OpenSSH: version('ssh', ['-V'], /OpenSSH_([^\s,]+)/),
       dnsperf: version('dnsperf', ['-h'], /Version (\S+)/),
     },
     systems: {},
@@ -155,7 +197,10 @@ export async function run(args: string[]): Promise<BenchReport> {
     const session = async (label: string, start: () => Promise<Arm>, measure: (arm: Arm) => Promise<ArmResult>) => {
       let arm: Arm | undefined;
       try {
+        if (interrupted) throw new Error('interrupted');
         arm = await start();
+        const ms = await probeEcho(world, arm.targets.echoTcp, 30_000);
+        log(`${label}: first echo through it after ${ms.toFixed(0)} ms of probing`);
         return await measure(arm);
       } catch (err) {
         log(`${label} FAILED: ${(err as Error).stack}`);
@@ -211,20 +256,8 @@ export async function run(args: string[]): Promise<BenchReport> {
   }
   res.durationSeconds = (performance.now() - t0) / 1000;
   res.load.after = os.loadavg();
-  res.targets = evaluateTargets(res);
-  res.notes = methodNotes(res);
   const out = o.out ?? (o.quick ? join(tmpdir(), 'kvpn-compare-quick') : join(ROOT, 'bench', 'results'));
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'compare.json'), `${JSON.stringify(res, null, 2)}\n`);
-  writeFileSync(join(out, 'compare.md'), renderMarkdown(res));
-  writeFileSync(join(out, 'compare.svg'), renderSvg(res));
+  publish(res, out, !o.quick && !o.out);
   log(`wrote ${join(out, 'compare.{json,md,svg}')} (${Math.round(res.durationSeconds)} s)`);
-  return {
-    name: 'compare',
-    table: { columns: MAIN_COLUMNS, rows: mainRows(res) },
-    figures: res as unknown as Record<string, unknown>,
-    notes: res.targets.map(
-      (t) => `${t.text}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'} (${t.detail})`,
-    ),
-  };
+  return report(res);
 }
