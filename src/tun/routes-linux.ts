@@ -1,7 +1,14 @@
 // Linux links and routes through iproute2 with JSON output.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type LinkSettings, type RouteEntry, RouteError, type RouteTable, type RouteTableOptions } from './routes.js';
+import {
+  DEFAULT_TX_QUEUE_PACKETS,
+  type LinkSettings,
+  type RouteEntry,
+  RouteError,
+  type RouteTable,
+  type RouteTableOptions,
+} from './routes.js';
 
 const execFileP = promisify(execFile);
 
@@ -37,7 +44,8 @@ export class LinuxRouteTable implements RouteTable {
   }
 
   async configureLink(device: string, settings: LinkSettings): Promise<void> {
-    await this.#ip(['link', 'set', 'dev', device, 'mtu', String(settings.mtu)]);
+    const txQueue = settings.txQueuePackets ?? DEFAULT_TX_QUEUE_PACKETS;
+    await this.#ip(['link', 'set', 'dev', device, 'mtu', String(settings.mtu), 'txqueuelen', String(txQueue)]);
     for (const address of settings.addresses) {
       const family = address.includes(':') ? '-6' : '-4';
       // IPv6 DAD would delay the address; the link is point-to-point and ours.

@@ -34,7 +34,10 @@ const isUdpTo = (port: number) => (p: Uint8Array) =>
 t.test('a datagram routed into the TUN is read by the addon with its IP and UDP fields', async (t) => {
   const { ns, dev } = await tunInNamespace(t);
   t.equal(dev.name, 'kvpn0');
-  t.match(await ns.ip('-o', 'link', 'show', 'kvpn0'), /kvpn0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1500/);
+  t.match(
+    await ns.ip('-o', 'link', 'show', 'kvpn0'),
+    /kvpn0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1500 .* qlen 10000/,
+  );
   const packet = firstPacket(dev, isUdpTo(9999));
   await ns.exec('bash', ['-c', 'exec 3>/dev/udp/10.201.0.5/9999; printf hello-kvpn >&3']);
   const p = await packet;
