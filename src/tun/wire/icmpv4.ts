@@ -1,9 +1,10 @@
 // ICMPv4 (RFC 792): echo and the error messages the stack sends or reads.
 import { readU16, writeU16 } from './bytes.js';
 import { checksum, verifyChecksum } from './checksum.js';
-import { WireError, type WireResult } from './error.js';
+import { WireError } from './error.js';
+import { ICMP_HEADER_LEN, IcmpHeaderView } from './icmp-header.js';
 
-export const ICMP_HEADER_LEN = 8;
+export { ICMP_HEADER_LEN } from './icmp-header.js';
 export const ICMPV4_PROTOCOL = 1;
 
 export const Icmpv4Type = { EchoReply: 0, DstUnreachable: 3, EchoRequest: 8, TimeExceeded: 11 } as const;
@@ -18,44 +19,10 @@ export const Icmpv4Unreachable = {
 /** RFC 1812 §4.3.2.3: an error quotes as much as fits in 576 bytes. */
 export const ICMPV4_ERROR_MAX_LEN = 576;
 
-export class Icmpv4Packet {
-  buffer: Uint8Array;
-
-  constructor(buffer: Uint8Array) {
-    this.buffer = buffer;
-  }
-
-  reset(buffer: Uint8Array): this {
-    this.buffer = buffer;
-    return this;
-  }
-
-  checkLen(): WireResult {
-    return this.buffer.length < ICMP_HEADER_LEN ? WireError.Truncated : 0;
-  }
-
-  get msgType(): number {
-    return this.buffer[0] as number;
-  }
-  get code(): number {
-    return this.buffer[1] as number;
-  }
-  get checksum(): number {
-    return readU16(this.buffer, 2);
-  }
-  get echoIdent(): number {
-    return readU16(this.buffer, 4);
-  }
-  get echoSeqNo(): number {
-    return readU16(this.buffer, 6);
-  }
+export class Icmpv4Packet extends IcmpHeaderView {
   /** Next-hop MTU of a "fragmentation needed" message (RFC 1191). */
   get nextHopMtu(): number {
     return readU16(this.buffer, 6);
-  }
-  /** Echo data, or the quoted datagram of an error. */
-  get data(): Uint8Array {
-    return this.buffer.subarray(ICMP_HEADER_LEN);
   }
   verifyChecksum(): boolean {
     return verifyChecksum(this.buffer, 0, this.buffer.length);

@@ -1,8 +1,9 @@
 // ICMPv6 (RFC 4443): echo and the error messages the stack sends or reads.
 // Neighbor discovery and MLD are parsed as 'other' for the caller to drop.
-import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
+import { readU32, writeU16, writeU32 } from './bytes.js';
 import { finishChecksum, pseudoHeaderSumV6, sumBytes, verifyChecksum } from './checksum.js';
-import { WireError, type WireResult } from './error.js';
+import { WireError } from './error.js';
+import { IcmpHeaderView } from './icmp-header.js';
 
 export const ICMPV6_HEADER_LEN = 8;
 export const ICMPV6_PROTOCOL = 58;
@@ -23,42 +24,9 @@ export const Icmpv6Unreachable = {
 /** RFC 4443 §2.4(c): an error must not exceed the minimum IPv6 MTU. */
 export const ICMPV6_ERROR_MAX_LEN = 1280;
 
-export class Icmpv6Packet {
-  buffer: Uint8Array;
-
-  constructor(buffer: Uint8Array) {
-    this.buffer = buffer;
-  }
-
-  reset(buffer: Uint8Array): this {
-    this.buffer = buffer;
-    return this;
-  }
-
-  checkLen(): WireResult {
-    return this.buffer.length < ICMPV6_HEADER_LEN ? WireError.Truncated : 0;
-  }
-
-  get msgType(): number {
-    return this.buffer[0] as number;
-  }
-  get code(): number {
-    return this.buffer[1] as number;
-  }
-  get checksum(): number {
-    return readU16(this.buffer, 2);
-  }
-  get echoIdent(): number {
-    return readU16(this.buffer, 4);
-  }
-  get echoSeqNo(): number {
-    return readU16(this.buffer, 6);
-  }
+export class Icmpv6Packet extends IcmpHeaderView {
   get mtu(): number {
     return readU32(this.buffer, 4);
-  }
-  get data(): Uint8Array {
-    return this.buffer.subarray(ICMPV6_HEADER_LEN);
   }
   verifyChecksum(src: Uint8Array, dst: Uint8Array): boolean {
     const b = this.buffer;
