@@ -37,6 +37,8 @@ export interface Targets {
   iperf: Endpoint;
   echoTcp: Endpoint;
   echoHttp: Endpoint;
+  /** More HTTP targets the connections are spread over (port-forward: the second echo pod). */
+  echoHttpAlso?: Endpoint[];
 }
 
 export interface Arm {
@@ -126,13 +128,14 @@ export async function startForwarder(world: BenchWorld, cleanup: Cleanup, forwar
 
 export async function startPortForward(world: BenchWorld, cleanup: Cleanup): Promise<Arm> {
   const iperf = `bench-iperf:${IPERF_PORT}`;
-  const tcp = `${world.echoPod}:${ECHO_TCP_TARGET_PORT}`;
-  const http = `${world.echoPod}:${ECHO_HTTP_TARGET_PORT}`;
-  const fwd = await startForwarder(world, cleanup, [iperf, tcp, http]);
+  const tcp = `${world.echoPods[0]}:${ECHO_TCP_TARGET_PORT}`;
+  // HTTP goes to both echo pods, as through the Service.
+  const [http = '', ...httpAlso] = world.echoPods.map((p) => `${p}:${ECHO_HTTP_TARGET_PORT}`);
+  const fwd = await startForwarder(world, cleanup, [iperf, tcp, http, ...httpAlso]);
   const local = (k: string): Endpoint => ({ host: '127.0.0.1', port: fwd.ports.get(k) as number });
   return {
     name: 'port-forward',
-    targets: { iperf: local(iperf), echoTcp: local(tcp), echoHttp: local(http) },
+    targets: { iperf: local(iperf), echoTcp: local(tcp), echoHttp: local(http), echoHttpAlso: httpAlso.map(local) },
     pids: () => (fwd.child.pid ? [fwd.child.pid] : []),
     stop: fwd.stop,
   };

@@ -9,6 +9,7 @@
 //   --mode http --host H --port P --connections C --seconds S
 //       C keep-alive connections, each sending `GET /` as soon as the last
 //       answer arrived, for S seconds after a warm-up. Requests/s, latency.
+//       --also H2:P2 (repeatable) spreads the connections over more targets.
 //   --mode hold --host H --port P --count N --concurrency K --hold-ms MS
 //       N connections open at once (at most K handshakes in flight), each
 //       proven by a one-byte echo; prints `HELD {json}` when all attempts
@@ -25,6 +26,7 @@ const { values } = parseArgs({
   options: {
     mode: { type: 'string' },
     host: { type: 'string' },
+    also: { type: 'string', multiple: true, default: [] },
     port: { type: 'string' },
     count: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '8' },
@@ -117,8 +119,13 @@ async function httpMode(): Promise<Record<string, unknown>> {
   let errors = 0;
   let measuring = false;
   let stopped = false;
-  const loops = Array.from({ length: connections }, async () => {
-    const socket = net.connect({ host, port, noDelay: true });
+  const targets: { host: string; port: number }[] = [{ host, port }];
+  for (const a of values.also) {
+    const [h = '', p = ''] = a.split(':');
+    targets.push({ host: h, port: Number(p) });
+  }
+  const loops = Array.from({ length: connections }, async (_, i) => {
+    const socket = net.connect({ ...(targets[i % targets.length] as { host: string; port: number }), noDelay: true });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

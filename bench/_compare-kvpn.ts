@@ -29,6 +29,8 @@ export interface KvpnArm extends Arm {
   readonly dnsServer: string;
   readonly byName: Targets;
   readonly daemonPid: number;
+  /** The session's counters (`kvpn status --json`: traffic, dnsStats). */
+  counters(): Promise<Record<string, unknown>>;
 }
 
 export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string): Promise<KvpnArm> {
@@ -86,8 +88,14 @@ export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string
   if (!session?.pid) throw new Error(`kvpn status shows no running session: ${JSON.stringify(status)}`);
   const pid = session.pid;
   const services = serviceTargets(world);
+  const counters = async (): Promise<Record<string, unknown>> => {
+    const doc = JSON.parse(await kvpn(['status', '--json'])) as { sessions: Record<string, unknown>[] };
+    const { traffic, dnsStats, warnings, state } = doc.sessions[0] ?? {};
+    return { state, traffic, dnsStats, warnings };
+  };
   return {
     name: 'kvpn',
+    counters,
     targets: services,
     byName: {
       iperf: { host: 'bench-iperf.default.svc.cluster.local', port: services.iperf.port },

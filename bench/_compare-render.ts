@@ -207,8 +207,10 @@ export function kvpnRows(res: Results): Cell[][] {
       '`kvpn up` to first HTTP 200, +RTT (s)',
       cell((figure(res.rtt.systems.kvpn, 'up.firstRequestMs') ?? Number.NaN) / 1000, 2),
     ],
-    ['DNS, flat out (queries/s)', f('dns.max.qps', 0)],
+    ['DNS, flat out (queries/s; kvpn limits a client to 5,000/s)', f('dns.max.qps', 0)],
     ['DNS, flat out, lost', f('dns.max.lost', 0)],
+    ['DNS queries dropped by the rate limiter (whole run)', f('counters.dnsStats.droppedRateLimited', 0)],
+    ['DNS queries answered (whole run)', f('counters.dnsStats.queries', 0)],
     [`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)],
     [`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)],
   ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));

@@ -40,7 +40,7 @@ export function settingsFor(quick: boolean, overrides: Partial<Settings>): Setti
         holdMs: 1000,
         idleSeconds: 1,
         dnsSeconds: 2,
-        dnsRate: 5000,
+        dnsRate: 4000,
         rttMs: 20,
         rttConnectCount: 20,
       }
@@ -56,7 +56,7 @@ export function settingsFor(quick: boolean, overrides: Partial<Settings>): Setti
         holdMs: 3000,
         idleSeconds: 3,
         dnsSeconds: 4,
-        dnsRate: 5000,
+        dnsRate: 4000,
         rttMs: 20,
         rttConnectCount: 100,
       };
@@ -136,8 +136,16 @@ export async function measureConnect(world: BenchWorld, arm: Arm, target: Endpoi
   return r;
 }
 
-async function measureHttp(world: BenchWorld, arm: Arm, target: Endpoint, s: Settings, label = arm.name) {
+async function measureHttp(
+  world: BenchWorld,
+  arm: Arm,
+  target: Endpoint,
+  s: Settings,
+  label = arm.name,
+  also: Endpoint[] = [],
+) {
   const args = ['--mode', 'http', '--host', target.host, '--port', String(target.port)];
+  for (const t of also) args.push('--also', `${t.host}:${t.port}`);
   args.push('--connections', String(s.httpConnections), '--seconds', String(s.httpSeconds));
   const r = await client(world, args, () => arm.pids(), (s.httpSeconds + 60) * 1000);
   log(`${label} http: ${describe(r, (v) => `${n(v.rps, 0)} req/s, p99 ${n(v.p99Ms, 2)} ms, errors ${v.errors}`)}`);
@@ -191,7 +199,7 @@ export async function measureArm(
       s.connectCount,
       `${arm.name} by name`,
     );
-  result.http = await measureHttp(world, arm, t.echoHttp, s);
+  result.http = await measureHttp(world, arm, t.echoHttp, s, arm.name, t.echoHttpAlso);
   if (extra.byName) result.httpByName = await measureHttp(world, arm, extra.byName.echoHttp, s, `${arm.name} by name`);
   if (extra.dns) {
     const { server, names, dir } = extra.dns;

@@ -46,13 +46,13 @@ export class BenchWorld {
   readonly echoIp: string;
   readonly iperfIp: string;
   readonly iperfNetns: string;
-  /** One echo pod, for port-forwards (which name a pod, not a Service). */
-  readonly echoPod: string;
+  /** The echo Service's pods, for port-forwards (which name a pod, not a Service). */
+  readonly echoPods: string[];
 
   private constructor(
     cluster: Cluster,
     build: BenchBuild,
-    info: { echoIp: string; iperfIp: string; iperfNetns: string; echoPod: string },
+    info: { echoIp: string; iperfIp: string; iperfNetns: string; echoPods: string[] },
   ) {
     this.cluster = cluster;
     this.build = build;
@@ -60,7 +60,7 @@ export class BenchWorld {
     this.echoIp = info.echoIp;
     this.iperfIp = info.iperfIp;
     this.iperfNetns = info.iperfNetns;
-    this.echoPod = info.echoPod;
+    this.echoPods = info.echoPods;
   }
 
   static async start(cleanup: Cleanup, build: BenchBuild): Promise<BenchWorld> {
@@ -127,13 +127,13 @@ export class BenchWorld {
       p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
     await cluster.waitForPod('bench-iperf', ready);
     await cluster.waitForPod('bench-sshd', ready);
-    const echoPod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name;
-    if (!echoPod) throw new Error('the test world has no echo pod');
+    const echoPods = (await cluster.pods({ app: 'echo' }, 'default')).map((p) => p.metadata.name as string);
+    if (echoPods.length === 0) throw new Error('the test world has no echo pod');
     return new BenchWorld(cluster, build, {
       echoIp: await cluster.serviceIp('echo'),
       iperfIp: await cluster.serviceIp('bench-iperf'),
       iperfNetns: (await cluster.podNet('bench-iperf')).netns,
-      echoPod,
+      echoPods,
     });
   }
 

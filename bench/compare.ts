@@ -209,7 +209,11 @@ export async function run(args: string[]): Promise<BenchReport> {
         await arm?.stop().catch((err: Error) => res.cleanupErrors.push(`${label}: ${err.message}`));
       }
     };
-    const withUp = (arm: Arm, r: ArmResult): ArmResult => (isKvpn(arm) ? { ...r, up: arm.up } : r);
+    // kvpn's own figures: how `up` went, and its counters after the measurements (evidence of what passed through).
+    const withUp = async (arm: Arm, r: ArmResult): Promise<ArmResult> =>
+      isKvpn(arm)
+        ? { ...r, up: arm.up, counters: await arm.counters().catch((err: Error) => ({ error: err.message })) }
+        : r;
     for (const name of o.systems) {
       res.systems[name] = await session(
         name,
