@@ -35,47 +35,96 @@ function arg(args: string[], name: string, fallback: number): number {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
-/** Bytes per second read from `conn` over `seconds`, after a short warm-up. */
-async function download(conn: Duplex, seconds: number): Promise<number> {
-  let bytes = 0;
-  let start = 0;
-  const warmupMs = 300;
-  const t0 = performance.now();
-  conn.on('data', (c: Buffer) => {
-    if (start) bytes += c.length;
-    else if (performance.now() - t0 >= warmupMs) start = performance.now();
-  });
-  conn.on('error', () => {});
-  conn.write('D');
-  await new Promise((r) => setTimeout(r, warmupMs + seconds * 1000));
-  const rate = bytes / ((performance.now() - start) / 1000);
-  conn.destroy();
-  return rate;
+interface Sample {
+  /** Bytes per second. */
+  rate: number;
+  /** CPU seconds per GiB moved: this process (the client), and the relay process. */
+  clientCpu: number;
+  relayCpu: number;
 }
 
-/** Bytes per second written to `conn` and acknowledged by the server (one byte per MiB). */
-async function upload(conn: Duplex, seconds: number): Promise<number> {
+/** CPU seconds a process has used so far, from /proc (pods are processes on this machine). */
+function processCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Measures from the end of a warm-up to the end of the window: rate and CPU per GiB. */
+class Meter {
+  #bytes = 0;
+  #start = 0;
+  #cpu0 = process.cpuUsage();
+  #relay0 = 0;
+  readonly #t0 = performance.now();
+  constructor(
+    readonly relayPid: number | undefined,
+    readonly warmupMs: number,
+  ) {}
+  add(n: number): void {
+    if (this.#start) this.#bytes += n;
+    else if (performance.now() - this.#t0 >= this.warmupMs) {
+      this.#start = performance.now();
+      this.#cpu0 = process.cpuUsage();
+      this.#relay0 = processCpuSeconds(this.relayPid);
+    }
+  }
+  done(): Sample {
+    const cpu = process.cpuUsage(this.#cpu0);
+    const gib = this.#bytes / 2 ** 30;
+    return {
+      rate: this.#bytes / ((performance.now() - this.#start) / 1000),
+      clientCpu: (cpu.user + cpu.system) / 1e6 / gib,
+      relayCpu: this.relayPid ? (processCpuSeconds(this.relayPid) - this.#relay0) / gib : 0,
+    };
+  }
+}
+
+/** Reads from `conn` for `seconds` after a short warm-up. */
+async function download(conn: Duplex, seconds: number, relayPid?: number): Promise<Sample> {
+  const meter = new Meter(relayPid, 300);
+  conn.on('data', (c: Buffer) => meter.add(c.length));
+  conn.on('error', () => {});
+  conn.write('D');
+  await new Promise((r) => setTimeout(r, meter.warmupMs + seconds * 1000));
+  const sample = meter.done();
+  conn.destroy();
+  return sample;
+}
+
+/** Writes to `conn` for `seconds`; counts what the server acknowledged (one byte per MiB). */
+async function upload(conn: Duplex, seconds: number, relayPid?: number): Promise<Sample> {
   const chunk = Buffer.alloc(256 * 1024, 121);
-  const warmupMs = 300;
-  let acked = 0;
-  let start = 0;
+  const meter = new Meter(relayPid, 300);
   let stop = false;
-  const t0 = performance.now();
-  conn.on('data', (c: Buffer) => {
-    if (start) acked += c.length;
-    else if (performance.now() - t0 >= warmupMs) start = performance.now();
-  });
+  conn.on('data', (c: Buffer) => meter.add(c.length * 1024 * 1024));
   conn.on('error', () => {});
   conn.write('U');
   const pump = (): void => {
     while (!stop && !conn.destroyed) if (!conn.write(chunk)) return void conn.once('drain', pump);
   };
   pump();
-  await new Promise((r) => setTimeout(r, warmupMs + seconds * 1000));
+  await new Promise((r) => setTimeout(r, meter.warmupMs + seconds * 1000));
   stop = true;
-  const rate = (acked * 1024 * 1024) / ((performance.now() - start) / 1000);
+  const sample = meter.done();
   conn.destroy();
-  return rate;
+  return sample;
+}
+
+/** The pid of the relay's node process in its pod's network namespace. */
+function relayPid(netns: string): number | undefined {
+  const pids = execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('relay.cjs')) return Number(pid);
+    } catch {}
+  }
+  return undefined;
 }
 
 /** Opens `total` streams, `concurrency` at a time; each is opened, answered by a FIN, closed. */
@@ -149,25 +198,38 @@ export async function run(args: string[]): Promise<BenchReport> {
       const tunnel = () => dialer.connect(bulkIp, BULK_PORT);
       // Alternate raw and tunnel, `rounds` times each, and keep medians: the
       // machine is shared, so load shifts must hit both sides alike.
+      const pid = relayPid((await cluster.podNet(relay.podName)).netns);
       const samples = {
-        rawDown: [] as number[],
-        tunnelDown: [] as number[],
-        rawUp: [] as number[],
-        tunnelUp: [] as number[],
+        rawDown: [] as Sample[],
+        tunnelDown: [] as Sample[],
+        rawUp: [] as Sample[],
+        tunnelUp: [] as Sample[],
       };
       for (let i = 0; i < rounds; i++) {
         samples.rawDown.push(await download(await raw(), seconds));
-        samples.tunnelDown.push(await download(await tunnel(), seconds));
+        samples.tunnelDown.push(await download(await tunnel(), seconds, pid));
         samples.rawUp.push(await upload(await raw(), seconds));
-        samples.tunnelUp.push(await upload(await tunnel(), seconds));
+        samples.tunnelUp.push(await upload(await tunnel(), seconds, pid));
       }
+      const med = (xs: Sample[], k: keyof Sample): number =>
+        percentile(
+          xs.map((x) => x[k]),
+          50,
+        );
+      const cell = (xs: Sample[]) => ({
+        rate: med(xs, 'rate'),
+        clientCpu: med(xs, 'clientCpu'),
+        relayCpu: med(xs, 'relayCpu'),
+      });
       const out = {
         label,
-        rawDown: percentile(samples.rawDown, 50),
-        tunnelDown: percentile(samples.tunnelDown, 50),
-        rawUp: percentile(samples.rawUp, 50),
-        tunnelUp: percentile(samples.tunnelUp, 50),
-        samples,
+        rawDown: cell(samples.rawDown),
+        tunnelDown: cell(samples.tunnelDown),
+        rawUp: cell(samples.rawUp),
+        tunnelUp: cell(samples.tunnelUp),
+        samples: Object.fromEntries(
+          Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x.rate / MB))]),
+        ),
       };
       return { out, dialer, raw };
     };
@@ -192,39 +254,60 @@ export async function run(args: string[]): Promise<BenchReport> {
     delayed.dialer.close();
 
     const overhead = (raw: number, tunnel: number): number => Math.round((1 - tunnel / raw) * 1000) / 10;
+    type Cell = { rate: number; clientCpu: number; relayCpu: number };
+    const row = (what: string, raw: Cell, tunnel: Cell): (string | number)[] => [
+      what,
+      raw.rate / MB,
+      tunnel.rate / MB,
+      overhead(raw.rate, tunnel.rate),
+      `${raw.clientCpu.toFixed(2)} / ${tunnel.clientCpu.toFixed(2)}`,
+      tunnel.relayCpu,
+    ];
     const rows = [base.out, delayed.out].flatMap((m) => [
-      [`download, ${m.label}`, m.rawDown / MB, m.tunnelDown / MB, overhead(m.rawDown, m.tunnelDown)],
-      [`upload, ${m.label}`, m.rawUp / MB, m.tunnelUp / MB, overhead(m.rawUp, m.tunnelUp)],
+      row(`download, ${m.label}`, m.rawDown, m.tunnelDown),
+      row(`upload, ${m.label}`, m.rawUp, m.tunnelUp),
     ]);
+    const figures = (prefix: string, m: typeof base.out) => ({
+      [`${prefix}raw_download_MBps`]: m.rawDown.rate / MB,
+      [`${prefix}tunnel_download_MBps`]: m.tunnelDown.rate / MB,
+      [`${prefix}overhead_download_pct`]: overhead(m.rawDown.rate, m.tunnelDown.rate),
+      [`${prefix}raw_upload_MBps`]: m.rawUp.rate / MB,
+      [`${prefix}tunnel_upload_MBps`]: m.tunnelUp.rate / MB,
+      [`${prefix}overhead_upload_pct`]: overhead(m.rawUp.rate, m.tunnelUp.rate),
+      [`${prefix}client_cpu_s_per_GiB`]: {
+        rawDown: m.rawDown.clientCpu,
+        tunnelDown: m.tunnelDown.clientCpu,
+        rawUp: m.rawUp.clientCpu,
+        tunnelUp: m.tunnelUp.clientCpu,
+      },
+      [`${prefix}relay_cpu_s_per_GiB`]: { down: m.tunnelDown.relayCpu, up: m.tunnelUp.relayCpu },
+      [`${prefix}samples_MBps`]: m.samples,
+    });
     return {
       name: 'tunnel',
-      table: { columns: ['one stream', 'raw port-forward MB/s', 'tunnel MB/s', 'overhead %'], rows },
+      table: {
+        columns: [
+          'one stream',
+          'raw port-forward MB/s',
+          'tunnel MB/s',
+          'overhead %',
+          'client CPU s/GiB raw / tunnel',
+          'relay CPU s/GiB',
+        ],
+        rows,
+      },
       figures: {
         seconds,
         rounds,
         rttMs: rtt,
-        samples_MBps: Object.fromEntries(
-          Object.entries({
-            ...base.out.samples,
-            ...Object.fromEntries(Object.entries(delayed.out.samples).map(([k, v]) => [`rtt_${k}`, v])),
-          }).map(([k, v]) => [k, v.map((x) => Math.round(x / MB))]),
-        ),
-        raw_download_MBps: base.out.rawDown / MB,
-        tunnel_download_MBps: base.out.tunnelDown / MB,
-        overhead_download_pct: overhead(base.out.rawDown, base.out.tunnelDown),
-        raw_upload_MBps: base.out.rawUp / MB,
-        tunnel_upload_MBps: base.out.tunnelUp / MB,
-        overhead_upload_pct: overhead(base.out.rawUp, base.out.tunnelUp),
-        rtt_raw_download_MBps: delayed.out.rawDown / MB,
-        rtt_tunnel_download_MBps: delayed.out.tunnelDown / MB,
-        rtt_raw_upload_MBps: delayed.out.rawUp / MB,
-        rtt_tunnel_upload_MBps: delayed.out.tunnelUp / MB,
+        ...figures('', base.out),
+        ...figures('rtt_', delayed.out),
         tunnel_streams_per_s: streamsPerSecond,
         raw_port_forwards_per_s: rawPerSecond,
       },
       notes: [
         `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(rawPerSecond)}.`,
-        `Medians of ${rounds} alternating ${seconds} s runs per cell (the machine is shared with other work).`,
+        `Medians of ${rounds} alternating ${seconds} s runs per cell (the machine is shared with other work; CPU seconds per GiB are steadier than rates under load).`,
         `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
       ],
     };
