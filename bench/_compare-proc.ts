@@ -1,8 +1,11 @@
 // CPU time and resident memory of the laptop-side processes of one system
 // under test (kvpn's daemon, the port-forward bridge, sshuttle + ssh), read
 // from /proc while a measurement runs: CPU % of one core over the run, and
-// the highest RSS seen (sampled every SAMPLE_INTERVAL_MS).
+// the highest RSS seen (sampled every SAMPLE_INTERVAL_MS). Also the whole
+// machine's busy time, to tell a CPU-bound run (all cores busy) from one
+// that waits.
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux
 const PAGE_BYTES = 4096;
@@ -110,5 +113,32 @@ export class UsageMeter {
       rssEndMiB: this.#last.rssBytes / 2 ** 20,
       seconds,
     };
+  }
+}
+
+/** Busy CPU time of the whole machine from /proc/stat: 100 % per busy core (200 % = both). */
+export class MachineMeter {
+  #busy0 = 0;
+  #total0 = 0;
+
+  static #read(): { busy: number; total: number } {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+    const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+    return { busy, total: busy + (idle ?? 0) + (iowait ?? 0) };
+  }
+
+  start(): this {
+    const s = MachineMeter.#read();
+    this.#busy0 = s.busy;
+    this.#total0 = s.total;
+    return this;
+  }
+
+  /** Busy % over the window, summed over cores. */
+  stop(): number {
+    const s = MachineMeter.#read();
+    const total = s.total - this.#total0;
+    return total > 0 ? ((s.busy - this.#busy0) / total) * 100 * cpus().length : Number.NaN;
   }
 }

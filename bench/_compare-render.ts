@@ -109,6 +109,19 @@ const USAGE_ROWS: RowSpec[] = [
   { label: 'daemon CPU, 1-stream upload (%)', path: 'bulk.upload-1.usage.cpuPercent', digits: 0 },
   { label: 'daemon CPU, HTTP keep-alive (%)', path: 'http.usage.cpuPercent', digits: 0 },
   { label: 'daemon RSS, 4-stream download (MiB)', path: 'bulk.download-4.usage.rssMaxMiB', digits: 1 },
+  {
+    label: 'whole machine busy, 1-stream download (%, 200 = both cores)',
+    path: 'bulk.download-1.machineBusyPercent',
+    digits: 0,
+  },
+  { label: 'whole machine busy, 1-stream upload (%)', path: 'bulk.upload-1.machineBusyPercent', digits: 0 },
+  { label: 'whole machine busy, HTTP keep-alive (%)', path: 'http.machineBusyPercent', digits: 0 },
+  {
+    label: 'test-world daemon (API server) CPU, 1-stream download (%)',
+    path: 'bulk.download-1.apiServerCpuPercent',
+    digits: 0,
+  },
+  { label: 'test-world daemon (API server) CPU, HTTP keep-alive (%)', path: 'http.apiServerCpuPercent', digits: 0 },
 ];
 
 export const MAIN_COLUMNS = [
@@ -210,7 +223,7 @@ export function kvpnRows(res: Results): Cell[][] {
     ['DNS, flat out (queries/s; kvpn limits a client to 5,000/s)', f('dns.max.qps', 0)],
     ['DNS, flat out, lost', f('dns.max.lost', 0)],
     ['DNS queries dropped by the rate limiter (whole run)', f('counters.dnsStats.droppedRateLimited', 0)],
-    ['DNS queries answered (whole run)', f('counters.dnsStats.queries', 0)],
+    ['DNS queries received (whole run)', f('counters.dnsStats.queries', 0)],
     [`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)],
     [`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)],
   ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stopChild } from './_compare-cleanup.js';
-import { type Usage, UsageMeter } from './_compare-proc.js';
+import { MachineMeter, type Usage, UsageMeter } from './_compare-proc.js';
 import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './_compare-world.js';
 import { percentile } from './report.js';
 
@@ -16,10 +16,25 @@ export interface Failed {
   error: string;
 }
 
-export interface Bulk {
+/** Where the CPU went during a measurement, beside the system's own processes (`usage`). */
+export interface Machine {
+  /** Busy time of the whole machine, % summed over cores (200 % = both cores busy). */
+  machineBusyPercent: number;
+  /** The test world's daemon (API server stand-in, kubelet), % of one core. */
+  apiServerCpuPercent: number;
+}
+
+export interface Bulk extends Partial<Machine> {
   MBps: number;
   retransmits?: number;
   usage?: Usage;
+}
+
+/** Starts the machine-wide meters; the returned function stops them. */
+function machineMeters(world: BenchWorld): () => Machine {
+  const machine = new MachineMeter().start();
+  const api = new UsageMeter(() => [world.apiServerPid]).start();
+  return () => ({ machineBusyPercent: machine.stop(), apiServerCpuPercent: api.stop().cpuPercent });
 }
 
 export interface BulkOptions {
@@ -70,10 +85,12 @@ export async function iperf(
     args.push('-P', String(opts.streams), '-J', '--connect-timeout', '30000');
     if (opts.download) args.push('-R');
     const meter = new UsageMeter(pids).start();
+    const machine = machineMeters(world);
     const client = world.laptopSpawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const output = collect(client);
     const code = await exited(client, (opts.seconds + 40) * 1000);
     const usage = meter.stop();
+    const cpu = machine();
     let doc: {
       error?: string;
       end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } };
@@ -86,7 +103,12 @@ export async function iperf(
     const bps = doc.end?.sum_received?.bits_per_second;
     if (doc.error || !bps) return { error: `iperf3: ${doc.error ?? `exited ${code} without a result`}` };
     const measured = pids().length > 0;
-    return { MBps: bps / 8 / 1e6, retransmits: doc.end?.sum_sent?.retransmits, ...(measured ? { usage } : {}) };
+    return {
+      MBps: bps / 8 / 1e6,
+      retransmits: doc.end?.sum_sent?.retransmits,
+      ...cpu,
+      ...(measured ? { usage } : {}),
+    };
   } catch (err) {
     return { error: (err as Error).message };
   } finally {
@@ -94,7 +116,7 @@ export async function iperf(
   }
 }
 
-export interface ClientResult {
+export interface ClientResult extends Partial<Machine> {
   [figure: string]: unknown;
   usage?: Usage;
   heldRssMiB?: number;
@@ -111,6 +133,7 @@ export async function client(
   timeoutMs: number,
 ): Promise<ClientResult | Failed> {
   const meter = new UsageMeter(pids).start();
+  const machine = machineMeters(world);
   const child = world.laptopSpawn(process.execPath, [world.build.client, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -127,6 +150,7 @@ export async function client(
   });
   const code = await exited(child, timeoutMs);
   const usage = meter.stop();
+  const cpu = machine();
   const m = /^RESULT (.*)$/m.exec(output.out());
   if (!m)
     return {
@@ -134,6 +158,7 @@ export async function client(
     };
   return {
     ...(JSON.parse(m[1] as string) as ClientResult),
+    ...cpu,
     ...(pids().length ? { usage } : {}),
     ...(pids().length && heldRssMiB !== undefined ? { heldRssMiB } : {}),
   };

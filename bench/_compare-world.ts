@@ -137,6 +137,11 @@ export class BenchWorld {
     });
   }
 
+  /** The test world's daemon: API server stand-in, kubelet, controllers (one process). */
+  get apiServerPid(): number {
+    return this.cluster.state.daemonPid;
+  }
+
   get laptop(): string {
     return this.cluster.laptop.name;
   }
