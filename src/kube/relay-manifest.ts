@@ -31,7 +31,7 @@ export const DEFAULT_RELAY_RESOURCES: RelayResources = {
   cpuRequest: '50m',
   memoryRequest: '64Mi',
   cpuLimit: '1',
-  memoryLimit: '512Mi',
+  memoryLimit: '1Gi',
 };
 
 export interface RelayManifestOptions {

@@ -8,7 +8,8 @@ export const DEFAULT_IDLE_EXIT_MS = 10 * 60_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TCP_IDLE_MS = 2 * 60 * 60_000;
 export const DEFAULT_UDP_IDLE_MS = 120_000;
-export const DEFAULT_MAX_STREAMS = 8192;
+/** Open flows over all sessions; matches 4 sessions × MAX_CONCURRENT_STREAMS. */
+export const DEFAULT_MAX_STREAMS = 32768;
 /** Datagrams queued toward the client per UDP flow before new ones are dropped. */
 export const UDP_FLOW_QUEUE_BYTES = 1024 * 1024;
 
