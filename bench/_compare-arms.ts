@@ -47,6 +47,8 @@ export interface Arm {
   /** The laptop-side processes of this system (empty for the kernel). */
   pids(): number[];
   stop(): Promise<void>;
+  /** What the system said or did worth recording (sshuttle: its exit, the end of its stderr). */
+  diagnostics?(): Record<string, unknown>;
 }
 
 export function serviceTargets(world: BenchWorld): Targets {
@@ -203,9 +205,17 @@ export async function startSshuttle(world: BenchWorld, cleanup: Cleanup, opts: S
     throw err;
   }
   child.stdout?.resume();
-  child.stderr?.resume();
+  let stderrTail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString('utf8')).slice(-2000);
+  });
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => {
+    exit = `exited ${signal ?? code}`;
+  });
   return {
     name: opts.name ?? 'sshuttle',
+    diagnostics: () => ({ running: exit === undefined, ...(exit ? { exit } : {}), stderrTail }),
     targets: serviceTargets(world),
     pids: () => [...processTree(pid), ...(fwd.child.pid ? [fwd.child.pid] : [])],
     stop: async () => {

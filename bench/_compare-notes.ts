@@ -33,5 +33,13 @@ export function methodNotes(res: Results): string[] {
   for (const [name, r] of Object.entries(res.systems)) walk(name, r);
   for (const [name, r] of Object.entries(res.rtt.systems)) walk(`${name} (RTT)`, r);
   for (const f of failures) notes.push(`Failed: ${f}`);
+  for (const [name, r] of Object.entries(res.systems)) {
+    const d = (r as { diagnostics?: { running?: boolean; exit?: string; stderrTail?: string } }).diagnostics;
+    if (d && d.running === false) {
+      notes.push(
+        `${name} ${d.exit} during its measurements; the end of its stderr: ${JSON.stringify(d.stderrTail?.trim().slice(-400) ?? '')}`,
+      );
+    }
+  }
   return notes;
 }

@@ -56,26 +56,16 @@ export function processTree(root: number): number[] {
   return out;
 }
 
-function total(pids: readonly number[]): { cpuSeconds: number; rssBytes: number } {
-  let cpuSeconds = 0;
-  let rssBytes = 0;
-  for (const pid of pids) {
-    const p = readProcess(pid);
-    if (!p) continue;
-    cpuSeconds += p.cpuSeconds;
-    rssBytes += p.rssBytes;
-  }
-  return { cpuSeconds, rssBytes };
-}
-
 /** Measures a set of processes from start() to stop(). */
 export class UsageMeter {
   readonly #pids: () => readonly number[];
   #timer: NodeJS.Timeout | undefined;
   #t0 = 0;
-  #cpu0 = 0;
+  /** CPU seconds of each process seen: at its first sample, and at its last (a process that exits keeps its last). */
+  #cpuFirst = new Map<number, number>();
+  #cpuLast = new Map<number, number>();
+  #rssNow = 0;
   #rssMax = 0;
-  #last = { cpuSeconds: 0, rssBytes: 0 };
 
   constructor(pids: () => readonly number[]) {
     this.#pids = pids;
@@ -83,34 +73,42 @@ export class UsageMeter {
 
   start(): this {
     this.#t0 = performance.now();
-    this.#last = total(this.#pids());
-    this.#cpu0 = this.#last.cpuSeconds;
-    this.#rssMax = this.#last.rssBytes;
+    this.#sample();
     this.#timer = setInterval(() => this.#sample(), SAMPLE_INTERVAL_MS);
     return this;
   }
 
   #sample(): void {
-    this.#last = total(this.#pids());
-    this.#rssMax = Math.max(this.#rssMax, this.#last.rssBytes);
+    let rss = 0;
+    for (const pid of this.#pids()) {
+      const p = readProcess(pid);
+      if (!p) continue;
+      // A process born during the window counts from zero.
+      if (!this.#cpuFirst.has(pid)) this.#cpuFirst.set(pid, this.#timer ? 0 : p.cpuSeconds);
+      this.#cpuLast.set(pid, p.cpuSeconds);
+      rss += p.rssBytes;
+    }
+    this.#rssNow = rss;
+    this.#rssMax = Math.max(this.#rssMax, rss);
   }
 
   /** RSS now, without ending the window. */
   rssNowMiB(): number {
     this.#sample();
-    return this.#last.rssBytes / 2 ** 20;
+    return this.#rssNow / 2 ** 20;
   }
 
   stop(): Usage {
     clearInterval(this.#timer);
     this.#sample();
     const seconds = (performance.now() - this.#t0) / 1000;
-    const cpuSeconds = this.#last.cpuSeconds - this.#cpu0;
+    let cpuSeconds = 0;
+    for (const [pid, last] of this.#cpuLast) cpuSeconds += last - (this.#cpuFirst.get(pid) ?? last);
     return {
       cpuPercent: (cpuSeconds / seconds) * 100,
       cpuSeconds,
       rssMaxMiB: this.#rssMax / 2 ** 20,
-      rssEndMiB: this.#last.rssBytes / 2 ** 20,
+      rssEndMiB: this.#rssNow / 2 ** 20,
       seconds,
     };
   }

@@ -109,6 +109,8 @@ const USAGE_ROWS: RowSpec[] = [
   { label: 'daemon CPU, 1-stream upload (%)', path: 'bulk.upload-1.usage.cpuPercent', digits: 0 },
   { label: 'daemon CPU, HTTP keep-alive (%)', path: 'http.usage.cpuPercent', digits: 0 },
   { label: 'daemon RSS, 4-stream download (MiB)', path: 'bulk.download-4.usage.rssMaxMiB', digits: 1 },
+  { label: 'daemon CPU idle after the run (%)', path: 'idleAfter.cpuPercent', digits: 1 },
+  { label: 'daemon RSS idle after the run (MiB)', path: 'idleAfter.rssEndMiB', digits: 1 },
   {
     label: 'whole machine busy, 1-stream download (%, 200 = both cores)',
     path: 'bulk.download-1.machineBusyPercent',
@@ -224,6 +226,8 @@ export function kvpnRows(res: Results): Cell[][] {
     ['DNS, flat out, lost', f('dns.max.lost', 0)],
     ['DNS queries dropped by the rate limiter (whole run)', f('counters.dnsStats.droppedRateLimited', 0)],
     ['DNS queries received (whole run)', f('counters.dnsStats.queries', 0)],
+    ['TCP connections still open in the daemon 3 s after the last test', f('counters.traffic.tcpOpen', 0)],
+    ['TCP connections through the daemon (whole run)', f('counters.traffic.tcpTotal', 0)],
     [`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)],
     [`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)],
   ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));

@@ -67,6 +67,8 @@ export type Outcome<T> = T | Failed;
 
 export interface ArmResult {
   idle?: Usage;
+  /** Idle again after the last measurement. */
+  idleAfter?: Usage;
   bulk: Record<string, Outcome<Bulk>>;
   connect?: Outcome<ClientResult>;
   http?: Outcome<ClientResult>;
@@ -211,6 +213,9 @@ export async function measureArm(
     );
   }
   for (const count of s.holdCounts) result.hold[String(count)] = await measureHold(world, arm, t.echoTcp, count, s);
+  // Does the daemon settle (CPU) and give memory back once everything is closed?
+  result.idleAfter = await measureIdle(arm, s.idleSeconds);
+  if (arm.diagnostics) result.diagnostics = arm.diagnostics();
   return result;
 }
 
