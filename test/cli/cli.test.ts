@@ -1,13 +1,14 @@
 // The command line as a user meets it: help, version, completion, usage
 // errors with their fix and exit code, and the commands that have nothing to
 // act on. Runs runCli in-process (what main.ts calls) with captured output.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runCli } from '../../src/cli/app.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { memoryIo } from '../../src/cli/io.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 function dirs(t: Test): { env: NodeJS.ProcessEnv; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kvpn-cli-'));
@@ -103,24 +104,12 @@ t.test('usage errors: one sentence, the fix, the code, exit 2', async (t) => {
 t.test('an unknown context names the contexts there are, before anything is changed', async (t) => {
   const { dir, env } = dirs(t);
   const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-current-context: staging
-clusters:
-- name: c
-  cluster: {server: "https://127.0.0.1:1"}
-users:
-- name: u
-  user: {token: abc}
-contexts:
-- name: staging
-  context: {cluster: c, user: u, namespace: default}
-- name: admin
-  context: {cluster: c, user: u}
-`,
-  );
+  writeKubeconfig(kubeconfig, {
+    server: 'https://127.0.0.1:1',
+    user: { token: 'abc' },
+    contexts: [{ name: 'staging', namespace: 'default' }, { name: 'admin' }],
+    current: 'staging',
+  });
   const r = await cli(t, ['up', '--kubeconfig', kubeconfig, '--context', 'stagign'], env);
   t.equal(r.code, EXIT.CONFIG);
   t.match(r.err, 'kvpn: Context "stagign" is not in the kubeconfig.');

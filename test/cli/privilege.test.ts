@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { selfCommand } from '../../src/session/self-command.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const NOBODY = 65534;
 
@@ -46,23 +47,13 @@ async function world(t: Test, opts: { serverUp: boolean }): Promise<World> {
   if (opts.serverUp) t.teardown(() => server.close());
   else server.close();
   const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-current-context: staging
-clusters:
-- name: c
-  cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}
-users:
-- name: u
-  user: {token: abc}
-contexts:
-- name: staging
-  context: {cluster: c, user: u, namespace: default}
-`,
-    { mode: 0o644 },
-  );
+  writeKubeconfig(kubeconfig, {
+    server: `http://127.0.0.1:${port}`,
+    insecure: true,
+    user: { token: 'abc' },
+    contexts: [{ name: 'staging', namespace: 'default' }],
+    current: 'staging',
+  });
   const env = {
     PATH: `${join(dir, 'bin')}:/usr/bin:/bin`,
     HOME: dir,

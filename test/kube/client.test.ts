@@ -6,23 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { KubeApiError, KubeClient, UnknownContextError } from '../../src/kube/client.js';
+import { kubeconfigYaml } from '../helpers/kubeconfig.js';
 
 function kubeconfig(server: string, opts: { current?: string; contexts: [string, string][]; token: string }): string {
-  return `apiVersion: v1
-kind: Config
-current-context: ${opts.current ?? ''}
-clusters:
-- name: c1
-  cluster:
-    server: ${server}
-    insecure-skip-tls-verify: true
-users:
-- name: u1
-  user:
-    token: ${opts.token}
-contexts:
-${opts.contexts.map(([name, ns]) => `- name: ${name}\n  context:\n    cluster: c1\n    user: u1\n    namespace: ${ns}`).join('\n')}
-`;
+  return kubeconfigYaml({
+    server,
+    insecure: true,
+    user: { token: opts.token },
+    contexts: opts.contexts.map(([name, namespace]) => ({ name, namespace })),
+    ...(opts.current ? { current: opts.current } : {}),
+  });
 }
 
 async function apiServer(t: Test, handler: http.RequestListener): Promise<string> {

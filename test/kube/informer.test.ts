@@ -1,6 +1,6 @@
 // The informer against a scripted API server: list, watch, a 410 Gone, relist.
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { KubeClient } from '../../src/kube/client.js';
 import { Informer, type KubeObject } from '../../src/kube/informer.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const svc = (name: string, rv: string): KubeObject => ({
   metadata: { name, namespace: 'default', resourceVersion: rv },
@@ -52,10 +53,13 @@ t.test('list then watch; a 410 on the watch relists and reports what vanished as
   });
   const dir = mkdtempSync(join(tmpdir(), 'kvpn-inf-'));
   const port = (server.address() as AddressInfo).port;
-  writeFileSync(
-    join(dir, 'c'),
-    `apiVersion: v1\nkind: Config\ncurrent-context: s\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: x\ncontexts:\n- name: s\n  context:\n    cluster: c\n    user: u\n`,
-  );
+  writeKubeconfig(join(dir, 'c'), {
+    server: `http://127.0.0.1:${port}`,
+    insecure: true,
+    user: { token: 'x' },
+    contexts: [{ name: 's' }],
+    current: 's',
+  });
   const client = KubeClient.load({ kubeconfig: join(dir, 'c') });
   const events: string[] = [];
   let syncs = 0;

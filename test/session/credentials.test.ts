@@ -15,6 +15,7 @@ import {
   invokingUser,
   userKubeconfigPaths,
 } from '../../src/session/credentials.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const NOBODY = 65534;
 
@@ -44,27 +45,13 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","s
     { mode: 0o755 },
   );
   const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-current-context: staging
-clusters:
-- name: c
-  cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}
-users:
-- name: dev
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1
-      command: ${plugin}
-      interactiveMode: Never
-contexts:
-- name: staging
-  context: {cluster: c, user: dev, namespace: default}
-`,
-    { mode: 0o644 },
-  );
+  writeKubeconfig(kubeconfig, {
+    server: `http://127.0.0.1:${port}`,
+    insecure: true,
+    user: { name: 'dev', execCommand: plugin },
+    contexts: [{ name: 'staging', namespace: 'default' }],
+    current: 'staging',
+  });
 
   // What sudo leaves us: SUDO_* in the environment, the user's own environment from the handoff.
   const user = invokingUser(
