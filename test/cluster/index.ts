@@ -268,23 +268,7 @@ export class Cluster {
     args: string[],
     opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
   ): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', this.laptop.name, cmd, ...args], {
-        env: opts.env ?? process.env,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-      child.stdin.end(opts.input);
-    });
+    return execInNetns(this.laptop.name, cmd, args, opts);
   }
 
   /** Spawns a long-running process in the laptop namespace. */
@@ -301,19 +285,7 @@ export class Cluster {
     opts: { timeoutMs?: number } = {},
   ): Promise<ExecResult> {
     const net = await this.podNet(pod, namespace);
-    return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', net.netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+    return execInNetns(net.netns, cmd, args, opts);
   }
 
   /** The real kubectl, in the laptop namespace, with this world's kubeconfig. */
@@ -468,4 +440,30 @@ export class Cluster {
     })();
     return this.#stopped;
   }
+}
+
+/** Runs a command in a network namespace and collects its output; a timeout kills it. */
+function execInNetns(
+  netns: string,
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', netns, cmd, ...args], {
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(opts.input);
+  });
 }
