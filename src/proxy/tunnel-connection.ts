@@ -76,7 +76,10 @@ export class TunnelConnection extends Duplex {
     const clean = code === NGHTTP2_NO_ERROR && this.#stream.readableEnded;
     if (clean) {
       cb?.(new TunnelResetError('tunnel stream closed'));
-      this.destroy();
+      // Both directions finished; the reply may still sit unread in our buffer.
+      // Like a socket, close once the reader has taken it and the end.
+      if (this.readableEnded) this.destroy();
+      else this.once('end', () => this.destroy());
       return;
     }
     const err =

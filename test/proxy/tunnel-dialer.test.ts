@@ -114,6 +114,23 @@ t.test('the target FINs first; we keep sending until we end', async (t) => {
   t.equal(received, 'still here', 'writes after the target half-closed still arrive');
 });
 
+t.test('a reply read only after the stream closed is delivered whole, then ends', async (t) => {
+  // Broke once: the HTTP/2 stream closing destroyed the connection before its
+  // reader had drained the buffered reply and its end (ERR_STREAM_PREMATURE_CLOSE).
+  const port = await tcpServer(t, (s) => s.pipe(s));
+  const { d } = await dialer(t);
+  const conn = await d.dialTcp(request('127.0.0.1', port));
+  conn.end('read me later\n');
+  // Nobody reads until both directions have finished and the stream is gone.
+  while (d.sessionLoads().reduce((a, b) => a + b, 0) > 0) await new Promise((r) => setImmediate(r));
+  t.equal(conn.destroyed, false, 'not destroyed while its reply is unread');
+  const chunks: Buffer[] = [];
+  for await (const c of conn) chunks.push(c as Buffer);
+  t.equal(Buffer.concat(chunks).toString(), 'read me later\n', 'the whole reply, then end');
+  if (!conn.destroyed) await once(conn, 'close');
+  t.pass('closed after the reader finished');
+});
+
 t.test('a reset by the target resets our stream; our reset resets the target', async (t) => {
   const targetErrors: string[] = [];
   let targetClosed!: () => void;
