@@ -1,7 +1,7 @@
 // One CONNECT stream carrying one TCP connection, relay side.
 //
 //   HEADERS CONNECT host:port ─► net.connect ─► 200 | 502/504 + proxy-status (END_STREAM)
-//   DATA        ◄──────────────► socket bytes (pipe: backpressure both ways)
+//   DATA        ◄──────────────► socket bytes (backpressure both ways; target reads of up to 256 KiB)
 //   END_STREAM  ◄──────────────► FIN (half-close, allowHalfOpen)
 //   RST_STREAM(CONNECT_ERROR) ◄─► RST (RFC 9113 §8.5)
 import http2 from 'node:http2';
@@ -20,7 +20,23 @@ const { NGHTTP2_NO_ERROR } = http2.constants;
 
 export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: number, ctx: FlowContext): void {
   const started = ctx.now();
-  const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+  let toClientOpen = true;
+  const socket = net.connect({
+    host,
+    port,
+    allowHalfOpen: true,
+    noDelay: true,
+    // Target → client without 'data' events: reads land in buffers handed on
+    // to the stream as they are (see keepRead).
+    onread: {
+      buffer: takeReadBuffer,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        ctx.counted(0, n);
+        if (!toClientOpen || stream.destroyed) return true;
+        return stream.write(keepRead(buf as Buffer, n));
+      },
+    },
+  });
   let connected = false;
   let finished = false;
   /** The client sent END_STREAM (a real half-close, not the end of a reset). */
@@ -87,9 +103,13 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
       resetSocket(socket);
       resetStream(stream);
     });
-    // Target → client: pipe (backpressure; the target's FIN ends the stream).
-    socket.pipe(stream);
-    socket.on('data', (chunk: Buffer) => ctx.counted(0, chunk.length));
+    // Target → client: a full stream pauses the socket (callback returned
+    // false); 'drain' resumes it; the target's FIN ends the stream.
+    stream.on('drain', () => socket.resume());
+    socket.on('end', () => {
+      toClientOpen = false;
+      if (!stream.destroyed && !stream.writableEnded) stream.end();
+    });
     // Client → target by hand: Node ends a reset stream's readable too, and
     // only a real END_STREAM may become a FIN.
     stream.on('data', (chunk: Buffer) => {
@@ -103,6 +123,26 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
       socket.end();
     });
   });
+}
+
+/** Reads from targets go into one large buffer at a time: fewer, larger reads and DATA frames. */
+const READ_BYTES = 256 * 1024;
+/** A read smaller than this is copied out and the large buffer used again. */
+const COPY_BELOW_BYTES = 32 * 1024;
+let spare: Buffer | undefined;
+
+function takeReadBuffer(): Buffer {
+  const b = spare ?? Buffer.allocUnsafe(READ_BYTES);
+  spare = undefined;
+  return b;
+}
+
+/** The bytes of one read, as a Buffer the stream may keep: big reads keep their buffer, small ones are copied. */
+function keepRead(buf: Buffer, n: number): Buffer {
+  if (n >= COPY_BELOW_BYTES) return buf.subarray(0, n);
+  const copy = Buffer.from(buf.subarray(0, n));
+  spare = buf;
+  return copy;
 }
 
 /**
