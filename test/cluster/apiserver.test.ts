@@ -153,6 +153,68 @@ t.test('the staging user stops at namespace default, like a Role', async (t) => 
   );
 });
 
+t.test('the no-portforward ServiceAccount has the kvpn Role of docs/rbac.md but pods/portforward', async (t) => {
+  const as = { context: 'no-portforward' as const };
+  const user = 'system:serviceaccount:default:no-portforward';
+  t.equal((await cluster.request('GET', '/api/v1/namespaces/default/pods', as)).status, 200, 'list pods');
+  const cm = await cluster.request('POST', '/api/v1/namespaces/default/configmaps?dryRun=All', {
+    ...as,
+    body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'probe' } },
+  });
+  t.equal(cm.status, 201, 'create configmaps');
+  const readCm = await cluster.request('GET', '/api/v1/namespaces/default/configmaps', as);
+  t.equal(
+    readCm.json<{ message: string }>().message,
+    `configmaps is forbidden: User "${user}" cannot list resource "configmaps" in API group "" in the namespace "default"`,
+    'only the verbs of its rules',
+  );
+  t.equal((await cluster.request('GET', '/api/v1/namespaces/shop/pods', as)).status, 403, 'only its namespace');
+  // The WebSocket upgrade kvpn makes is refused before the pod is even looked up.
+  const [echo] = await cluster.pods({ app: 'echo' }, 'default');
+  const name = echo?.metadata.name ?? '';
+  const pf = await cluster.request('GET', `/api/v1/namespaces/default/pods/${name}/portforward?ports=8080`, {
+    ...as,
+    headers: {
+      Connection: 'Upgrade',
+      Upgrade: 'websocket',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Protocol': 'v4.channel.k8s.io',
+    },
+  });
+  t.equal(pf.status, 403);
+  t.match(pf.json(), {
+    kind: 'Status',
+    status: 'Failure',
+    reason: 'Forbidden',
+    code: 403,
+    details: { name, kind: 'pods' },
+    message: `pods "${name}" is forbidden: User "${user}" cannot create resource "pods/portforward" in API group "" in the namespace "default"`,
+  });
+  const review = async (verb: string, resource: string, subresource = ''): Promise<boolean> =>
+    (
+      await cluster.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        ...as,
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { namespace: 'default', verb, resource, subresource } },
+        },
+      })
+    ).json<KObject>().status.allowed;
+  t.equal(await review('create', 'pods'), true);
+  t.equal(await review('create', 'pods', 'portforward'), false);
+  t.equal(await review('get', 'pods', 'portforward'), false);
+  const whoami = await cluster.request('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+    ...as,
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+  });
+  t.same(whoami.json<KObject>().status.userInfo, {
+    username: user,
+    groups: ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated'],
+  });
+});
+
 async function* events(path: string): AsyncGenerator<{ type: string; object: KObject }> {
   const { response, close } = await cluster.stream(path);
   try {

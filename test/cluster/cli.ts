@@ -36,7 +36,8 @@ async function up(args: string[]): Promise<void> {
   const lines = [
     `test world ${state.id} is up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     `  API server   ${state.apiServerUrl} (inside the laptop namespace)`,
-    `  contexts     staging (namespace default, token), admin (client cert), staging-exec (exec plugin)`,
+    `  contexts     staging (namespace default, token), admin (client cert), staging-exec (exec plugin),`,
+    `               no-portforward (ServiceAccount token, namespace default, all of docs/rbac.md but pods/portforward)`,
     `  pods         ${pods.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.podIP}`).join(', ')}`,
     `  services     ${services.map((s) => `${s.metadata.namespace}/${s.metadata.name} ${s.spec?.clusterIP ?? s.spec?.externalName}`).join(', ')}`,
     `  try          sudo ip netns exec ${state.laptopNetns} kubectl --kubeconfig ${state.kubeconfig} get pods -A`,

@@ -327,8 +327,8 @@ export class Cluster {
         key: await readFile(join(pki, 'admin.key'), 'utf8'),
       };
     }
-    if (context === 'staging') {
-      const m = /- name: staging\n {2}user:\n {4}token: (\S+)/.exec(kc);
+    if (context === 'staging' || context === 'no-portforward') {
+      const m = new RegExp(`- name: ${context}\\n {2}user:\\n {4}token: (\\S+)`).exec(kc);
       return { ca, token: m?.[1] };
     }
     const out = await run(join(this.dir, 'exec-credential.sh'), []);

@@ -1,31 +1,58 @@
 // The kubeconfig a world hands out: one cluster, contexts `staging`
 // (bearer token, confined to namespace default), `admin` (client
-// certificate, system:masters) and `staging-exec` (token from an exec
-// credential plugin, same permissions as staging), plus the plugin script.
+// certificate, system:masters), `staging-exec` (token from an exec
+// credential plugin, same permissions as staging) and `no-portforward` (a
+// ServiceAccount token whose Role in default is docs/rbac.md's kvpn Role
+// without pods/portforward), plus the plugin script.
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { UserSpec } from './apiserver/auth.js';
+import type { PolicyRule, UserSpec } from './apiserver/auth.js';
 import type { WorldPki } from './pki.js';
 
-export const CONTEXTS = ['staging', 'admin', 'staging-exec'] as const;
+export const CONTEXTS = ['staging', 'admin', 'staging-exec', 'no-portforward'] as const;
 export type ContextName = (typeof CONTEXTS)[number];
+
+/** The no-portforward context's user: a ServiceAccount, as CI pipelines often are. */
+export const NO_PORTFORWARD_USER = 'system:serviceaccount:default:no-portforward';
+
+/**
+ * docs/rbac.md's Role (the tunnel and the optional reads of the connected
+ * namespace) with the pods/portforward rule left out: the relay can be
+ * deployed, the tunnel to it cannot be opened.
+ */
+export const ROLE_WITHOUT_PORTFORWARD: PolicyRule[] = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+  { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['create', 'delete'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch', 'create'] },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+];
 
 export interface WorldCredentials {
   stagingToken: string;
   execToken: string;
+  noPortForwardToken: string;
   users: UserSpec[];
 }
 
 export function newCredentials(): WorldCredentials {
   const stagingToken = `staging.${randomBytes(16).toString('hex')}`;
   const execToken = `exec.${randomBytes(16).toString('hex')}`;
+  const noPortForwardToken = `sa.${randomBytes(16).toString('hex')}`;
   return {
     stagingToken,
     execToken,
+    noPortForwardToken,
     users: [
       { name: 'staging', token: stagingToken, namespaces: ['default'] },
       { name: 'staging-exec', token: execToken, namespaces: ['default'] },
+      {
+        name: NO_PORTFORWARD_USER,
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:default'],
+        token: noPortForwardToken,
+        namespaces: ['default'],
+        rules: ROLE_WITHOUT_PORTFORWARD,
+      },
     ],
   };
 }
@@ -85,6 +112,9 @@ users:
       command: ${plugin}
       interactiveMode: Never
       provideClusterInfo: false
+- name: no-portforward
+  user:
+    token: ${creds.noPortForwardToken}
 contexts:
 - name: staging
   context:
@@ -99,6 +129,11 @@ contexts:
   context:
     cluster: kvpn-test
     user: staging-exec
+    namespace: default
+- name: no-portforward
+  context:
+    cluster: kvpn-test
+    user: no-portforward
     namespace: default
 current-context: staging
 `;

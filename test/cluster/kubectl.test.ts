@@ -3,7 +3,7 @@
 // apply (create, then patch), wait, logs, delete, auth, and the messages a
 // namespace-scoped user gets.
 import t from 'tap';
-import { startCluster } from './index.js';
+import { type ContextName, startCluster } from './index.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.stop());
@@ -46,10 +46,7 @@ spec:
     configMap: {name: hello-app}
 `;
 
-async function kubectl(
-  args: string[],
-  opts: { context?: 'staging' | 'admin' | 'staging-exec'; input?: string } = {},
-): Promise<string> {
+async function kubectl(args: string[], opts: { context?: ContextName; input?: string } = {}): Promise<string> {
   const r = await cluster.kubectl(args, opts);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
@@ -147,6 +144,27 @@ t.test('the staging context is confined to its namespace', async (t) => {
     viaExec[0],
     ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
     'exec credential plugin context works',
+  );
+});
+
+t.test('the no-portforward context: can-i sees the kvpn Role without pods/portforward', async (t) => {
+  const can = (args: string[]) => cluster.kubectl(['auth', 'can-i', ...args], { context: 'no-portforward' });
+  // `pods/portforward` would read as TYPE/NAME (pod "portforward"); the subresource is a flag.
+  t.equal((await can(['create', 'pods', '--subresource=portforward'])).stdout, 'no\n');
+  t.equal((await can(['create', 'pods'])).stdout, 'yes\n');
+  t.equal((await can(['get', 'configmaps'])).stdout, 'no\n', 'configmaps are created and deleted, never read');
+  const list = rows(await kubectl(['auth', 'can-i', '--list'], { context: 'no-portforward' }));
+  t.same(
+    list.find((r) => r[0] === 'pods'),
+    ['pods', '[]', '[]', '[create get list watch delete]'],
+  );
+  t.notOk(
+    list.some((r) => r[0]?.startsWith('pods/')),
+    'no rule names a pods subresource',
+  );
+  t.match(
+    await kubectl(['auth', 'whoami'], { context: 'no-portforward' }),
+    'system:serviceaccount:default:no-portforward',
   );
 });
 

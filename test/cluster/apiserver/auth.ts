@@ -1,6 +1,7 @@
 // Who is calling (bearer token, client certificate, or anonymous) and what
 // they may do: RBAC-like rules, each user either cluster-wide or confined to
-// a set of namespaces, like a RoleBinding.
+// a set of namespaces, like a RoleBinding; in those namespaces either
+// everything or only the rules of its Role.
 import type { TLSSocket } from 'node:tls';
 import { unauthorized } from './status.js';
 
@@ -20,6 +21,13 @@ export interface RequestAttributes {
   path?: string;
 }
 
+/** One rule of a Role, as RBAC writes it; resources name subresources as `pods/portforward`. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
 /** One user the server knows. `namespaces` undefined = cluster-wide admin. */
 export interface UserSpec {
   name: string;
@@ -27,6 +35,17 @@ export interface UserSpec {
   token?: string;
   /** Namespaces the user's Role covers; undefined means cluster-admin. */
   namespaces?: string[];
+  /** The Role's rules in those namespaces; undefined grants everything there. */
+  rules?: PolicyRule[];
+}
+
+const ALL_RULE: PolicyRule = { verbs: ['*'], apiGroups: ['*'], resources: ['*'] };
+
+/** RBAC's match: `*` matches any verb, group or resource (subresources included). */
+function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const has = (list: string[], v: string): boolean => list.includes('*') || list.includes(v);
+  return has(rule.verbs, a.verb) && has(rule.apiGroups, a.group) && has(rule.resources, resource);
 }
 
 const ANONYMOUS: Identity = { user: 'system:anonymous', groups: ['system:unauthenticated'] };
@@ -76,17 +95,18 @@ export class Authenticator {
     const spec = this.#byName.get(id.user);
     if (!spec) return false;
     if (spec.namespaces === undefined) return true;
-    // A Role: namespaced resources only, only in its namespaces.
-    return a.namespace !== undefined && spec.namespaces.includes(a.namespace);
+    // A Role: namespaced resources only, only in its namespaces, only what its rules grant.
+    if (a.namespace === undefined || !spec.namespaces.includes(a.namespace)) return false;
+    return (spec.rules ?? [ALL_RULE]).some((r) => ruleAllows(r, a));
   }
 
   /** What a SelfSubjectRulesReview reports for `namespace`. */
-  rulesFor(id: Identity, namespace: string): { verbs: string[]; apiGroups: string[]; resources: string[] }[] {
-    const all = { verbs: ['*'], apiGroups: ['*'], resources: ['*'] };
-    if (id.groups.includes('system:masters')) return [all];
+  rulesFor(id: Identity, namespace: string): PolicyRule[] {
+    if (id.groups.includes('system:masters')) return [ALL_RULE];
     const spec = this.#byName.get(id.user);
     const rules = [{ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: [...SELF_REVIEWS] }];
-    if (spec && (spec.namespaces === undefined || spec.namespaces.includes(namespace))) rules.push(all);
+    if (spec && (spec.namespaces === undefined || spec.namespaces.includes(namespace)))
+      rules.push(...(spec.namespaces === undefined ? [ALL_RULE] : (spec.rules ?? [ALL_RULE])));
     return rules;
   }
 }
