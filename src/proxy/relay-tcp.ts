@@ -21,11 +21,13 @@ const { NGHTTP2_NO_ERROR } = http2.constants;
 export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: number, ctx: FlowContext): void {
   const started = ctx.now();
   let toClientOpen = true;
-  const socket = net.connect({
+  // net.Socket hands its options to stream.Duplex, so the write high-water mark applies.
+  const options: net.TcpNetConnectOpts & { writableHighWaterMark: number } = {
     host,
     port,
     allowHalfOpen: true,
     noDelay: true,
+    writableHighWaterMark: TARGET_WRITE_HIGH_WATER_BYTES,
     // Target → client without 'data' events: reads land in buffers handed on
     // to the stream as they are (see keepRead).
     onread: {
@@ -36,7 +38,8 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
         return stream.write(keepRead(buf as Buffer, n));
       },
     },
-  });
+  };
+  const socket = net.connect(options);
   let connected = false;
   let finished = false;
   /** The client sent END_STREAM (a real half-close, not the end of a reset). */
@@ -112,8 +115,20 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     });
     // Client → target by hand: Node ends a reset stream's readable too, and
     // only a real END_STREAM may become a FIN.
+    // HTTP/2 hands DATA over in pieces of ~13 KiB on average; the pieces of
+    // one turn of the event loop go out in one writev.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      socket.uncork();
+    };
     stream.on('data', (chunk: Buffer) => {
       ctx.counted(chunk.length, 0);
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        setImmediate(uncork);
+      }
       if (!socket.write(chunk)) stream.pause();
     });
     socket.on('drain', () => stream.resume());
@@ -125,6 +140,8 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
   });
 }
 
+/** Bytes queued toward a target before the stream is paused (room for a turn's worth of DATA). */
+const TARGET_WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 /** Reads from targets go into one large buffer at a time: fewer, larger reads and DATA frames. */
 const READ_BYTES = 256 * 1024;
 /** A read smaller than this is copied out and the large buffer used again. */
