@@ -19,7 +19,8 @@ import { TunnelDialer } from '../src/proxy/tunnel-dialer.js';
 import { DelayProxy } from '../test/cluster/faults/delay-proxy.js';
 import { startCluster } from '../test/cluster/index.js';
 import { laptopApi } from '../test/session/helpers/laptop-api.js';
-import { type BenchReport, percentile } from './report.js';
+import { type CpuSnapshot, cpuBetween, takeCpuSnapshot } from './_cpu-accounting.js';
+import { type BenchReport, formatTable, percentile } from './report.js';
 
 const BULK_PORT = 9100;
 // The bulk server: first byte D = download forever; U = upload, one byte back per MiB
@@ -38,56 +39,46 @@ function arg(args: string[], name: string, fallback: number): number {
 interface Sample {
   /** Bytes per second. */
   rate: number;
-  /** CPU seconds per GiB moved: this process (the client), and the relay process. */
-  clientCpu: number;
-  relayCpu: number;
+  /** CPU seconds per GiB moved, by process role (client, cluster, relay, target, other, machine). */
+  cpu: Record<string, number>;
 }
 
-/** CPU seconds a process has used so far, from /proc (pods are processes on this machine). */
-function processCpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+/** Roles for the CPU accounting: this process, test/cluster's daemon (API server + kubelet), the relay, the bulk server. */
+function classify(pid: number, cmdline: string): string | undefined {
+  if (pid === process.pid) return 'client';
+  if (cmdline.includes('test/cluster/daemon')) return 'cluster';
+  if (cmdline.includes('relay.cjs')) return 'relay';
+  if (cmdline.includes(`listen(${BULK_PORT})`)) return 'target';
+  return undefined;
 }
 
 /** Measures from the end of a warm-up to the end of the window: rate and CPU per GiB. */
 class Meter {
   #bytes = 0;
   #start = 0;
-  #cpu0 = process.cpuUsage();
-  #relay0 = 0;
+  #cpu0: CpuSnapshot | undefined;
   readonly #t0 = performance.now();
-  constructor(
-    readonly relayPid: number | undefined,
-    readonly warmupMs: number,
-  ) {}
+  constructor(readonly warmupMs: number) {}
   add(n: number): void {
     if (this.#start) this.#bytes += n;
     else if (performance.now() - this.#t0 >= this.warmupMs) {
       this.#start = performance.now();
-      this.#cpu0 = process.cpuUsage();
-      this.#relay0 = processCpuSeconds(this.relayPid);
+      this.#cpu0 = takeCpuSnapshot(classify);
     }
   }
   done(): Sample {
-    const cpu = process.cpuUsage(this.#cpu0);
     const gib = this.#bytes / 2 ** 30;
+    const spent = this.#cpu0 ? cpuBetween(this.#cpu0, takeCpuSnapshot(classify)) : {};
     return {
       rate: this.#bytes / ((performance.now() - this.#start) / 1000),
-      clientCpu: (cpu.user + cpu.system) / 1e6 / gib,
-      relayCpu: this.relayPid ? (processCpuSeconds(this.relayPid) - this.#relay0) / gib : 0,
+      cpu: Object.fromEntries(Object.entries(spent).map(([role, s]) => [role, s / gib])),
     };
   }
 }
 
 /** Reads from `conn` for `seconds` after a short warm-up. */
-async function download(conn: Duplex, seconds: number, relayPid?: number): Promise<Sample> {
-  const meter = new Meter(relayPid, 300);
+async function download(conn: Duplex, seconds: number): Promise<Sample> {
+  const meter = new Meter(300);
   conn.on('data', (c: Buffer) => meter.add(c.length));
   conn.on('error', () => {});
   conn.write('D');
@@ -98,9 +89,9 @@ async function download(conn: Duplex, seconds: number, relayPid?: number): Promi
 }
 
 /** Writes to `conn` for `seconds`; counts what the server acknowledged (one byte per MiB). */
-async function upload(conn: Duplex, seconds: number, relayPid?: number): Promise<Sample> {
+async function upload(conn: Duplex, seconds: number): Promise<Sample> {
   const chunk = Buffer.alloc(256 * 1024, 121);
-  const meter = new Meter(relayPid, 300);
+  const meter = new Meter(300);
   let stop = false;
   conn.on('data', (c: Buffer) => meter.add(c.length * 1024 * 1024));
   conn.on('error', () => {});
@@ -114,17 +105,6 @@ async function upload(conn: Duplex, seconds: number, relayPid?: number): Promise
   const sample = meter.done();
   conn.destroy();
   return sample;
-}
-
-/** The pid of the relay's node process in its pod's network namespace. */
-function relayPid(netns: string): number | undefined {
-  const pids = execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-  for (const pid of pids) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('relay.cjs')) return Number(pid);
-    } catch {}
-  }
-  return undefined;
 }
 
 /** Opens `total` streams, `concurrency` at a time; each is opened, answered by a FIN, closed. */
@@ -148,6 +128,10 @@ async function openRate(open: () => Promise<Duplex>, total: number, concurrency:
 }
 
 const MB = 1e6;
+const CPU_ROLES = ['client', 'cluster', 'relay', 'target', 'other', 'machine'];
+const fixed = (n: number | undefined): string => (n ?? 0).toFixed(2);
+/** Medians of one cell: bytes per second and CPU seconds per GiB by role. */
+type Cell = { rate: number; cpu: Record<string, number> };
 
 export async function run(args: string[]): Promise<BenchReport> {
   const seconds = arg(args, 'seconds', 2);
@@ -198,7 +182,6 @@ export async function run(args: string[]): Promise<BenchReport> {
       const tunnel = () => dialer.connect(bulkIp, BULK_PORT);
       // Alternate raw and tunnel, `rounds` times each, and keep medians: the
       // machine is shared, so load shifts must hit both sides alike.
-      const pid = relayPid((await cluster.podNet(relay.podName)).netns);
       const samples = {
         rawDown: [] as Sample[],
         tunnelDown: [] as Sample[],
@@ -207,19 +190,14 @@ export async function run(args: string[]): Promise<BenchReport> {
       };
       for (let i = 0; i < rounds; i++) {
         samples.rawDown.push(await download(await raw(), seconds));
-        samples.tunnelDown.push(await download(await tunnel(), seconds, pid));
+        samples.tunnelDown.push(await download(await tunnel(), seconds));
         samples.rawUp.push(await upload(await raw(), seconds));
-        samples.tunnelUp.push(await upload(await tunnel(), seconds, pid));
+        samples.tunnelUp.push(await upload(await tunnel(), seconds));
       }
-      const med = (xs: Sample[], k: keyof Sample): number =>
-        percentile(
-          xs.map((x) => x[k]),
-          50,
-        );
-      const cell = (xs: Sample[]) => ({
-        rate: med(xs, 'rate'),
-        clientCpu: med(xs, 'clientCpu'),
-        relayCpu: med(xs, 'relayCpu'),
+      const med = (xs: number[]): number => percentile(xs, 50);
+      const cell = (xs: Sample[]): Cell => ({
+        rate: med(xs.map((x) => x.rate)),
+        cpu: Object.fromEntries(CPU_ROLES.map((role) => [role, med(xs.map((x) => x.cpu[role] ?? 0))])),
       });
       const out = {
         label,
@@ -254,19 +232,29 @@ export async function run(args: string[]): Promise<BenchReport> {
     delayed.dialer.close();
 
     const overhead = (raw: number, tunnel: number): number => Math.round((1 - tunnel / raw) * 1000) / 10;
-    type Cell = { rate: number; clientCpu: number; relayCpu: number };
     const row = (what: string, raw: Cell, tunnel: Cell): (string | number)[] => [
       what,
       raw.rate / MB,
       tunnel.rate / MB,
       overhead(raw.rate, tunnel.rate),
-      `${raw.clientCpu.toFixed(2)} / ${tunnel.clientCpu.toFixed(2)}`,
-      tunnel.relayCpu,
+      `${fixed(raw.cpu.machine)} / ${fixed(tunnel.cpu.machine)}`,
     ];
     const rows = [base.out, delayed.out].flatMap((m) => [
       row(`download, ${m.label}`, m.rawDown, m.tunnelDown),
       row(`upload, ${m.label}`, m.rawUp, m.tunnelUp),
     ]);
+    // Where the CPU went, 0 ms added: per process role, raw vs tunnel, each way.
+    const cpuRows = CPU_ROLES.map((role) => [
+      role,
+      fixed(base.out.rawDown.cpu[role]),
+      fixed(base.out.tunnelDown.cpu[role]),
+      fixed(base.out.rawUp.cpu[role]),
+      fixed(base.out.tunnelUp.cpu[role]),
+    ]);
+    const cpuTable = formatTable(
+      ['CPU s/GiB, 0 ms added', 'download raw', 'download tunnel', 'upload raw', 'upload tunnel'],
+      cpuRows,
+    );
     const figures = (prefix: string, m: typeof base.out) => ({
       [`${prefix}raw_download_MBps`]: m.rawDown.rate / MB,
       [`${prefix}tunnel_download_MBps`]: m.tunnelDown.rate / MB,
@@ -274,26 +262,18 @@ export async function run(args: string[]): Promise<BenchReport> {
       [`${prefix}raw_upload_MBps`]: m.rawUp.rate / MB,
       [`${prefix}tunnel_upload_MBps`]: m.tunnelUp.rate / MB,
       [`${prefix}overhead_upload_pct`]: overhead(m.rawUp.rate, m.tunnelUp.rate),
-      [`${prefix}client_cpu_s_per_GiB`]: {
-        rawDown: m.rawDown.clientCpu,
-        tunnelDown: m.tunnelDown.clientCpu,
-        rawUp: m.rawUp.clientCpu,
-        tunnelUp: m.tunnelUp.clientCpu,
+      [`${prefix}cpu_s_per_GiB`]: {
+        rawDown: m.rawDown.cpu,
+        tunnelDown: m.tunnelDown.cpu,
+        rawUp: m.rawUp.cpu,
+        tunnelUp: m.tunnelUp.cpu,
       },
-      [`${prefix}relay_cpu_s_per_GiB`]: { down: m.tunnelDown.relayCpu, up: m.tunnelUp.relayCpu },
       [`${prefix}samples_MBps`]: m.samples,
     });
     return {
       name: 'tunnel',
       table: {
-        columns: [
-          'one stream',
-          'raw port-forward MB/s',
-          'tunnel MB/s',
-          'overhead %',
-          'client CPU s/GiB raw / tunnel',
-          'relay CPU s/GiB',
-        ],
+        columns: ['one stream', 'raw port-forward MB/s', 'tunnel MB/s', 'overhead %', 'machine CPU s/GiB raw / tunnel'],
         rows,
       },
       figures: {
@@ -309,6 +289,7 @@ export async function run(args: string[]): Promise<BenchReport> {
         `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(rawPerSecond)}.`,
         `Medians of ${rounds} alternating ${seconds} s runs per cell (the machine is shared with other work; CPU seconds per GiB are steadier than rates under load).`,
         `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
+        `Where the CPU goes (medians; all processes share the same 2 cores, so a stream's rate is bounded by the machine's CPU per GiB). client: this process (our port-forward client, HTTP/2 session, tunnel); cluster: test/cluster's API server and kubelet (one process); relay: the relay pod; target: the bulk server pod; other: kernel work charged to no process and everything else.\n\n${cpuTable}`,
       ],
     };
   } finally {
