@@ -42,7 +42,7 @@ t.test('unknown context: the list of contexts, with the likely one', async (t) =
     exit: EXIT.CONFIG,
     code: 'KVPN_ERR_UNKNOWN_CONTEXT',
     message: 'kvpn: Context "stagin" is not in the kubeconfig.',
-    fix: 'fix: Pick one of: staging, admin, staging-exec (did you mean "staging"?).',
+    fix: 'fix: Pick one of: staging, admin, staging-exec, no-portforward (did you mean "staging"?).',
   });
 });
 
@@ -87,6 +87,25 @@ t.test('forbidden: no rights in the namespace', async (t) => {
     message: /kvpn: .*forbidden.*shop/i,
     fix: /fix: .*rbac/i,
   });
+});
+
+t.test('forbidden: pods/portforward alone is missing (the relay starts, the tunnel cannot open)', async (t) => {
+  // Regression: only a fake port-forward ever refused the tunnel; this is the real path, ending at once, not at a timeout.
+  const kvpn = kvpnIn(t, cluster);
+  await failsCleanly(
+    t,
+    kvpn,
+    ['--context', 'no-portforward'],
+    {
+      exit: EXIT.CONFIG,
+      code: 'KVPN_ERR_RELAY_FORBIDDEN',
+      message:
+        /^kvpn: Not allowed to open a port-forward to the relay in namespace "default": missing RBAC verb "create" on "pods\/portforward" \(pods "kvpn-relay-no-portforward-[0-9a-f-]+" is forbidden: User "system:serviceaccount:default:no-portforward" cannot create resource "pods\/portforward" in API group "" in the namespace "default"\)\.$/m,
+      fix: 'fix: Ask a cluster admin to bind the kvpn Role from docs/rbac.md in "default" (it grants "create" on "pods/portforward"), or pick a namespace where you have it with --namespace.',
+    },
+    // Well under up's 30 s wait for the tunnel: a hang until that timeout is killed here and fails the exit code.
+    (a) => kvpn.run(a, { timeoutMs: 20_000 }),
+  );
 });
 
 t.test('relay image not pullable', async (t) => {

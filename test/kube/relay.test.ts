@@ -3,7 +3,15 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { deployRelay, findLeftoverRelays, RelayError, removeLeftoverRelay } from '../../src/kube/relay.js';
+import type { KvpnError } from '../../src/errors.js';
+import { KubeClient } from '../../src/kube/client.js';
+import {
+  deployRelay,
+  findLeftoverRelays,
+  RelayError,
+  type RelayHandle,
+  removeLeftoverRelay,
+} from '../../src/kube/relay.js';
 import { TunnelDialer } from '../../src/proxy/tunnel-dialer.js';
 import type { Cluster } from '../cluster/index.js';
 import { startWorld } from '../proxy/helpers/world.js';
@@ -27,7 +35,7 @@ async function relayPid(cluster: Cluster, pod: string): Promise<number> {
 }
 
 t.test('against the test world', async (t) => {
-  const { cluster, staging, admin } = await startWorld(t);
+  const { cluster, api, staging, admin } = await startWorld(t);
   const owner = 'dev@laptop';
 
   await t.test('deploys a hardened relay pod that serves the tunnel', async (t) => {
@@ -119,6 +127,44 @@ t.test('against the test world', async (t) => {
     t.equal(err.code, 'KVPN_ERR_RELAY_FORBIDDEN');
     t.match(err.message, /namespace "shop": missing RBAC verb "create" on "configmaps"/);
     t.match(err.remedy, /docs\/rbac\.md/);
+  });
+
+  await t.test('without pods/portforward: the relay deploys, the tunnel fails at once naming the verb', async (t) => {
+    // Regression: this path was only ever tested against a fake API server (no world identity lacked pods/portforward).
+    const client = KubeClient.load({ kubeconfig: api.kubeconfig, context: 'no-portforward' });
+    let relay: RelayHandle | undefined;
+    let dialer: TunnelDialer | undefined;
+    t.teardown(async () => {
+      dialer?.destroy();
+      await relay?.delete();
+      client.close();
+    });
+    relay = await deployRelay(client, { sessionId: 'nopf1', owner });
+    const pod = await cluster.object('pods', relay.podName, 'default');
+    t.equal(pod?.status?.phase, 'Running', 'the Role may create and watch the relay');
+
+    dialer = new TunnelDialer({ client, relay, sessions: 4 });
+    // A timeout would reject with KVPN_ERR_TUNNEL_SESSION ("no tunnel session within 60000 ms"):
+    // the refusal must come first, from the first port-forward the API server refused.
+    const err = (await dialer.ready(60_000).catch((e) => e)) as KvpnError;
+    t.type(err, RelayError);
+    t.equal(err.code, 'KVPN_ERR_RELAY_FORBIDDEN');
+    t.equal(err.category, 'user');
+    t.equal(
+      err.message,
+      `not allowed to open a port-forward to the relay in namespace "default": missing RBAC verb "create" on "pods/portforward" (pods "${relay.podName}" is forbidden: User "system:serviceaccount:default:no-portforward" cannot create resource "pods/portforward" in API group "" in the namespace "default")`,
+    );
+    t.equal(
+      err.remedy,
+      'Ask a cluster admin to bind the kvpn Role from docs/rbac.md in "default" (it grants "create" on "pods/portforward"), or pick a namespace where you have it with --namespace.',
+    );
+    t.equal(dialer.stats.sessionsOpened, 0, 'no session ever opened');
+
+    dialer.destroy();
+    await relay.delete();
+    t.same(await cluster.pods({ 'kvpn.dev/session': 'nopf1' }, 'default'), [], 'the Role may remove the relay too');
+    t.equal(await cluster.object('configmaps', 'kvpn-relay-nopf1', 'default'), null);
+    t.equal(await cluster.object('secrets', 'kvpn-relay-nopf1', 'default'), null);
   });
 
   await t.test('a crashed session leaves a relay that the next run finds and removes', async (t) => {
