@@ -7,17 +7,25 @@
 // through `host.output` during `poll(now)` (or at once for RST and the
 // immediate ACKs the RFCs require), and `deadline` tells the edge when to
 // call `onTimer` next. No I/O, no timers, no clock of its own.
+//
+// The RFC 9293 §3.10 events are split by kind: the user calls (SEND, CLOSE,
+// ABORT) and output live here; SEGMENT ARRIVES is segment-arrives.ts; the
+// timeouts are timeouts.ts. Those two reach the connection through the
+// members under "for the event handlers" below (the stack never does), so
+// every transition, timer change and teardown still happens in this file.
 import { formatIp } from '../../wire/ip-address.js';
 import { SeqNumber } from '../../wire/seq-number.js';
-import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import type { TcpRepr } from '../../wire/tcp.js';
+import type { StackStats } from '../stats.js';
 import { type TcpConfig, windowShiftFor } from './config.js';
 import type { TcpApp, TcpCloseReason, TcpEndpoints, TcpHost, TcpSynOptions } from './host.js';
 import { TcpOutput } from './output.js';
 import { Reassembly } from './reassembly.js';
 import { TcpReceiver } from './receiver.js';
-import { MAX_RTO_MS } from './rtt.js';
-import { AckResult, TcpSender, Transmit } from './sender.js';
+import { segmentArrives } from './segment-arrives.js';
+import { TcpSender, Transmit } from './sender.js';
 import { TCP_STATE_NAMES, TCP_TIMER_NAMES, TcpState, TcpTimer } from './state.js';
+import { persistInterval, timerExpired } from './timeouts.js';
 
 /** RFC 9293 §3.7.1 default send MSS when the peer sent none. */
 const DEFAULT_MSS_V4 = 536;
@@ -42,13 +50,15 @@ export class TcpConnection {
   nextInBucket: TcpConnection | null = null;
   /** Queued for the stack's next poll pass (owned by the stack). */
   pollQueued = false;
+  /** Builds and emits this connection's segments (for the event handlers). */
+  readonly out: TcpOutput;
+  readonly config: Readonly<TcpConfig>;
+  /** The SYN-ACK goes out at the next poll (first one, lost one, timed-out one). */
+  synAckDue = true;
 
   readonly #host: TcpHost;
-  readonly #config: TcpConfig;
   readonly #ourMss: number;
   #scaleNegotiated = false;
-  #synAckDue = true;
-  readonly #out: TcpOutput;
   #sendBlocked = false;
 
   constructor(ends: TcpEndpoints, syn: TcpSynOptions, iss: number, config: TcpConfig, host: TcpHost) {
@@ -57,7 +67,7 @@ export class TcpConnection {
     this.remoteAddr = ends.remoteAddr;
     this.remotePort = ends.remotePort;
     this.#host = host;
-    this.#config = config;
+    this.config = config;
     const v4 = ends.localAddr.length === 4;
     const ourMss = config.mtu - (v4 ? 40 : 60);
     const peerMss = syn.mss > 0 ? syn.mss : v4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
@@ -75,7 +85,7 @@ export class TcpConnection {
     this.snd.wl1 = syn.seq;
     this.snd.wl2 = iss;
     this.#ourMss = ourMss;
-    this.#out = new TcpOutput(host, ends, this.snd, this.rcv, syn.sackPermitted === true);
+    this.out = new TcpOutput(host, ends, this.snd, this.rcv, syn.sackPermitted === true);
   }
 
   get stateName(): string {
@@ -87,6 +97,10 @@ export class TcpConnection {
     return `${fmt(this.remoteAddr)}:${this.remotePort} > ${fmt(this.localAddr)}:${this.localPort}`;
   }
 
+  get stats(): StackStats {
+    return this.#host.stats;
+  }
+
   // ---- app side -----------------------------------------------------------
 
   /** Queues bytes for the peer. False once the send buffer is full (pause the source). */
@@ -96,13 +110,13 @@ export class TcpConnection {
       return false;
     }
     this.snd.buffer.push(data);
-    const full = this.snd.buffer.length >= this.#config.sndBufBytes;
+    const full = this.snd.buffer.length >= this.config.sndBufBytes;
     if (full) this.#sendBlocked = true;
     return !full;
   }
 
   get sendBufferFull(): boolean {
-    return this.snd.buffer.length >= this.#config.sndBufBytes;
+    return this.snd.buffer.length >= this.config.sndBufBytes;
   }
 
   /** The app finished sending: FIN after the buffered data (RFC 9293 §3.10.4 CLOSE). */
@@ -114,11 +128,11 @@ export class TcpConnection {
         break;
       case TcpState.Established:
         this.snd.finQueued = true;
-        this.#setState(TcpState.FinWait1);
+        this.setState(TcpState.FinWait1);
         break;
       case TcpState.CloseWait:
         this.snd.finQueued = true;
-        this.#setState(TcpState.LastAck);
+        this.setState(TcpState.LastAck);
         break;
       default:
         // Already closing: RFC 9293 "error: connection closing"; nothing to do.
@@ -129,8 +143,8 @@ export class TcpConnection {
   /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, then CLOSED. */
   abort(): void {
     if (this.state === TcpState.Closed) return;
-    if (this.state !== TcpState.TimeWait) this.#out.rst();
-    this.#terminate('aborted');
+    if (this.state !== TcpState.TimeWait) this.out.rst();
+    this.terminate('aborted');
   }
 
   /** The dialer's stream now holds `bytes` unwritten; may open the window. */
@@ -143,7 +157,7 @@ export class TcpConnection {
     return this.#synchronized() && !this.rcv.finReceived && this.rcv.windowUpdateWorth(this.snd.mss);
   }
 
-  // ---- peer side ----------------------------------------------------------
+  // ---- peer side (SEGMENT ARRIVES: segment-arrives.ts) --------------------
 
   /**
    * One segment from the peer, already parsed into `seg`; `segment` is the
@@ -151,145 +165,7 @@ export class TcpConnection {
    * this 4-tuple that should open a fresh connection (TIME-WAIT reuse).
    */
   onSegment(seg: TcpRepr, segment: Uint8Array, now: number): boolean {
-    const stats = this.#host.stats;
-    stats.tcp.segmentsIn++;
-    const control = seg.control;
-    const segLen = seg.segmentLen;
-
-    switch (this.state) {
-      case TcpState.Closed:
-        return false;
-      case TcpState.SynReceived:
-        if (control === TcpControl.Syn && seg.seqNumber === this.rcv.irs) {
-          // Our SYN-ACK was lost and the peer retransmitted its SYN.
-          this.#synAckDue = true;
-          return false;
-        }
-        break;
-      case TcpState.TimeWait:
-        // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above RCV.NXT may reopen.
-        if (control === TcpControl.Syn && !seg.hasAck && SeqNumber.gt(seg.seqNumber, this.rcv.nxt)) {
-          this.#terminate('closed');
-          return true;
-        }
-        break;
-      default:
-        break;
-    }
-
-    // First check: sequence number (RFC 9293 §3.10.7.4).
-    if (!this.rcv.acceptable(seg.seqNumber, segLen)) {
-      stats.drops.outOfWindow++;
-      if (control !== TcpControl.Rst) this.#out.ack();
-      return false;
-    }
-
-    // Second check: RST (RFC 9293 §3.10.7.4 with RFC 5961 §3.2).
-    if (control === TcpControl.Rst) {
-      stats.tcp.resetsReceived++;
-      if (seg.seqNumber === this.rcv.nxt || this.state === TcpState.SynReceived) {
-        this.#terminate(this.state === TcpState.TimeWait ? 'closed' : 'reset');
-      } else {
-        this.#out.ack(); // challenge ACK
-      }
-      return false;
-    }
-
-    // Fourth check: SYN in a synchronized state → challenge ACK (RFC 5961 §4.2).
-    if (control === TcpControl.Syn) {
-      this.#out.ack();
-      return false;
-    }
-
-    // Fifth check: ACK.
-    if (!seg.hasAck) {
-      stats.drops.noAck++;
-      return false;
-    }
-    if (this.state === TcpState.SynReceived) {
-      // RFC 9293: if SND.UNA < SEG.ACK =< SND.NXT enter ESTABLISHED, else RST.
-      if (!(SeqNumber.lt(this.snd.una, seg.ackNumber) && SeqNumber.le(seg.ackNumber, this.snd.max))) {
-        stats.drops.badAck++;
-        this.#out.rstFor(seg.ackNumber);
-        return false;
-      }
-      this.#setState(TcpState.Established);
-      this.#clearTimer();
-      if (this.snd.finQueued) this.#setState(TcpState.FinWait1);
-    }
-    if (!this.#processAck(seg, now)) return false;
-
-    switch (this.state) {
-      case TcpState.FinWait1:
-        // RFC 9293: our FIN acknowledged → FIN-WAIT-2.
-        if (this.snd.finAcked) this.#setState(TcpState.FinWait2);
-        break;
-      case TcpState.Closing:
-        if (this.snd.finAcked) {
-          this.#setState(TcpState.TimeWait);
-          this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
-        }
-        break;
-      case TcpState.LastAck:
-        if (this.snd.finAcked) {
-          this.#terminate('closed');
-          return false;
-        }
-        break;
-      case TcpState.TimeWait:
-        // RFC 9293: the only thing that can arrive is a retransmitted FIN; ack it, restart 2 MSL.
-        if (control === TcpControl.Fin) {
-          this.#out.ackDue = true;
-          this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
-        }
-        return false;
-      default:
-        break;
-    }
-
-    // Seventh check: segment text, in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 only.
-    if (seg.payloadLen > 0) {
-      if (this.state === TcpState.Established || this.state === TcpState.FinWait1 || this.state === TcpState.FinWait2) {
-        if (this.rcv.receiveText(seg, segment, this.#out, this, this.#host.stats)) this.#acceptFin(now);
-      } else {
-        // After the peer's FIN any further data is an error; just re-ACK.
-        this.#out.ackDue = true;
-      }
-    }
-
-    // Eighth check: FIN.
-    if (control === TcpControl.Fin) {
-      const finSeq = SeqNumber.add(seg.seqNumber, seg.payloadLen);
-      if (finSeq === this.rcv.nxt) this.#acceptFin(now);
-      else if (SeqNumber.gt(finSeq, this.rcv.nxt) && SeqNumber.lt(finSeq, this.rcv.advEdge)) {
-        this.reassembly().finSeq = finSeq;
-      }
-    }
-    return false;
-  }
-
-  /** Fifth check, synchronized states. False drops the segment. */
-  #processAck(seg: TcpRepr, now: number): boolean {
-    const snd = this.snd;
-    const r = snd.onAck(seg, now, this.#out, this.#host.stats);
-    if ((r & AckResult.Drop) !== 0) return false;
-    if ((r & AckResult.Advanced) !== 0) {
-      if (snd.una === snd.max) {
-        if (this.timer === TcpTimer.Retransmit) this.#clearTimer(); // RFC 6298 §5.2
-      } else {
-        this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto); // §5.3
-      }
-      if (this.#sendBlocked && snd.buffer.length < this.#config.sndBufBytes) {
-        this.#sendBlocked = false;
-        this.app?.onSendSpace();
-      }
-    }
-    if ((r & AckResult.WindowOpened) !== 0 && this.timer === TcpTimer.Persist) {
-      snd.persistBackoff = 0;
-      this.#clearTimer();
-      if (snd.una !== snd.max) this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
-    }
-    return true;
+    return segmentArrives(this, seg, segment, now);
   }
 
   /** In-order bytes for the dialer (used by the receiver): a fresh copy, counted. */
@@ -304,89 +180,22 @@ export class TcpConnection {
   /** The out-of-order queue, created on first use (idle connections hold none). */
   reassembly(): Reassembly {
     if (this.rcv.reassembly === null) {
-      this.rcv.reassembly = new Reassembly(this.#host.budget, this.#config.reassemblySegments);
+      this.rcv.reassembly = new Reassembly(this.#host.budget, this.config.reassemblySegments);
     }
     return this.rcv.reassembly;
   }
 
-  #acceptFin(now: number): void {
-    const rcv = this.rcv;
-    rcv.nxt = SeqNumber.add(rcv.nxt, 1);
-    rcv.finReceived = true;
-    rcv.reassembly?.clear();
-    this.#out.ackDue = true;
-    switch (this.state) {
-      case TcpState.SynReceived:
-      case TcpState.Established:
-        this.#setState(TcpState.CloseWait);
-        break;
-      case TcpState.FinWait1:
-        // Our FIN not acknowledged yet (else we would be in FIN-WAIT-2): simultaneous close.
-        this.#setState(TcpState.Closing);
-        break;
-      case TcpState.FinWait2:
-        this.#setState(TcpState.TimeWait);
-        this.#armTimer(TcpTimer.TimeWait, now + this.#config.timeWaitMs);
-        break;
-      default:
-        break;
-    }
-    this.app?.onPeerFin();
-  }
+  // ---- timers (what each expiry does: timeouts.ts) ------------------------
 
-  // ---- timers -------------------------------------------------------------
-
+  /** The edge's clock reached `deadline`: disarm, run the expiry, reschedule. */
   onTimer(now: number): void {
     if (now < this.deadline) return;
     const kind = this.timer;
     this.timer = TcpTimer.None;
     this.deadline = Number.POSITIVE_INFINITY;
-    const snd = this.snd;
-    switch (kind) {
-      case TcpTimer.Retransmit:
-        if (this.state === TcpState.SynReceived) {
-          if (++snd.retries > this.#config.maxSynAckRetransmits) {
-            this.#host.stats.tcp.timeouts++;
-            this.#terminate('timeout');
-            return;
-          }
-          snd.rtt.backoff();
-          snd.rttTiming = false;
-          this.#synAckDue = true;
-          this.#host.stats.tcp.retransmits++;
-          break;
-        }
-        if (snd.retries >= this.#config.maxRetransmits) {
-          this.#host.stats.tcp.timeouts++;
-          this.#out.rst();
-          this.#terminate('timeout');
-          return;
-        }
-        this.#host.stats.tcp.retransmits++;
-        snd.onRetransmitTimeout();
-        this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
-        break;
-      case TcpTimer.Persist: {
-        // RFC 9293 §3.8.6.1: probe the zero window. Like Linux we send an
-        // empty segment one below SND.UNA: the peer must answer with an ACK
-        // carrying its current window, and no sequence space is used.
-        this.#host.stats.tcp.zeroWindowProbes++;
-        this.#out.segment(SeqNumber.add(snd.una, -1), TcpControl.None, 0, 0);
-        snd.persistBackoff++;
-        this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
-        break;
-      }
-      case TcpTimer.TimeWait:
-        this.#terminate('closed');
-        return;
-      default:
-        break;
-    }
-    this.#host.timerChanged(this);
-  }
-
-  #persistInterval(): number {
-    return Math.min(MAX_RTO_MS, this.snd.rtt.rto * 2 ** this.snd.persistBackoff);
+    timerExpired(this, kind, now);
+    // A connection the expiry terminated has already left the stack's heap.
+    if (this.state !== TcpState.Closed) this.#host.timerChanged(this);
   }
 
   // ---- output -------------------------------------------------------------
@@ -397,22 +206,22 @@ export class TcpConnection {
       case TcpState.Closed:
         return;
       case TcpState.SynReceived:
-        if (this.#synAckDue) this.#sendSynAck(now);
+        if (this.synAckDue) this.#sendSynAck(now);
         return;
       case TcpState.TimeWait:
-        if (this.#out.ackDue) this.#out.ack();
+        if (this.out.ackDue) this.out.ack();
         return;
       default: {
         const sent = this.#sendData(now);
-        if (!sent && (this.#out.ackDue || this.windowUpdateDue)) this.#out.ack();
+        if (!sent && (this.out.ackDue || this.windowUpdateDue)) this.out.ack();
       }
     }
   }
 
   #sendSynAck(now: number): void {
     const snd = this.snd;
-    this.#synAckDue = false;
-    this.#out.synAck(this.#ourMss, this.#scaleNegotiated ? this.rcv.shift : -1);
+    this.synAckDue = false;
+    this.out.synAck(this.#ourMss, this.#scaleNegotiated ? this.rcv.shift : -1);
     if (SeqNumber.lt(snd.max, SeqNumber.add(snd.iss, 1))) {
       snd.nxt = SeqNumber.add(snd.iss, 1);
       snd.max = snd.nxt;
@@ -420,18 +229,18 @@ export class TcpConnection {
       snd.rttSeq = snd.nxt;
       snd.rttStart = now;
     }
-    this.#armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
+    this.armTimer(TcpTimer.Retransmit, now + snd.rtt.rto);
   }
 
   #sendData(now: number): boolean {
     if (!this.#canTransmit()) return false;
-    const result = this.snd.transmit(this.#out, now);
+    const result = this.snd.transmit(this.out, now);
     if (result === Transmit.Sent) {
-      if (this.timer !== TcpTimer.Retransmit) this.#armTimer(TcpTimer.Retransmit, now + this.snd.rtt.rto); // RFC 6298 §5.1
+      if (this.timer !== TcpTimer.Retransmit) this.armTimer(TcpTimer.Retransmit, now + this.snd.rtt.rto); // RFC 6298 §5.1
       return true;
     }
     if (result === Transmit.WindowClosed && this.timer !== TcpTimer.Persist) {
-      this.#armTimer(TcpTimer.Persist, now + this.#persistInterval());
+      this.armTimer(TcpTimer.Persist, now + persistInterval(this.snd));
     }
     return false;
   }
@@ -461,8 +270,14 @@ export class TcpConnection {
     }
   }
 
+  get timerName(): string {
+    return TCP_TIMER_NAMES[this.timer] as string;
+  }
+
+  // ---- for the event handlers (segment-arrives.ts, timeouts.ts) ------------
+
   /** Every transition goes through here (and is logged FROM -> TO). */
-  #setState(to: TcpState): void {
+  setState(to: TcpState): void {
     const from = this.state;
     if (from === to) return;
     this.state = to;
@@ -475,27 +290,32 @@ export class TcpConnection {
     if (from === TcpState.TimeWait) this.#host.stats.tcp.timeWait--;
   }
 
-  #armTimer(kind: TcpTimer, at: number): void {
+  armTimer(kind: TcpTimer, at: number): void {
     this.timer = kind;
     this.deadline = at;
     this.#host.timerChanged(this);
   }
 
-  #clearTimer(): void {
+  clearTimer(): void {
     if (this.timer === TcpTimer.None) return;
     this.timer = TcpTimer.None;
     this.deadline = Number.POSITIVE_INFINITY;
     this.#host.timerChanged(this);
   }
 
-  get timerName(): string {
-    return TCP_TIMER_NAMES[this.timer] as string;
+  /** ACKs freed send-buffer room: wake the app if `send()` refused it before. */
+  sendSpaceFreed(): void {
+    if (this.#sendBlocked && this.snd.buffer.length < this.config.sndBufBytes) {
+      this.#sendBlocked = false;
+      this.app?.onSendSpace();
+    }
   }
 
-  #terminate(reason: TcpCloseReason): void {
+  /** To CLOSED: buffers freed, the stack forgets the connection, the app hears why. */
+  terminate(reason: TcpCloseReason): void {
     if (this.state === TcpState.Closed) return;
-    this.#setState(TcpState.Closed);
-    this.#clearTimer();
+    this.setState(TcpState.Closed);
+    this.clearTimer();
     this.snd.buffer.clear();
     this.rcv.reassembly?.clear();
     this.rcv.reassembly = null;
