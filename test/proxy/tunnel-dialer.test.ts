@@ -91,6 +91,35 @@ t.test('bytes both ways; our FIN reaches the target, which can still answer', as
   t.equal(d.stats.bytesReceived, 32);
 });
 
+t.test('what the target sends arrives byte-exact, whether it trickles or floods', async (t) => {
+  // The relay reads targets into large buffers it hands on, and copies small
+  // reads out so the large buffer is reused: both paths, in one transfer.
+  const payload = randomBytes(6 * 1024 * 1024);
+  const port = await tcpServer(t, (s) => {
+    let at = 0;
+    const trickle = (): void => {
+      // 200 small writes per turn for the first MiB: the relay sees small reads…
+      for (let i = 0; i < 200 && at < 1024 * 1024; i++) {
+        s.write(payload.subarray(at, at + 1000 + i));
+        at += 1000 + i;
+      }
+      if (at < 1024 * 1024) setImmediate(trickle);
+      else s.end(payload.subarray(at)); // …then the rest at once: large reads.
+    };
+    trickle();
+  });
+  const { d } = await dialer(t);
+  const conn = await d.dialTcp(request('127.0.0.1', port));
+  conn.end();
+  const got = await readAll(conn);
+  t.equal(got.length, payload.length, 'every byte');
+  t.equal(
+    createHash('sha256').update(got).digest('hex'),
+    createHash('sha256').update(payload).digest('hex'),
+    'in order',
+  );
+});
+
 t.test('the target FINs first; we keep sending until we end', async (t) => {
   let received = '';
   const done = new Promise<void>((resolve) => {
