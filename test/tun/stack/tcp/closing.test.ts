@@ -99,6 +99,27 @@ t.test('LAST-ACK: FIN retransmitted until acknowledged; data after FIN is not de
   t.equal(h.state, 'CLOSED');
 });
 
+t.test('LAST-ACK behind a slow TUN (the bench close storm): the peer re-sends its FIN, we re-ack it and back off', async (t) => {
+  // Both sides' packets sit in the kernel's TUN queue longer than either RTO.
+  const h = connectionIn(t, 'LAST-ACK');
+  h.advance(200);
+  h.expect({ flags: 'FA', seq: U, ack: P + 1 }, 'our FIN, retransmitted after 200 ms');
+  h.send({ flags: 'FA', seq: P, ack: U });
+  h.expect({ flags: 'A', seq: U + 1, ack: P + 1 }, 'its old FIN is below RCV.NXT: answered with an ACK');
+  h.expectNothing();
+  t.equal(h.stats.drops.outOfWindow, 1, 'counted as outOfWindow, not delivered again');
+  t.equal(h.state, 'LAST-ACK');
+  t.notOk(h.closedReason);
+  h.advance(399);
+  h.expectNothing('backed off to 400 ms');
+  h.advance(1);
+  h.expect({ flags: 'FA', seq: U, ack: P + 1 });
+  h.send({ flags: 'A', seq: P + 1, ack: U + 1 });
+  t.equal(h.state, 'CLOSED');
+  t.equal(h.closedReason, 'closed');
+  t.equal(h.stats.tcp.retransmits, 2);
+});
+
 t.test('RST in CLOSE-WAIT resets the app side', async (t) => {
   const h = connectionIn(t, 'CLOSE-WAIT');
   h.send({ flags: 'R', seq: P + 1 });
