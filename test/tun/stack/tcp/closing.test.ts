@@ -99,8 +99,9 @@ t.test('LAST-ACK: FIN retransmitted until acknowledged; data after FIN is not de
   t.equal(h.state, 'CLOSED');
 });
 
-t.test('LAST-ACK behind a slow TUN (the bench close storm): the peer re-sends its FIN, we re-ack it and back off', async (t) => {
-  // Both sides' packets sit in the kernel's TUN queue longer than either RTO.
+t.test('LAST-ACK behind a slow TUN: the peer re-sends its FIN, we re-ack it and back off', async (t) => {
+  // The stack bench's close storm: both sides' packets wait in the kernel's
+  // TUN queue longer than either RTO.
   const h = connectionIn(t, 'LAST-ACK');
   h.advance(200);
   h.expect({ flags: 'FA', seq: U, ack: P + 1 }, 'our FIN, retransmitted after 200 ms');
