@@ -21,6 +21,9 @@ export class TunnelResetError extends KvpnError {
   }
 }
 
+/** Errors arrive as the stream's close with an rstCode; one shared listener keeps them from throwing. */
+function ignoreError(): void {}
+
 export interface ByteCounter {
   sent(n: number): void;
   received(n: number): void;
@@ -51,7 +54,7 @@ export class TunnelConnection extends Duplex {
       if (!stream.aborted && stream.rstCode === NGHTTP2_NO_ERROR) this.push(null);
     });
     stream.on('drain', () => this.#streamOnDrain());
-    stream.on('error', () => {});
+    stream.on('error', ignoreError);
     stream.on('close', () => this.#streamOnClose());
   }
 

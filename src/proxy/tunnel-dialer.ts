@@ -40,6 +40,13 @@ import { PortForwardTransport, type RelayEndpoint, type TunnelTransport } from '
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
+/**
+ * The error listener every stream needs (an unhandled 'error' would throw).
+ * One function for all: a closure made inside a dial would stay on the stream
+ * for its whole life and keep the dial's scope (promise, headers, signal) alive.
+ */
+function ignoreStreamError(): void {}
+
 export { TunnelClosedError, type TunnelState, type TunnelStateChange } from './session-pool.js';
 
 export const DEFAULT_SESSIONS = 4;
@@ -187,9 +194,7 @@ export class TunnelDialer implements Dialer {
     const { stream, headers } = await this.#open(host, port, false, options.signal);
     this.stats.tcpStreamsOpen++;
     this.stats.tcpStreamsOpened++;
-    stream.once('close', () => {
-      this.stats.tcpStreamsOpen--;
-    });
+    stream.on('close', this.#tcpStreamOnClose);
     const peer = headers[HEADER_PEER];
     return new TunnelConnection(stream, this.#counter, typeof peer === 'string' ? peer : undefined);
   }
@@ -198,9 +203,7 @@ export class TunnelDialer implements Dialer {
     const { stream } = await this.#open(request.destination.address, request.destination.port, true, request.signal);
     this.stats.udpFlowsOpen++;
     this.stats.udpFlowsOpened++;
-    stream.once('close', () => {
-      this.stats.udpFlowsOpen--;
-    });
+    stream.on('close', this.#udpStreamOnClose);
     return new TunnelDatagramFlow(stream, this.#counter);
   }
 
@@ -243,7 +246,7 @@ export class TunnelDialer implements Dialer {
           signal.removeEventListener('abort', onAbort);
           resolve({ headers, body });
         });
-        stream.on('error', () => {});
+        stream.on('error', ignoreStreamError);
         stream.on('close', () => {
           signal.removeEventListener('abort', onAbort);
           reject(new DialError('error', `resolving ${name}: the tunnel session was lost`));
@@ -358,13 +361,22 @@ export class TunnelDialer implements Dialer {
         const details = ps?.details ? ` (${ps.details})` : '';
         settle(new DialError(reason, `dial ${target}: ${ps?.error ?? `HTTP ${status}`}${details}`));
       };
-      stream.on('error', () => {});
+      stream.on('error', ignoreStreamError);
       stream.on('close', onClose);
       stream.on('response', onResponse);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
   }
+
+  // Shared by every stream (each emits 'close' once): no closure or once() wrapper per connection.
+  readonly #tcpStreamOnClose = (): void => {
+    this.stats.tcpStreamsOpen--;
+  };
+
+  readonly #udpStreamOnClose = (): void => {
+    this.stats.udpFlowsOpen--;
+  };
 
   #dialError(err: Error, target: string): DialError {
     let out: DialError;

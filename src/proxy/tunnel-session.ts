@@ -118,11 +118,14 @@ export class TunnelSession {
   ): http2.ClientHttp2Stream {
     const stream = this.#session.request({ ...headers, [HEADER_AUTHORIZATION]: this.#authorization }, options);
     this.activeStreams++;
-    stream.once('close', () => {
-      this.activeStreams--;
-    });
+    // A stream emits 'close' once: one listener shared by all streams, not a once() wrapper each.
+    stream.on('close', this.#streamOnClose);
     return stream;
   }
+
+  readonly #streamOnClose = (): void => {
+    this.activeStreams--;
+  };
 
   onClose(handler: (err?: Error) => void): void {
     if (this.#closedWith) handler(this.#closedWith.err);
