@@ -54,8 +54,9 @@ export interface LaunchOptions {
  *   semi-spaces under traffic and stays there; two 8 MiB ones keep 16 MiB
  *   less resident (hold peak 174 instead of 194 MiB) for ~3 % more CPU per
  *   GiB in bulk transfers (within this machine's run-to-run spread).
- * --expose-gc: the memory janitor (memory-janitor.ts) collects once most
- *   connections have closed; V8 alone would not while the daemon is idle.
+ * --expose-gc: the memory janitor (memory-janitor.ts) collects after a burst
+ *   (connections closed, bulk traffic over); V8 alone would not while the
+ *   daemon is idle.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--expose-gc'];
 
