@@ -11,6 +11,7 @@ import { KvpnError } from '../errors.js';
 import type { InvokingUser } from './credentials.js';
 import { sessionLogger } from './log.js';
 import { startMemoryJanitor } from './memory-janitor.js';
+import { trimNativeHeap } from './native-heap.js';
 import { Session } from './session.js';
 import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
 import type { UndoOutcome } from './undo.js';
@@ -98,9 +99,11 @@ async function main(): Promise<void> {
         },
         // Twice: the second collection releases the pages the first left fragmented
         // (after 10,000 closed: 205 MiB resident with one, 143 with two, 45 ms in all).
+        // Then glibc gives the freed C heap back (after bulk: 82 -> 4 MiB, ~5 ms).
         collect: () => {
           gc();
           gc();
+          trimNativeHeap();
         },
         onCollect: ({ reason, open, ms, heapBefore, heapAfter }) =>
           log.info('memory: collected', {

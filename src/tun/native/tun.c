@@ -11,6 +11,9 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <node_api.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -378,6 +381,22 @@ static napi_value tun_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Not the TUN device, but this is kvpn's one native module: hands the free
+// pages glibc keeps after a burst (HTTP/2 read buffers, connection state)
+// back to the kernel. Returns whether anything could be trimmed at all
+// (false without glibc, where there is no malloc_trim).
+static napi_value trim_native_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+#ifdef __GLIBC__
+  malloc_trim(0);
+  CHECK(napi_get_boolean(env, true, &result));
+#else
+  CHECK(napi_get_boolean(env, false, &result));
+#endif
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL},
@@ -387,6 +406,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writeBatch", NULL, tun_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"onWritable", NULL, tun_on_writable, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_default, NULL},
+      {"trimNativeHeap", NULL, trim_native_heap, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
