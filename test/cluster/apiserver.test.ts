@@ -4,6 +4,7 @@
 // resourceVersion (and 410 after compaction), pod lifecycle and logs.
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import { PORT_FORWARD_UPGRADE_HEADERS } from '../helpers/websocket-upgrade.js';
 import type { KObject } from './apiserver/objects.js';
 import { startCluster } from './index.js';
 
@@ -174,13 +175,7 @@ t.test('the no-portforward ServiceAccount has the kvpn Role of docs/rbac.md but 
   const name = echo?.metadata.name ?? '';
   const pf = await cluster.request('GET', `/api/v1/namespaces/default/pods/${name}/portforward?ports=8080`, {
     ...as,
-    headers: {
-      Connection: 'Upgrade',
-      Upgrade: 'websocket',
-      'Sec-WebSocket-Version': '13',
-      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      'Sec-WebSocket-Protocol': 'v4.channel.k8s.io',
-    },
+    headers: PORT_FORWARD_UPGRADE_HEADERS,
   });
   t.equal(pf.status, 403);
   t.match(pf.json(), {

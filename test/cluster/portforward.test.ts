@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import type { Server, Socket } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
+import { PORT_FORWARD_UPGRADE_HEADERS } from '../helpers/websocket-upgrade.js';
 import { type Cluster, startCluster } from './index.js';
 
 const cluster = await startCluster();
@@ -220,13 +221,7 @@ t.test('port-forward to a pod that is not running is refused at upgrade', async 
     body: { metadata: { name: 'pending' }, spec: { containers: [{ name: 'c', image: 'nope.invalid/x:1' }] } },
   });
   const res = await cluster.request('GET', '/api/v1/namespaces/default/pods/pending/portforward?ports=80', {
-    headers: {
-      Connection: 'Upgrade',
-      Upgrade: 'websocket',
-      'Sec-WebSocket-Version': '13',
-      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      'Sec-WebSocket-Protocol': 'v4.channel.k8s.io',
-    },
+    headers: PORT_FORWARD_UPGRADE_HEADERS,
   });
   t.equal(res.status, 400);
   t.equal(res.json<{ message: string }>().message, 'pod pending is not running. Current status=Pending');
