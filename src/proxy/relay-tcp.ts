@@ -20,7 +20,6 @@ const { NGHTTP2_NO_ERROR } = http2.constants;
 
 export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: number, ctx: FlowContext): void {
   const started = ctx.now();
-  let toClientOpen = true;
   // net.Socket hands its options to stream.Duplex, so the write high-water mark applies.
   const options: net.TcpNetConnectOpts & { writableHighWaterMark: number } = {
     host,
@@ -34,7 +33,7 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
       buffer: takeReadBuffer,
       callback: (n: number, buf: Uint8Array): boolean => {
         ctx.counted(0, n);
-        if (!toClientOpen || stream.destroyed) return true;
+        if (stream.destroyed || stream.writableEnded) return true;
         return stream.write(keepRead(buf as Buffer, n));
       },
     },
@@ -110,7 +109,6 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     // false); 'drain' resumes it; the target's FIN ends the stream.
     stream.on('drain', () => socket.resume());
     socket.on('end', () => {
-      toClientOpen = false;
       if (!stream.destroyed && !stream.writableEnded) stream.end();
     });
     // Client → target by hand: Node ends a reset stream's readable too, and
