@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux
+export const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux
 const PAGE_BYTES = 4096;
 const SAMPLE_INTERVAL_MS = 200;
 
@@ -114,20 +114,21 @@ export class UsageMeter {
   }
 }
 
+/** The whole machine's CPU time from /proc/stat, in clock ticks (all cores): busy, and busy + idle. */
+export function readMachineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+  const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+  return { busy, total: busy + (idle ?? 0) + (iowait ?? 0) };
+}
+
 /** Busy CPU time of the whole machine from /proc/stat: 100 % per busy core (200 % = both). */
 export class MachineMeter {
   #busy0 = 0;
   #total0 = 0;
 
-  static #read(): { busy: number; total: number } {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
-    const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
-    return { busy, total: busy + (idle ?? 0) + (iowait ?? 0) };
-  }
-
   start(): this {
-    const s = MachineMeter.#read();
+    const s = readMachineTicks();
     this.#busy0 = s.busy;
     this.#total0 = s.total;
     return this;
@@ -135,7 +136,7 @@ export class MachineMeter {
 
   /** Busy % over the window, summed over cores. */
   stop(): number {
-    const s = MachineMeter.#read();
+    const s = readMachineTicks();
     const total = s.total - this.#total0;
     return total > 0 ? ((s.busy - this.#busy0) / total) * 100 * cpus().length : Number.NaN;
   }

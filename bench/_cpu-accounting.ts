@@ -5,8 +5,7 @@
 // difference ("other") is kernel work not charged to any of them (softirq
 // threads, interrupts) and processes outside the benchmark.
 import { readdirSync, readFileSync } from 'node:fs';
-
-const TICKS_PER_SECOND = 100;
+import { CLOCK_TICKS_PER_S, readMachineTicks, readProcess } from './_compare-proc.js';
 
 export interface CpuSnapshot {
   /** CPU seconds per role, summed over the processes in it. */
@@ -17,23 +16,6 @@ export interface CpuSnapshot {
 
 /** Assigns a process to a role from its pid and command line; undefined = not counted by role. */
 export type Classifier = (pid: number, cmdline: string) => string | undefined;
-
-function processCpuSeconds(pid: string): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return undefined; // the process exited between readdir and read
-  }
-}
-
-function machineBusySeconds(): number {
-  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
-  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - (cpu[3] ?? 0) - (cpu[4] ?? 0);
-  return busy / TICKS_PER_SECOND;
-}
 
 export function takeCpuSnapshot(classify: Classifier): CpuSnapshot {
   const roles = new Map<string, number>();
@@ -47,10 +29,10 @@ export function takeCpuSnapshot(classify: Classifier): CpuSnapshot {
     }
     const role = classify(Number(pid), cmdline);
     if (role === undefined) continue;
-    const seconds = processCpuSeconds(pid);
+    const seconds = readProcess(Number(pid))?.cpuSeconds; // undefined: it exited meanwhile
     if (seconds !== undefined) roles.set(role, (roles.get(role) ?? 0) + seconds);
   }
-  return { roles, machine: machineBusySeconds() };
+  return { roles, machine: readMachineTicks().busy / CLOCK_TICKS_PER_S };
 }
 
 /**
