@@ -14,6 +14,18 @@ const opts = { skip: !isRoot() && 'needs root (network namespaces, TUN, nftables
 /** A stall longer than this means recovery waited on more than a couple of backed-off RTOs. */
 const MAX_STALL_MS = 5000;
 
+/** nftables in the world's namespace drops `percent` % of the kernel's packets toward the TUN, at random. */
+async function dropTowardTun(w: Awaited<ReturnType<typeof kernelWorld>>, percent: number): Promise<void> {
+  const rules = `table inet kvpnloss {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "${w.device.name}" numgen random mod 100 < ${percent} counter drop
+  }
+}
+`;
+  await w.ns.exec('nft', ['-f', '-'], { input: rules });
+}
+
 async function transfer(t: Test, w: Awaited<ReturnType<typeof kernelWorld>>, host: string, size: number) {
   const srv = await transferServer(size, 21);
   t.teardown(() => srv.close());
@@ -40,14 +52,7 @@ async function transfer(t: Test, w: Awaited<ReturnType<typeof kernelWorld>>, hos
 
 t.test('nftables drops 5% of the kernel packets toward the TUN', opts, async (t) => {
   const w = await kernelWorld(t);
-  const rules = `table inet kvpnloss {
-  chain out {
-    type filter hook output priority 0; policy accept;
-    oifname "${w.device.name}" numgen random mod 100 < 5 counter drop
-  }
-}
-`;
-  await w.ns.exec('nft', ['-f', '-'], { input: rules });
+  await dropTowardTun(w, 5);
   await transfer(t, w, SERVICE_V4, 50 * MIB);
   await transfer(t, w, SERVICE_V6, 20 * MIB);
   const listing = await w.ns.exec('nft', ['list', 'chain', 'inet', 'kvpnloss', 'out']);
@@ -82,14 +87,7 @@ t.test('MTU 1500 (MSS 1460, thousands of segments): nftables drops plus the seed
     mtu: 1500,
     wrap: (d) => new ImpairedDevice(d, { seed: 7, inbound: profile, outbound: profile }),
   });
-  const rules = `table inet kvpnloss {
-  chain out {
-    type filter hook output priority 0; policy accept;
-    oifname "${w.device.name}" numgen random mod 100 < 3 counter drop
-  }
-}
-`;
-  await w.ns.exec('nft', ['-f', '-'], { input: rules });
+  await dropTowardTun(w, 3);
   await transfer(t, w, SERVICE_V4, 10 * MIB);
   const s = w.stack.stats;
   t.ok(s.tcp.fastRetransmits > 0, `fast retransmits ${s.tcp.fastRetransmits}`);
