@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_NODE_FLAGS } from '../src/session/daemon-launch.js';
 import { type BenchReport, printReport } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -11,6 +12,16 @@ const available = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && !['main.ts', 'report.ts'].includes(f) && !f.startsWith('_'))
   .map((f) => f.slice(0, -3))
   .sort();
+
+// Benchmarks run kvpn's code in this process: it must run as the daemon does
+// (V8's collector alone can double the CPU per GiB; see DAEMON_NODE_FLAGS).
+const missingFlags = DAEMON_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+if (missingFlags.length > 0) {
+  process.stderr.write(
+    `benchmarks run under the daemon's Node flags; missing ${missingFlags.join(' ')} (use npm run bench, or fix package.json's bench script)\n`,
+  );
+  process.exit(2);
+}
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
