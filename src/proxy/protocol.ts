@@ -180,9 +180,17 @@ export function parseAuthority(authority: string | undefined): { host: string; p
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-/** Flow-control windows (DESIGN.md decision 5): one stream must not be window-bound at 20 ms RTT. */
-export const STREAM_WINDOW_BYTES = 16 * 1024 * 1024;
-export const SESSION_WINDOW_BYTES = 64 * 1024 * 1024;
+/**
+ * Flow-control windows (DESIGN.md decision 5): one stream must not be
+ * window-bound at 20 ms RTT, nor behind the buffers of the path itself (the
+ * API server's and kernel socket queues hold several MiB each way). One
+ * stream through the tunnel on test/cluster, 0 ms added: 16/64 MiB
+ * 313–342 MB/s down, 345–394 up; 32/128 MiB 372–379 down, 412–425 up;
+ * 256 MiB/1 GiB 387 down, 395 up. A slow reader holds up to one stream
+ * window in the receiver before its sender stops.
+ */
+export const STREAM_WINDOW_BYTES = 32 * 1024 * 1024;
+export const SESSION_WINDOW_BYTES = 128 * 1024 * 1024;
 /** Larger DATA frames mean fewer per-frame callbacks in Node's http2. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 /**
