@@ -30,6 +30,31 @@ export interface Launched {
   daemon: ChildProcess;
 }
 
+/**
+ * The stand-in is one Node process that every port-forward byte crosses. Its
+ * own garbage collector and allocator must not be what a benchmark measures,
+ * and without these they are, unevenly: they cost most in whichever path is
+ * slower (the tunnel benchmark, one stream down, session 3: the stand-in
+ * spent 2.2–2.6 CPU s/GiB when calm, 4.5–4.9 in these states).
+ * - `--initial-heap-size=128`: V8 otherwise sizes the old generation from the
+ *   stand-in's ~10 MB live heap, and a transfer's short-lived buffers then
+ *   start a full mark-compact every ~50 ms (201 in one run; 0 with the flag).
+ */
+const STAND_IN_NODE_FLAGS = ['--initial-heap-size=128'];
+/**
+ * glibc: keep freed heap instead of trimming it, and serve buffers under
+ * 4 MiB from the heap instead of mmap. A port-forward's send queue swings
+ * between 2 and 4 MiB as the reader pauses and resumes; with glibc's defaults
+ * every swing gave pages back and faulted them in again (page faults and
+ * page clearing in the stand-in's profile, on the tunnel path only).
+ * Pods do not inherit it: the kubelet builds each container's environment.
+ */
+const STAND_IN_MALLOC_ENV = {
+  MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
+  MALLOC_TOP_PAD_: String(64 * 1024 * 1024),
+  MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024),
+};
+
 export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
   const id = newWorldId();
   const layout = new WorldLayout(id, opts.root);
@@ -39,6 +64,7 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
   const args = [
     `--net=/run/netns/${layout.laptopNetns}`,
     process.execPath,
+    ...STAND_IN_NODE_FLAGS,
     '--import',
     LOADER,
     DAEMON,
@@ -65,6 +91,7 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
   const daemon = spawn('nsenter', args, {
     stdio: [owner === 'test' ? 'pipe' : 'ignore', 'pipe', stderr],
     detached: owner === 'cli',
+    env: { ...process.env, ...STAND_IN_MALLOC_ENV },
   });
   if (typeof stderr === 'number') closeSync(stderr);
   try {
