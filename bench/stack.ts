@@ -85,7 +85,7 @@ function startServer(ns: NetNs | null, host: string): Promise<{ child: ChildProc
 
 const rate = (bytes: number, ms: number) => bytes / MIB / (ms / 1000);
 
-/** A real GC between RSS samples (the bench runs without --expose-gc). */
+/** A real GC between RSS samples, whether or not the process was started with --expose-gc. */
 function gc(): void {
   setFlagsFromString('--expose_gc');
   (runInNewContext('gc') as () => void)();

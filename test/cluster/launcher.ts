@@ -34,8 +34,8 @@ export interface Launched {
  * The stand-in is one Node process that every port-forward byte crosses. Its
  * own garbage collector and allocator must not be what a benchmark measures,
  * and without these they are, unevenly: they cost most in whichever path is
- * slower (the tunnel benchmark, one stream down, session 3: the stand-in
- * spent 2.2–2.6 CPU s/GiB when calm, 4.5–4.9 in these states).
+ * slower (one stream down through kvpn's tunnel: the stand-in spent 4.5–4.9
+ * CPU s/GiB in these states, 2.2–2.6 in runs where it stayed calm).
  * - `--initial-heap-size=128`: V8 otherwise sizes the old generation from the
  *   stand-in's ~10 MB live heap, and a transfer's short-lived buffers then
  *   start a full mark-compact every ~50 ms (201 in one run; 0 with the flag).
@@ -47,7 +47,9 @@ const STAND_IN_NODE_FLAGS = ['--initial-heap-size=128'];
  * between 2 and 4 MiB as the reader pauses and resumes; with glibc's defaults
  * every swing gave pages back and faulted them in again (page faults and
  * page clearing in the stand-in's profile, on the tunnel path only).
- * Pods do not inherit it: the kubelet builds each container's environment.
+ * Pod containers do not inherit it (they start under `env -i`); the
+ * stand-in's own helpers (netns agents, exec probes) do, harmlessly: they
+ * move no bulk data and the pad is address space, not resident memory.
  */
 const STAND_IN_MALLOC_ENV = {
   MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
