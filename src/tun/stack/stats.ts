@@ -13,7 +13,9 @@ export const DROP_REASONS = [
   'unsupported',
   /** Segment for no known connection (answered with RST when allowed). */
   'noConnection',
-  /** Sequence number outside the receive window (answered with ACK). */
+  /** Segment wholly before RCV.NXT: an old duplicate of what was already received (answered with ACK). */
+  'duplicate',
+  /** Segment reaching beyond the receive window, or any data into a zero window (answered with ACK). */
   'outOfWindow',
   /** ACK for data never sent, or a bad ACK in SYN-RECEIVED. */
   'badAck',

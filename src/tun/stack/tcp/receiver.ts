@@ -59,6 +59,11 @@ export class TcpReceiver {
     );
   }
 
+  /** True when the whole segment (a bare ACK counts as one octet) lies before RCV.NXT: an old duplicate. */
+  alreadyReceived(seq: number, segLen: number): boolean {
+    return SeqNumber.le(SeqNumber.add(seq, Math.max(segLen, 1)), this.nxt);
+  }
+
   /** The 16-bit window field to send now; records the advertised edge. */
   windowField(): number {
     const unit = 2 ** this.shift;

@@ -47,7 +47,8 @@ export function segmentArrives(conn: TcpConnection, seg: TcpRepr, segment: Uint8
 
   // First check: sequence number (RFC 9293 §3.10.7.4).
   if (!conn.rcv.acceptable(seg.seqNumber, segLen)) {
-    stats.drops.outOfWindow++;
+    if (conn.rcv.alreadyReceived(seg.seqNumber, segLen)) stats.drops.duplicate++;
+    else stats.drops.outOfWindow++;
     if (control !== TcpControl.Rst) out.ack();
     return false;
   }

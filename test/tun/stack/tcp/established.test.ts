@@ -22,7 +22,20 @@ t.test('a retransmitted (duplicate) segment is re-acked, not re-delivered', asyn
   h.send({ flags: 'PA', seq: P, ack: U, data: 'abc' });
   h.expect({ flags: 'A', ack: P + 3 });
   t.equal(h.receivedText, 'abc');
-  t.equal(h.stats.drops.outOfWindow, 1);
+  t.equal(h.stats.drops.duplicate, 1, 'counted as an old duplicate');
+  t.equal(h.stats.drops.outOfWindow, 0);
+});
+
+t.test('a segment beyond the window is counted apart from old duplicates, both re-acked', async (t) => {
+  const h = connectionIn(t, 'ESTABLISHED');
+  h.send({ flags: 'PA', seq: P + 0x4000_0000, ack: U, data: 'far' });
+  h.expect({ flags: 'A', ack: P });
+  h.send({ flags: 'PA', seq: P, ack: U, data: 'abc' });
+  h.expect({ flags: 'A', ack: P + 3 });
+  h.send({ flags: 'A', seq: P + 2, ack: U });
+  h.expect({ flags: 'A', ack: P + 3 }, 'a bare ACK from before RCV.NXT is an old duplicate');
+  t.equal(h.receivedText, 'abc');
+  t.same([h.stats.drops.outOfWindow, h.stats.drops.duplicate], [1, 1]);
 });
 
 t.test('partially duplicate data is trimmed to the new part', async (t) => {
