@@ -21,8 +21,13 @@ export class TunnelResetError extends KvpnError {
   }
 }
 
-/** Errors arrive as the stream's close with an rstCode; one shared listener keeps them from throwing. */
-function ignoreError(): void {}
+/**
+ * The 'error' listener every client stream needs (an unhandled 'error' would
+ * throw; errors are read from the stream's close and its rstCode instead).
+ * One function for all: a closure made inside a dial would stay on the stream
+ * for its whole life and keep the dial's scope (promise, headers, signal) alive.
+ */
+export function ignoreStreamError(): void {}
 
 export interface ByteCounter {
   sent(n: number): void;
@@ -54,7 +59,7 @@ export class TunnelConnection extends Duplex {
       if (!stream.aborted && stream.rstCode === NGHTTP2_NO_ERROR) this.push(null);
     });
     stream.on('drain', () => this.#streamOnDrain());
-    stream.on('error', ignoreError);
+    stream.on('error', ignoreStreamError);
     stream.on('close', () => this.#streamOnClose());
   }
 

@@ -33,19 +33,12 @@ import {
   type TunnelState,
   type TunnelStateChange,
 } from './session-pool.js';
-import { type ByteCounter, TunnelConnection } from './tunnel-connection.js';
+import { type ByteCounter, ignoreStreamError, TunnelConnection } from './tunnel-connection.js';
 import { TunnelDatagramFlow } from './tunnel-datagram-flow.js';
 import { SESSION_PING_INTERVAL_MS, type TunnelSession, TunnelSessionError } from './tunnel-session.js';
 import { PortForwardTransport, type RelayEndpoint, type TunnelTransport } from './tunnel-transport.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
-
-/**
- * The error listener every stream needs (an unhandled 'error' would throw).
- * One function for all: a closure made inside a dial would stay on the stream
- * for its whole life and keep the dial's scope (promise, headers, signal) alive.
- */
-function ignoreStreamError(): void {}
 
 export { TunnelClosedError, type TunnelState, type TunnelStateChange } from './session-pool.js';
 
