@@ -178,6 +178,8 @@ export class PortForwardStream extends Duplex {
   }
 
   #wsOnMessage(data: Buffer, isBinary: boolean): void {
+    // After destroy() the close handshake is still under way: what arrives meanwhile is dropped.
+    if (this.destroyed) return;
     if (!isBinary || data.length === 0) {
       this.stats.dropped++;
       return;
@@ -297,6 +299,10 @@ export class PortForwardStream extends Duplex {
       if (err) this.#ws.terminate();
       else this.#ws.close(1000);
     }
+    // A reader that stopped had paused the socket: read on (dropping the data)
+    // so the server's close frame arrives, or the target stays connected and
+    // sending until ws gives up on the handshake (30 s).
+    if (this.#ws.readyState === WebSocket.CLOSING) this.#ws.resume();
     callback(err);
   }
 }

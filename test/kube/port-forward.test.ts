@@ -90,6 +90,32 @@ t.test('a reader that stops taking data pauses the socket; nothing is lost', asy
   t.ok(Buffer.concat(chunks).equals(sent), 'all bytes, in order, after resuming');
 });
 
+t.test('destroy() after the reader stopped: the close handshake completes, the target is disconnected', async (t) => {
+  let targetClosed!: () => void;
+  const closed = new Promise<void>((r) => {
+    targetClosed = r;
+  });
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const port = await tcpServer(t, (s) => {
+    s.on('error', () => {});
+    s.on('close', () => targetClosed());
+    const pump = (): void => {
+      while (!s.destroyed && s.write(chunk));
+    };
+    s.on('drain', pump);
+    pump();
+  });
+  const { client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  while (pf.stats.pauses === 0) await new Promise((r) => setTimeout(r, 5));
+  const bytesIn = pf.stats.bytesIn;
+  pf.destroy();
+  // The server's close frame sits behind the data it had queued: we must read
+  // on to get it (ws would otherwise wait 30 s, the target sending all along).
+  await closed;
+  t.equal(pf.stats.bytesIn, bytesIn, 'nothing more was handed on after destroy()');
+});
+
 t.test('end() closes cleanly: the target sees EOF, our reader ends', async (t) => {
   let targetEnded!: () => void;
   const ended = new Promise<void>((r) => {

@@ -77,7 +77,9 @@ export class PortForwardServer {
             }
           };
           s.on('data', (d: Buffer) => {
-            if (ws.readyState !== ws.OPEN) return;
+            // The WebSocket is closing: nothing more can reach the client, so
+            // the pod connections end now rather than being drained to nowhere.
+            if (ws.readyState !== ws.OPEN) return closeAll();
             ws.send(Buffer.concat([Buffer.from([2 * i]), d]), { binary: true }, sent);
             if (ws.bufferedAmount > WS_HIGH_WATER_BYTES) {
               paused = true;
