@@ -2,14 +2,15 @@
 //
 // On the test world (test/cluster), in one run:
 //   1. streams opened per second through the tunnel (and raw port-forwards per second)
-//   2. one raw port-forward stream to a bulk server pod (our transport's ceiling)
+//   2. one raw port-forward stream to a bulk server pod (our transport's ceiling), and the
+//      same through two bare forwarder pods (the relay hop alone; see _tunnel-references.ts)
 //   3. one stream through the tunnel (relay deployed by our code) to the same server
 //      → overhead = 1 - tunnel/raw, each way (target ≤ 20 %)
 //   4. 2 and 3 again with RTT added between laptop and API server (target: tunnel ≥ 50 MB/s)
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { KubeClient } from '../src/kube/client.js';
@@ -19,17 +20,10 @@ import { TunnelDialer } from '../src/proxy/tunnel-dialer.js';
 import { DelayProxy } from '../test/cluster/faults/delay-proxy.js';
 import { startCluster } from '../test/cluster/index.js';
 import { laptopApi } from '../test/session/helpers/laptop-api.js';
+import { readMachineTicks } from './_compare-proc.js';
 import { type CpuSnapshot, cpuBetween, takeCpuSnapshot } from './_cpu-accounting.js';
+import { BULK_PORT, PROCESS_MARKERS, startReferencePods } from './_tunnel-references.js';
 import { type BenchReport, formatTable, percentile } from './report.js';
-
-const BULK_PORT = 9100;
-// The bulk server: first byte D = download forever; U = upload, one byte back per MiB
-// received (port-forward has no half-close, so no answer at EOF); C = close at once.
-const BULK_SERVER = `const net=require('net');const buf=Buffer.alloc(1<<20,120);
-net.createServer({allowHalfOpen:true},s=>{s.on('error',()=>{});s.once('data',d=>{const m=d[0];
-if(m===68){const pump=()=>{while(!s.destroyed&&s.write(buf));};s.on('drain',pump);pump();}
-else if(m===85){let n=d.length-1;s.on('data',x=>{n+=x.length;let k=0;while(n>=1048576){n-=1048576;k++}if(k)s.write(Buffer.alloc(k,1))});}
-else s.end();});}).listen(${BULK_PORT});`;
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -43,12 +37,13 @@ interface Sample {
   cpu: Record<string, number>;
 }
 
-/** Roles for the CPU accounting: this process, test/cluster's daemon (API server + kubelet), the relay, the bulk server. */
+/** Roles for the CPU accounting: this process, test/cluster's daemon (API server + kubelet), the relay, a bare forwarder, the bulk server. */
 function classify(pid: number, cmdline: string): string | undefined {
   if (pid === process.pid) return 'client';
   if (cmdline.includes('test/cluster/daemon')) return 'cluster';
   if (cmdline.includes('relay.cjs')) return 'relay';
-  if (cmdline.includes(`listen(${BULK_PORT})`)) return 'target';
+  if (PROCESS_MARKERS.forwarder.some((m) => cmdline.includes(m))) return 'forwarder';
+  if (cmdline.includes(PROCESS_MARKERS.target)) return 'target';
   return undefined;
 }
 
@@ -128,10 +123,68 @@ async function openRate(open: () => Promise<Duplex>, total: number, concurrency:
 }
 
 const MB = 1e6;
-const CPU_ROLES = ['client', 'cluster', 'relay', 'target', 'other', 'machine'];
+const CPU_ROLES = ['client', 'cluster', 'relay', 'forwarder', 'target', 'other', 'machine'];
 const fixed = (n: number | undefined): string => (n ?? 0).toFixed(2);
 /** Medians of one cell: bytes per second and CPU seconds per GiB by role. */
 type Cell = { rate: number; cpu: Record<string, number> };
+/** The ways one stream reaches the bulk server. */
+type Arm = 'raw' | 'splice' | 'node' | 'tunnel';
+type Direction = 'down' | 'up';
+type Cells = Partial<Record<Arm, Record<Direction, Cell>>>;
+
+const median = (xs: number[]): number => percentile(xs, 50);
+const overhead = (base: number, other: number): number => Math.round((1 - other / base) * 1000) / 10;
+
+/**
+ * Waits until the machine is quiet again: a stream that was just closed
+ * still has bytes in flight (up to a window's worth through the tunnel),
+ * and their draining must not be charged to the next arm. Quiet = under
+ * 25 % of one core busy over 200 ms; gives up after 10 s.
+ */
+async function settle(): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  let before = readMachineTicks();
+  while (performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    const after = readMachineTicks();
+    const busyCores = ((after.busy - before.busy) / Math.max(1, after.total - before.total)) * cpus().length;
+    if (busyCores < 0.25) return;
+    before = after;
+  }
+}
+
+/**
+ * One stream on each arm, `rounds` times each way, alternating arms within
+ * a round (the machine is shared, so load shifts must hit every arm alike).
+ */
+async function measureArms(
+  openers: Partial<Record<Arm, () => Promise<Duplex>>>,
+  rounds: number,
+  seconds: number,
+): Promise<{ cells: Cells; samples: Record<string, number[]> }> {
+  const arms = Object.keys(openers) as Arm[];
+  const runs = new Map<string, Sample[]>();
+  const record = (key: string, s: Sample): void => void runs.set(key, [...(runs.get(key) ?? []), s]);
+  for (let i = 0; i < rounds; i++) {
+    for (const dir of ['down', 'up'] as const) {
+      for (const arm of arms) {
+        await settle();
+        const conn = await (openers[arm] as () => Promise<Duplex>)();
+        record(`${arm}.${dir}`, dir === 'down' ? await download(conn, seconds) : await upload(conn, seconds));
+      }
+    }
+  }
+  const cell = (xs: Sample[]): Cell => ({
+    rate: median(xs.map((x) => x.rate)),
+    cpu: Object.fromEntries(CPU_ROLES.map((role) => [role, median(xs.map((x) => x.cpu[role] ?? 0))])),
+  });
+  const cells: Cells = {};
+  for (const arm of arms) {
+    cells[arm] = { down: cell(runs.get(`${arm}.down`) ?? []), up: cell(runs.get(`${arm}.up`) ?? []) };
+  }
+  const samples = Object.fromEntries([...runs].map(([k, v]) => [k, v.map((x) => Math.round(x.rate / MB))]));
+  return { cells, samples };
+}
 
 export async function run(args: string[]): Promise<BenchReport> {
   const seconds = arg(args, 'seconds', 2);
@@ -146,84 +199,38 @@ export async function run(args: string[]): Promise<BenchReport> {
     const api = await laptopApi({ teardown: (fn: () => unknown) => teardowns.push(fn) } as never, cluster, dir);
     const staging = KubeClient.load({ kubeconfig: api.kubeconfig, context: 'staging' });
     teardowns.push(() => staging.close());
-    await staging.request('POST', '/api/v1/namespaces/default/pods', {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'bulk', namespace: 'default' },
-        spec: {
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: 'bulk',
-              image: 'node:22-alpine',
-              command: ['node', '-e', BULK_SERVER],
-              readinessProbe: { tcpSocket: { port: BULK_PORT }, periodSeconds: 1 },
-            },
-          ],
-        },
-      },
-    });
-    const pod = await cluster.waitForPod(
-      'bulk',
-      (p) =>
-        p?.status?.conditions?.some(
-          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-        ) ?? false,
-    );
-    const bulkIp = pod?.status?.podIP as string;
+    const pods = await startReferencePods(staging, cluster, dir);
     const relay = await deployRelay(staging, { sessionId: 'bench', owner: 'bench' });
     teardowns.push(() => relay.delete());
-
-    const rawOpener = (client: KubeClient) => () =>
-      openPortForward(client, { namespace: 'default', pod: 'bulk', port: BULK_PORT });
-    const measure = async (label: string, client: KubeClient) => {
-      const raw = rawOpener(client);
+    const portForward = (client: KubeClient, pod: string, port: number) => () =>
+      openPortForward(client, { namespace: 'default', pod, port });
+    const tunnelDialer = async (client: KubeClient): Promise<TunnelDialer> => {
       const dialer = new TunnelDialer({ client, relay, sessions: 4 });
+      teardowns.push(() => dialer.close());
       await dialer.ready(20_000);
-      const tunnel = () => dialer.connect(bulkIp, BULK_PORT);
-      // Alternate raw and tunnel, `rounds` times each, and keep medians: the
-      // machine is shared, so load shifts must hit both sides alike.
-      const samples = {
-        rawDown: [] as Sample[],
-        tunnelDown: [] as Sample[],
-        rawUp: [] as Sample[],
-        tunnelUp: [] as Sample[],
-      };
-      for (let i = 0; i < rounds; i++) {
-        samples.rawDown.push(await download(await raw(), seconds));
-        samples.tunnelDown.push(await download(await tunnel(), seconds));
-        samples.rawUp.push(await upload(await raw(), seconds));
-        samples.tunnelUp.push(await upload(await tunnel(), seconds));
-      }
-      const med = (xs: number[]): number => percentile(xs, 50);
-      const cell = (xs: Sample[]): Cell => ({
-        rate: med(xs.map((x) => x.rate)),
-        cpu: Object.fromEntries(CPU_ROLES.map((role) => [role, med(xs.map((x) => x.cpu[role] ?? 0))])),
-      });
-      const out = {
-        label,
-        rawDown: cell(samples.rawDown),
-        tunnelDown: cell(samples.tunnelDown),
-        rawUp: cell(samples.rawUp),
-        tunnelUp: cell(samples.tunnelUp),
-        samples: Object.fromEntries(
-          Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x.rate / MB))]),
-        ),
-      };
-      return { out, dialer };
+      return dialer;
     };
 
     // Opening rates first, the tunnel's on a dialer of its own: after the
     // bulk runs, the reset streams' bytes still in flight (up to a window
     // each) drain for a while and the rate measured that drain.
-    const opener = new TunnelDialer({ client: staging, relay, sessions: 4 });
-    await opener.ready(20_000);
-    const streamsPerSecond = await openRate(() => opener.connect(bulkIp, BULK_PORT), streams, 50);
+    const opener = await tunnelDialer(staging);
+    const streamsPerSecond = await openRate(() => opener.connect(pods.bulkIp, BULK_PORT), streams, 50);
     opener.close();
-    const rawPerSecond = await openRate(rawOpener(staging), Math.min(200, streams), 10);
-    const base = await measure('0 ms added', staging);
-    base.dialer.close();
+    const rawPerSecond = await openRate(portForward(staging, 'bulk', BULK_PORT), Math.min(200, streams), 10);
+
+    const near = await tunnelDialer(staging);
+    const base = await measureArms(
+      {
+        raw: portForward(staging, 'bulk', BULK_PORT),
+        splice: portForward(staging, pods.forwarders.splice.pod, pods.forwarders.splice.port),
+        node: portForward(staging, pods.forwarders.node.pod, pods.forwarders.node.port),
+        tunnel: () => near.connect(pods.bulkIp, BULK_PORT),
+      },
+      rounds,
+      seconds,
+    );
+    near.close();
     // RTT between this client and the API server: a userspace delay line in front of the forwarder.
     const delay = new DelayProxy('127.0.0.1', api.port, '127.0.0.1');
     delay.latencyMs = rtt;
@@ -236,73 +243,111 @@ export async function run(args: string[]): Promise<BenchReport> {
     );
     const far = KubeClient.load({ kubeconfig: delayedConfig, context: 'staging' });
     teardowns.push(() => far.close());
-    const delayed = await measure(`${rtt} ms RTT added`, far);
-    delayed.dialer.close();
-
-    const overhead = (raw: number, tunnel: number): number => Math.round((1 - tunnel / raw) * 1000) / 10;
-    const row = (what: string, raw: Cell, tunnel: Cell): (string | number)[] => [
-      what,
-      raw.rate / MB,
-      tunnel.rate / MB,
-      overhead(raw.rate, tunnel.rate),
-      `${fixed(raw.cpu.machine)} / ${fixed(tunnel.cpu.machine)}`,
-    ];
-    const rows = [base.out, delayed.out].flatMap((m) => [
-      row(`download, ${m.label}`, m.rawDown, m.tunnelDown),
-      row(`upload, ${m.label}`, m.rawUp, m.tunnelUp),
-    ]);
-    // Where the CPU went, 0 ms added: per process role, raw vs tunnel, each way.
-    const cpuRows = CPU_ROLES.map((role) => [
-      role,
-      fixed(base.out.rawDown.cpu[role]),
-      fixed(base.out.tunnelDown.cpu[role]),
-      fixed(base.out.rawUp.cpu[role]),
-      fixed(base.out.tunnelUp.cpu[role]),
-    ]);
-    const cpuTable = formatTable(
-      ['CPU s/GiB, 0 ms added', 'download raw', 'download tunnel', 'upload raw', 'upload tunnel'],
-      cpuRows,
+    const farDialer = await tunnelDialer(far);
+    const delayed = await measureArms(
+      { raw: portForward(far, 'bulk', BULK_PORT), tunnel: () => farDialer.connect(pods.bulkIp, BULK_PORT) },
+      rounds,
+      seconds,
     );
-    const figures = (prefix: string, m: typeof base.out) => ({
-      [`${prefix}raw_download_MBps`]: m.rawDown.rate / MB,
-      [`${prefix}tunnel_download_MBps`]: m.tunnelDown.rate / MB,
-      [`${prefix}overhead_download_pct`]: overhead(m.rawDown.rate, m.tunnelDown.rate),
-      [`${prefix}raw_upload_MBps`]: m.rawUp.rate / MB,
-      [`${prefix}tunnel_upload_MBps`]: m.tunnelUp.rate / MB,
-      [`${prefix}overhead_upload_pct`]: overhead(m.rawUp.rate, m.tunnelUp.rate),
-      [`${prefix}cpu_s_per_GiB`]: {
-        rawDown: m.rawDown.cpu,
-        tunnelDown: m.tunnelDown.cpu,
-        rawUp: m.rawUp.cpu,
-        tunnelUp: m.tunnelUp.cpu,
-      },
-      [`${prefix}samples_MBps`]: m.samples,
-    });
-    return {
-      name: 'tunnel',
-      table: {
-        columns: ['one stream', 'raw port-forward MB/s', 'tunnel MB/s', 'overhead %', 'machine CPU s/GiB raw / tunnel'],
-        rows,
-      },
-      figures: {
-        seconds,
-        rounds,
-        rttMs: rtt,
-        ...figures('', base.out),
-        ...figures('rtt_', delayed.out),
-        tunnel_streams_per_s: streamsPerSecond,
-        raw_port_forwards_per_s: rawPerSecond,
-      },
-      notes: [
-        `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(rawPerSecond)}.`,
-        `Medians of ${rounds} alternating ${seconds} s runs per cell (the machine is shared with other work; CPU seconds per GiB are steadier than rates under load).`,
-        `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
-        `Where the CPU goes (medians; all processes share the same 2 cores, so a stream's rate is bounded by the machine's CPU per GiB). client: this process (our port-forward client, HTTP/2 session, tunnel); cluster: test/cluster's API server and kubelet (one process); relay: the relay pod; target: the bulk server pod; other: kernel work charged to no process and everything else.\n\n${cpuTable}`,
-      ],
-    };
+    farDialer.close();
+
+    return report({ seconds, rounds, rtt, base, delayed, streamsPerSecond, rawPerSecond });
   } finally {
     for (const fn of teardowns.reverse()) await Promise.resolve(fn()).catch(() => {});
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface Measured {
+  seconds: number;
+  rounds: number;
+  rtt: number;
+  base: { cells: Cells; samples: Record<string, number[]> };
+  delayed: { cells: Cells; samples: Record<string, number[]> };
+  streamsPerSecond: number;
+  rawPerSecond: number;
+}
+
+function report(m: Measured): BenchReport {
+  const cells = m.base.cells as Required<Cells>;
+  const far = m.delayed.cells as Pick<Required<Cells>, 'raw' | 'tunnel'>;
+  const ways = [
+    ['download', 'down'],
+    ['upload', 'up'],
+  ] as const;
+  const row = (what: string, c: Pick<Required<Cells>, 'raw' | 'tunnel'>, dir: Direction): (string | number)[] => [
+    what,
+    c.raw[dir].rate / MB,
+    c.tunnel[dir].rate / MB,
+    overhead(c.raw[dir].rate, c.tunnel[dir].rate),
+    `${fixed(c.raw[dir].cpu.machine)} / ${fixed(c.tunnel[dir].cpu.machine)}`,
+  ];
+  const rows = [
+    ...ways.map(([what, dir]) => row(`${what}, 0 ms added`, cells, dir)),
+    ...ways.map(([what, dir]) => row(`${what}, ${m.rtt} ms RTT added`, far, dir)),
+  ];
+  // The relay hop alone: a raw port-forward to a bare forwarder pod that dials the bulk server.
+  const hopTable = formatTable(
+    [
+      'one stream, 0 ms added',
+      'raw MB/s',
+      'splice forwarder MB/s (overhead %)',
+      'Node forwarder MB/s (overhead %)',
+      'tunnel MB/s (overhead %)',
+      'tunnel vs Node forwarder %',
+    ],
+    ways.map(([what, dir]) => {
+      const raw = cells.raw[dir].rate;
+      const via = (arm: Arm): string =>
+        `${(cells[arm][dir].rate / MB).toFixed(1)} (${overhead(raw, cells[arm][dir].rate)})`;
+      return [
+        what,
+        raw / MB,
+        via('splice'),
+        via('node'),
+        via('tunnel'),
+        overhead(cells.node[dir].rate, cells.tunnel[dir].rate),
+      ];
+    }),
+  );
+  const arms: Arm[] = ['raw', 'splice', 'node', 'tunnel'];
+  const cpuTable = formatTable(
+    ['CPU s/GiB, 0 ms added', ...ways.flatMap(([what]) => arms.map((arm) => `${what} ${arm}`))],
+    CPU_ROLES.map((role) => [role, ...ways.flatMap(([, dir]) => arms.map((arm) => fixed(cells[arm][dir].cpu[role])))]),
+  );
+  const figures: Record<string, unknown> = {
+    seconds: m.seconds,
+    rounds: m.rounds,
+    rttMs: m.rtt,
+    tunnel_streams_per_s: m.streamsPerSecond,
+    raw_port_forwards_per_s: m.rawPerSecond,
+  };
+  for (const [what, dir] of ways) {
+    for (const arm of arms) figures[`${arm}_${what}_MBps`] = cells[arm][dir].rate / MB;
+    figures[`overhead_${what}_pct`] = overhead(cells.raw[dir].rate, cells.tunnel[dir].rate);
+    figures[`splice_floor_${what}_pct`] = overhead(cells.raw[dir].rate, cells.splice[dir].rate);
+    figures[`node_floor_${what}_pct`] = overhead(cells.raw[dir].rate, cells.node[dir].rate);
+    figures[`rtt_raw_${what}_MBps`] = far.raw[dir].rate / MB;
+    figures[`rtt_tunnel_${what}_MBps`] = far.tunnel[dir].rate / MB;
+    figures[`rtt_overhead_${what}_pct`] = overhead(far.raw[dir].rate, far.tunnel[dir].rate);
+    figures[`cpu_s_per_GiB_${what}`] = Object.fromEntries(arms.map((arm) => [arm, cells[arm][dir].cpu]));
+  }
+  figures.samples_MBps = m.base.samples;
+  figures.rtt_samples_MBps = m.delayed.samples;
+  return {
+    name: 'tunnel',
+    table: {
+      columns: ['one stream', 'raw port-forward MB/s', 'tunnel MB/s', 'overhead %', 'machine CPU s/GiB raw / tunnel'],
+      rows,
+    },
+    figures,
+    notes: [
+      `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(m.streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(m.rawPerSecond)}.`,
+      `Medians of ${m.rounds} alternating ${m.seconds} s runs per cell (the machine is shared with other work; CPU seconds per GiB are steadier than rates under load).`,
+      `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${m.rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
+      `What a relay hop costs by itself: a raw port-forward to a bare forwarder pod that dials the bulk server, with nothing of the tunnel's (no HTTP/2, no token, no multiplexing). splice: C, splice(2), bytes never reach user space — no relay pod of any design costs less, so its overhead is the floor for this machine. Node: a plain Node forwarder in node:22-alpine, read sizes and backpressure as in the relay — the least a relay built on Node, as kvpn's is, can cost.\n\n${hopTable}`,
+      `Where the CPU goes (medians; all processes share the same 2 cores, so a stream's rate is bounded by the machine's CPU per GiB). client: this process (our port-forward client, HTTP/2 session, tunnel); cluster: test/cluster's API server and kubelet (one process); relay: the relay pod; forwarder: the bare forwarder pod; target: the bulk server pod; other: kernel work charged to no process and everything else.\n\n${cpuTable}`,
+    ],
+  };
 }
