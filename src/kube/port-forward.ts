@@ -302,7 +302,8 @@ export class PortForwardStream extends Duplex {
     // A reader that stopped had paused the socket: read on (dropping the data)
     // so the server's close frame arrives, or the target stays connected and
     // sending until ws gives up on the handshake (30 s).
-    if (this.#ws.readyState === WebSocket.CLOSING) this.#ws.resume();
+    // (isPaused: only once there is a socket; resume() throws before.)
+    if (this.#ws.readyState === WebSocket.CLOSING && this.#ws.isPaused) this.#ws.resume();
     callback(err);
   }
 }

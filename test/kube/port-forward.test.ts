@@ -90,30 +90,51 @@ t.test('a reader that stops taking data pauses the socket; nothing is lost', asy
   t.ok(Buffer.concat(chunks).equals(sent), 'all bytes, in order, after resuming');
 });
 
-t.test('destroy() after the reader stopped: the close handshake completes, the target is disconnected', async (t) => {
-  let targetClosed!: () => void;
-  const closed = new Promise<void>((r) => {
-    targetClosed = r;
-  });
+/** A target that sends until its connection goes away. */
+function floodingTarget(t: Test): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024, 7);
-  const port = await tcpServer(t, (s) => {
+  return tcpServer(t, (s) => {
     s.on('error', () => {});
-    s.on('close', () => targetClosed());
     const pump = (): void => {
       while (!s.destroyed && s.write(chunk));
     };
     s.on('drain', pump);
     pump();
   });
-  const { client } = await setup(t);
+}
+
+t.test('destroy() after the reader stopped: the close handshake still completes', async (t) => {
+  // Without reading on, the server's close frame (queued behind its data)
+  // never arrives and ws waits 30 s before dropping the connection.
+  t.setTimeout(10_000);
+  const port = await floodingTarget(t);
+  const { api, client } = await setup(t);
   const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
   while (pf.stats.pauses === 0) await new Promise((r) => setTimeout(r, 5));
+  const [serverSide] = api.sockets;
+  const serverClosed = once(serverSide as NonNullable<typeof serverSide>, 'close');
   const bytesIn = pf.stats.bytesIn;
   pf.destroy();
-  // The server's close frame sits behind the data it had queued: we must read
-  // on to get it (ws would otherwise wait 30 s, the target sending all along).
-  await closed;
-  t.equal(pf.stats.bytesIn, bytesIn, 'nothing more was handed on after destroy()');
+  const [code] = await serverClosed;
+  t.equal(code, 1000, 'the server saw our close frame and its answer was read');
+  t.equal(pf.stats.bytesIn, bytesIn, 'nothing was handed on after destroy()');
+});
+
+t.test('destroy() in the middle of a flowing download: the close handshake completes', async (t) => {
+  t.setTimeout(10_000);
+  const port = await floodingTarget(t);
+  const { api, client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  const [serverSide] = api.sockets;
+  const serverClosed = once(serverSide as NonNullable<typeof serverSide>, 'close');
+  let afterDestroy = 0;
+  pf.on('data', () => {
+    if (pf.destroyed) afterDestroy++;
+    else if (pf.stats.bytesIn > 1024 * 1024) pf.destroy();
+  });
+  const [code] = await serverClosed;
+  t.equal(code, 1000, 'a clean close, not a timeout');
+  t.equal(afterDestroy, 0, 'no data events after destroy()');
 });
 
 t.test('end() closes cleanly: the target sees EOF, our reader ends', async (t) => {
