@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,16 +101,26 @@ int main(int argc, char **argv) {
     fprintf(stderr, "not an IPv4 address: %s\n", argv[2]);
     return 2;
   }
+  // splice() into a socket the peer has reset raises SIGPIPE (it has no
+  // MSG_NOSIGNAL): take EPIPE as an error instead.
+  signal(SIGPIPE, SIG_IGN);
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) {
+    perror("socket");
+    return 1;
+  }
   int one = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (listener < 0 || bind(listener, (struct sockaddr *)&listen_at, sizeof listen_at) != 0 || listen(listener, 64) != 0) {
+  if (bind(listener, (struct sockaddr *)&listen_at, sizeof listen_at) != 0 || listen(listener, 64) != 0) {
     perror("listen");
     return 1;
   }
   for (;;) {
     int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    if (client < 0) continue;
+    if (client < 0) {
+      if (errno != EINTR && errno != ECONNABORTED) usleep(10000); // out of fds or memory: do not spin
+      continue;
+    }
     int to = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (to < 0 || connect(to, (struct sockaddr *)&target, sizeof target) != 0) {
       close(client);

@@ -21,17 +21,18 @@ const NODE_FORWARDER_PORT = 9300;
 
 // The bulk server: first byte D = download forever; U = upload, one byte back per MiB
 // received (port-forward has no half-close, so no answer at EOF); C = close at once.
+// A FIN from its peer is answered with its own.
 const BULK_SERVER = `const net=require('net');const buf=Buffer.alloc(1<<20,120);
-net.createServer({allowHalfOpen:true},s=>{s.on('error',()=>{});s.once('data',d=>{const m=d[0];
+net.createServer({allowHalfOpen:true},s=>{s.on('error',()=>{});s.on('end',()=>s.end());s.once('data',d=>{const m=d[0];
 if(m===68){const pump=()=>{while(!s.destroyed&&s.write(buf));};s.on('drain',pump);pump();}
 else if(m===85){let n=d.length-1;s.on('data',x=>{n+=x.length;let k=0;while(n>=1048576){n-=1048576;k++}if(k)s.write(Buffer.alloc(k,1))});}
 else s.end();});}).listen(${BULK_PORT});`;
 
 // Tuned as the relay is: no Nagle, target reads straight into 256 KiB
 // buffers handed on as they are (onread), backpressure both ways, FIN passed
-// on, a close or reset ends both sides.
+// on, a close or reset ends both sides (the other once it has written what it holds).
 const nodeForwarder = (ip: string): string => `const net=require('net');
-const link=(a,b)=>{b.on('drain',()=>a.resume());a.on('end',()=>b.end());a.on('close',()=>b.destroy());a.on('error',()=>{});};
+const link=(a,b)=>{b.on('drain',()=>a.resume());a.on('end',()=>b.end());a.on('close',()=>b.destroySoon());a.on('error',()=>{});};
 net.createServer({noDelay:true},c=>{c.pause();
 const t=net.connect({port:${BULK_PORT},host:'${ip}',noDelay:true,
 onread:{buffer:()=>Buffer.allocUnsafe(262144),callback:(n,buf)=>c.write(buf.subarray(0,n))}});

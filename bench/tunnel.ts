@@ -141,36 +141,49 @@ const overhead = (base: number, other: number): number => Math.round((1 - other 
  * and their draining must not be charged to the next arm. Quiet = under
  * 25 % of one core busy over 200 ms; gives up after 10 s.
  */
-async function settle(): Promise<void> {
+async function settle(): Promise<boolean> {
   const deadline = performance.now() + 10_000;
   let before = readMachineTicks();
   while (performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
     const after = readMachineTicks();
     const busyCores = ((after.busy - before.busy) / Math.max(1, after.total - before.total)) * cpus().length;
-    if (busyCores < 0.25) return;
+    if (busyCores < 0.25) return true;
     before = after;
   }
+  return false;
+}
+
+/** What one set of arms measured; `unsettled`: runs that started with the machine still busy. */
+interface ArmResults {
+  cells: Cells;
+  samples: Record<string, number[]>;
+  unsettled: number;
 }
 
 /**
  * One stream on each arm, `rounds` times each way, alternating arms within
- * a round (the machine is shared, so load shifts must hit every arm alike).
+ * a round and starting each round one arm further on (the machine is
+ * shared, so load shifts and drifts must hit every arm alike).
  */
 async function measureArms(
   openers: Partial<Record<Arm, () => Promise<Duplex>>>,
   rounds: number,
   seconds: number,
-): Promise<{ cells: Cells; samples: Record<string, number[]> }> {
+): Promise<ArmResults> {
   const arms = Object.keys(openers) as Arm[];
   const runs = new Map<string, Sample[]>();
-  const record = (key: string, s: Sample): void => void runs.set(key, [...(runs.get(key) ?? []), s]);
+  let unsettled = 0;
   for (let i = 0; i < rounds; i++) {
+    const order = [...arms.slice(i % arms.length), ...arms.slice(0, i % arms.length)];
     for (const dir of ['down', 'up'] as const) {
-      for (const arm of arms) {
-        await settle();
+      for (const arm of order) {
+        if (!(await settle())) unsettled++;
         const conn = await (openers[arm] as () => Promise<Duplex>)();
-        record(`${arm}.${dir}`, dir === 'down' ? await download(conn, seconds) : await upload(conn, seconds));
+        const sample = dir === 'down' ? await download(conn, seconds) : await upload(conn, seconds);
+        if (!(sample.rate > 0))
+          throw new Error(`bench tunnel: the ${arm} arm moved no data (${dir}load, round ${i + 1})`);
+        runs.set(`${arm}.${dir}`, [...(runs.get(`${arm}.${dir}`) ?? []), sample]);
       }
     }
   }
@@ -183,7 +196,7 @@ async function measureArms(
     cells[arm] = { down: cell(runs.get(`${arm}.down`) ?? []), up: cell(runs.get(`${arm}.up`) ?? []) };
   }
   const samples = Object.fromEntries([...runs].map(([k, v]) => [k, v.map((x) => Math.round(x.rate / MB))]));
-  return { cells, samples };
+  return { cells, samples, unsettled };
 }
 
 export async function run(args: string[]): Promise<BenchReport> {
@@ -263,8 +276,8 @@ interface Measured {
   seconds: number;
   rounds: number;
   rtt: number;
-  base: { cells: Cells; samples: Record<string, number[]> };
-  delayed: { cells: Cells; samples: Record<string, number[]> };
+  base: ArmResults;
+  delayed: ArmResults;
   streamsPerSecond: number;
   rawPerSecond: number;
 }
@@ -332,9 +345,11 @@ function report(m: Measured): BenchReport {
     figures[`rtt_tunnel_${what}_MBps`] = far.tunnel[dir].rate / MB;
     figures[`rtt_overhead_${what}_pct`] = overhead(far.raw[dir].rate, far.tunnel[dir].rate);
     figures[`cpu_s_per_GiB_${what}`] = Object.fromEntries(arms.map((arm) => [arm, cells[arm][dir].cpu]));
+    figures[`rtt_cpu_s_per_GiB_${what}`] = { raw: far.raw[dir].cpu, tunnel: far.tunnel[dir].cpu };
   }
   figures.samples_MBps = m.base.samples;
   figures.rtt_samples_MBps = m.delayed.samples;
+  figures.unsettled_runs = m.base.unsettled + m.delayed.unsettled;
   return {
     name: 'tunnel',
     table: {
@@ -344,7 +359,7 @@ function report(m: Measured): BenchReport {
     figures,
     notes: [
       `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(m.streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(m.rawPerSecond)}.`,
-      `Medians of ${m.rounds} alternating ${m.seconds} s runs per cell (the machine is shared with other work; CPU seconds per GiB are steadier than rates under load).`,
+      `Medians of ${m.rounds} alternating ${m.seconds} s runs per cell, each started once the machine was quiet (under a quarter of a core busy) — ${figures.unsettled_runs === 0 ? 'all were' : `${figures.unsettled_runs} were not, after waiting 10 s`}. The machine is shared with other work; CPU seconds per GiB are steadier than rates under load.`,
       `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${m.rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
       `What a relay hop costs by itself: a raw port-forward to a bare forwarder pod that dials the bulk server, with nothing of the tunnel's (no HTTP/2, no token, no multiplexing). splice: C, splice(2), bytes never reach user space — no relay pod of any design costs less, so its overhead is the floor for this machine. Node: a plain Node forwarder in node:22-alpine, read sizes and backpressure as in the relay — the least a relay built on Node, as kvpn's is, can cost.\n\n${hopTable}`,
       `Where the CPU goes (medians; all processes share the same 2 cores, so a stream's rate is bounded by the machine's CPU per GiB). client: this process (our port-forward client, HTTP/2 session, tunnel); cluster: test/cluster's API server and kubelet (one process); relay: the relay pod; forwarder: the bare forwarder pod; target: the bulk server pod; other: kernel work charged to no process and everything else.\n\n${cpuTable}`,
