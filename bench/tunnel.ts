@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { KubeClient } from '../src/kube/client.js';
@@ -20,7 +20,7 @@ import { TunnelDialer } from '../src/proxy/tunnel-dialer.js';
 import { DelayProxy } from '../test/cluster/faults/delay-proxy.js';
 import { startCluster } from '../test/cluster/index.js';
 import { laptopApi } from '../test/session/helpers/laptop-api.js';
-import { readMachineTicks } from './_compare-proc.js';
+import { MachineMeter } from './_compare-proc.js';
 import { type CpuSnapshot, cpuBetween, takeCpuSnapshot } from './_cpu-accounting.js';
 import { BULK_PORT, PROCESS_MARKERS, startReferencePods } from './_tunnel-references.js';
 import { type BenchReport, formatTable, percentile } from './report.js';
@@ -143,13 +143,10 @@ const overhead = (base: number, other: number): number => Math.round((1 - other 
  */
 async function settle(): Promise<boolean> {
   const deadline = performance.now() + 10_000;
-  let before = readMachineTicks();
   while (performance.now() < deadline) {
+    const machine = new MachineMeter().start();
     await new Promise((r) => setTimeout(r, 200));
-    const after = readMachineTicks();
-    const busyCores = ((after.busy - before.busy) / Math.max(1, after.total - before.total)) * cpus().length;
-    if (busyCores < 0.25) return true;
-    before = after;
+    if (machine.stop() < 25) return true;
   }
   return false;
 }
