@@ -123,10 +123,8 @@ export class BenchWorld {
         [{ name: 'ssh', hostPath: { path: sshDir, type: 'Directory' } }],
       ),
     );
-    const ready = (p: { status?: { conditions?: { type: string; status: string }[] } } | null): boolean =>
-      p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    await cluster.waitForPod('bench-iperf', ready);
-    await cluster.waitForPod('bench-sshd', ready);
+    await cluster.waitForReadyPod('bench-iperf');
+    await cluster.waitForReadyPod('bench-sshd');
     const echoPods = (await cluster.pods({ app: 'echo' }, 'default')).map((p) => p.metadata.name as string);
     if (echoPods.length === 0) throw new Error('the test world has no echo pod');
     return new BenchWorld(cluster, build, {

@@ -72,9 +72,7 @@ async function startPod(
       },
     },
   });
-  const ready = (p: { status?: { conditions?: { type: string; status: string }[] } } | null): boolean =>
-    p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-  return cluster.waitForPod(name, ready);
+  return cluster.waitForReadyPod(name);
 }
 
 /** Starts the bulk server and both forwarders in front of it; `dir` receives the compiled splice forwarder. */

@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { PORT_FORWARD_UPGRADE_HEADERS } from '../helpers/websocket-upgrade.js';
-import type { KObject } from './apiserver/objects.js';
+import { type KObject, podIsReady } from './apiserver/objects.js';
 import { startCluster } from './index.js';
 
 const cluster = await startCluster();
@@ -365,17 +365,7 @@ t.test('killed and deleted pods: restart in place, or replacement by the Deploym
   await cluster.waitForPod(name, (p) => p === null);
   for (let i = 0; i < 200; i++) {
     const pods = await cluster.pods({ app: 'echo' });
-    if (
-      pods.length === 2 &&
-      pods.every(
-        (p) =>
-          p.metadata.name !== name &&
-          p.status?.conditions?.some(
-            (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-          ),
-      )
-    )
-      break;
+    if (pods.length === 2 && pods.every((p) => p.metadata.name !== name && podIsReady(p))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const pods = await cluster.pods({ app: 'echo' });

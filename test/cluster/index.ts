@@ -15,7 +15,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import type { KObject } from './apiserver/objects.js';
+import { type KObject, podIsReady } from './apiserver/objects.js';
 import type { ContextName } from './kubeconfig.js';
 import { NetnsAgent } from './kubelet/netns-agent.js';
 import { type LaunchOptions, launchWorld } from './launcher.js';
@@ -190,6 +190,11 @@ export class Cluster {
         );
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Waits until pod `name` has condition Ready=True; returns it. */
+  waitForReadyPod(name: string, namespace = 'default', timeoutMs = 20_000): Promise<KObject | null> {
+    return this.waitForPod(name, podIsReady, namespace, timeoutMs);
   }
 
   /** Names the upstream (laptop) resolver was asked, oldest first. */

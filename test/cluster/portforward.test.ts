@@ -172,13 +172,7 @@ t.test(
         },
       }),
     );
-    await cluster.waitForPod(
-      'relay',
-      (p) =>
-        p?.status?.conditions?.some(
-          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-        ) ?? false,
-    );
+    await cluster.waitForReadyPod('relay');
     let log = '';
     for (let i = 0; i < 100 && !log.includes('relay uid'); i++) {
       log = (await cluster.request('GET', '/api/v1/namespaces/default/pods/relay/log')).body;

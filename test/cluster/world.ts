@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { Admission } from './apiserver/admission.js';
 import { Authenticator } from './apiserver/auth.js';
-import type { KObject } from './apiserver/objects.js';
+import { type KObject, podIsReady } from './apiserver/objects.js';
 import { ResourceTable } from './apiserver/resources.js';
 import { Rest } from './apiserver/rest.js';
 import { ApiServer } from './apiserver/server.js';
@@ -205,25 +205,13 @@ export class World {
     const deadline = Date.now() + this.opts.readyTimeoutMs;
     for (;;) {
       const pods = this.store.list('pods');
-      const ready =
-        pods.length > 0 &&
-        pods.every((p: KObject) =>
-          (p.status?.conditions ?? []).some(
-            (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-          ),
-        );
+      const ready = pods.length > 0 && pods.every((p: KObject) => podIsReady(p));
       const expected =
         this.store.list('apps/deployments').reduce((n, d) => n + (d.spec?.replicas ?? 0), 0) +
         this.store.list('apps/statefulsets').reduce((n, s) => n + (s.spec?.replicas ?? 0), 0);
       if (ready && pods.length === expected) {
         for (const c of this.#controllers) await (c as unknown as { settled(): Promise<void> }).settled();
-        const again = this.store
-          .list('pods')
-          .every((p: KObject) =>
-            (p.status?.conditions ?? []).some(
-              (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-            ),
-          );
+        const again = this.store.list('pods').every((p: KObject) => podIsReady(p));
         if (again) return;
       }
       if (Date.now() > deadline) {

@@ -68,3 +68,10 @@ export function clone<T>(value: T): T {
 export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
+
+/** A pod whose Ready condition is True (what Services, rollouts and waits go by). */
+export function podIsReady(p: KObject | null | undefined): boolean {
+  return (p?.status?.conditions ?? []).some(
+    (c: { type?: string; status?: string }) => c.type === 'Ready' && c.status === 'True',
+  );
+}

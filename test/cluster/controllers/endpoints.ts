@@ -4,7 +4,7 @@
 // hostnames for headless services.
 
 import { randomSuffix } from '../apiserver/admission.js';
-import type { KObject } from '../apiserver/objects.js';
+import { type KObject, podIsReady } from '../apiserver/objects.js';
 import { selectorMatches } from '../apiserver/selectors.js';
 import type { Store } from '../apiserver/store.js';
 import { Reconciler } from './reconciler.js';
@@ -14,10 +14,6 @@ type Json = any;
 
 const MANAGED_BY = 'endpointslice-controller.k8s.io';
 const SLICES = 'discovery.k8s.io/endpointslices';
-
-function podReady(p: KObject): boolean {
-  return (p.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
-}
 
 function resolveTargetPort(target: number | string, pod: KObject | undefined): number | undefined {
   if (typeof target === 'number') return target;
@@ -64,10 +60,10 @@ export class EndpointsController extends Reconciler {
       }));
       const endpoints = selected.map((p) => {
         const terminating = !!p.metadata.deletionTimestamp;
-        const ready = podReady(p) && !terminating;
+        const ready = podIsReady(p) && !terminating;
         const ep: Json = {
           addresses: [p.status.podIP],
-          conditions: { ready, serving: podReady(p), terminating },
+          conditions: { ready, serving: podIsReady(p), terminating },
           nodeName: p.spec.nodeName,
           targetRef: { kind: 'Pod', namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
         };

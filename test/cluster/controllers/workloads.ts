@@ -4,7 +4,7 @@
 // follow the pods.
 import { createHash } from 'node:crypto';
 import { randomSuffix } from '../apiserver/admission.js';
-import type { KObject } from '../apiserver/objects.js';
+import { type KObject, podIsReady } from '../apiserver/objects.js';
 import type { ResourceTable } from '../apiserver/resources.js';
 import type { Rest } from '../apiserver/rest.js';
 import type { Store } from '../apiserver/store.js';
@@ -36,10 +36,6 @@ function ownerRef(o: KObject, kind: string): Json {
     controller: true,
     blockOwnerDeletion: true,
   };
-}
-
-function isReady(p: KObject): boolean {
-  return (p.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
 }
 
 function alive(p: KObject): boolean {
@@ -160,7 +156,7 @@ export class WorkloadController extends Reconciler {
     }
     for (const extra of live.slice(want)) this.#deletePod(extra);
     for (const p of pods) if (!alive(p) && !p.metadata.deletionTimestamp) this.#deletePod(p);
-    const ready = live.filter(isReady).length;
+    const ready = live.filter(podIsReady).length;
     this.store.mutate(REPLICASETS, ns, rs.metadata.name ?? '', (x) => {
       x.status = JSON.parse(
         JSON.stringify({
@@ -185,7 +181,7 @@ export class WorkloadController extends Reconciler {
       const p = pods.find((x) => x.metadata.name === name);
       if (p) {
         if (!alive(p) && !p.metadata.deletionTimestamp) this.#deletePod(p);
-        if (ordered && !isReady(p)) break;
+        if (ordered && !podIsReady(p)) break;
         continue;
       }
       if (allPods.some((x) => x.metadata.namespace === ns && x.metadata.name === name)) break;
@@ -206,7 +202,7 @@ export class WorkloadController extends Reconciler {
       const idx = Number((p.metadata.name ?? '').slice((s.metadata.name ?? '').length + 1));
       if (idx >= want && alive(p)) this.#deletePod(p);
     }
-    const ready = pods.filter((p) => alive(p) && isReady(p)).length;
+    const ready = pods.filter((p) => alive(p) && podIsReady(p)).length;
     this.store.mutate(STATEFULSETS, ns, s.metadata.name ?? '', (x) => {
       x.status = JSON.parse(
         JSON.stringify({
