@@ -2,9 +2,9 @@
 // forwarders that put a relay hop between a raw port-forward and that
 // server with nothing else of the tunnel's (no HTTP/2, no token, no
 // multiplexing):
-//   splice — C, splice(2): bytes never reach user space; no relay pod of any
-//            design can cost less, so raw vs splice is the floor of the
-//            tunnel's overhead on this machine.
+//   splice — C, splice(2): bytes never reach user space, so the forwarder
+//            itself costs next to nothing; raw vs splice is what a hop
+//            inside the cluster costs before anything runs in it.
 //   node   — a Node process in node:22-alpine, the image the relay runs in,
 //            tuned as the relay is: the least a relay built as kvpn's is can
 //            cost.

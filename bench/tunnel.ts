@@ -336,8 +336,8 @@ function report(m: Measured): BenchReport {
   for (const [what, dir] of ways) {
     for (const arm of arms) figures[`${arm}_${what}_MBps`] = cells[arm][dir].rate / MB;
     figures[`overhead_${what}_pct`] = overhead(cells.raw[dir].rate, cells.tunnel[dir].rate);
-    figures[`splice_floor_${what}_pct`] = overhead(cells.raw[dir].rate, cells.splice[dir].rate);
-    figures[`node_floor_${what}_pct`] = overhead(cells.raw[dir].rate, cells.node[dir].rate);
+    figures[`splice_hop_overhead_${what}_pct`] = overhead(cells.raw[dir].rate, cells.splice[dir].rate);
+    figures[`node_hop_overhead_${what}_pct`] = overhead(cells.raw[dir].rate, cells.node[dir].rate);
     figures[`rtt_raw_${what}_MBps`] = far.raw[dir].rate / MB;
     figures[`rtt_tunnel_${what}_MBps`] = far.tunnel[dir].rate / MB;
     figures[`rtt_overhead_${what}_pct`] = overhead(far.raw[dir].rate, far.tunnel[dir].rate);
@@ -358,7 +358,7 @@ function report(m: Measured): BenchReport {
       `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(m.streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(m.rawPerSecond)}.`,
       `Medians of ${m.rounds} alternating ${m.seconds} s runs per cell, each started once the machine was quiet (under a quarter of a core busy) — ${figures.unsettled_runs === 0 ? 'all were' : `${figures.unsettled_runs} were not, after waiting 10 s`}. The machine is shared with other work; CPU seconds per GiB are steadier than rates under load.`,
       `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${m.rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
-      `What a relay hop costs by itself: a raw port-forward to a bare forwarder pod that dials the bulk server, with nothing of the tunnel's (no HTTP/2, no token, no multiplexing). splice: C, splice(2), bytes never reach user space — no relay pod of any design costs less, so its overhead is the floor for this machine. Node: a plain Node forwarder in node:22-alpine, read sizes and backpressure as in the relay — the least a relay built on Node, as kvpn's is, can cost.\n\n${hopTable}`,
+      `What a relay hop costs by itself: a raw port-forward to a bare forwarder pod that dials the bulk server, with nothing of the tunnel's (no HTTP/2, no token, no multiplexing). splice: C, splice(2), bytes never reach user space — its own process costs next to nothing, so its overhead is what a hop inside the cluster costs before anything runs in it. Node: a plain Node forwarder in node:22-alpine, read sizes and backpressure as in the relay — the least a relay built on Node, as kvpn's is, can cost.\n\n${hopTable}`,
       `Where the CPU goes (medians; all processes share the same 2 cores, so a stream's rate is bounded by the machine's CPU per GiB). client: this process (our port-forward client, HTTP/2 session, tunnel); cluster: test/cluster's API server and kubelet (one process); relay: the relay pod; forwarder: the bare forwarder pod; target: the bulk server pod; other: kernel work charged to no process and everything else.\n\n${cpuTable}`,
     ],
   };
