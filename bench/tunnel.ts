@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { KubeClient } from '../src/kube/client.js';
 import { openPortForward } from '../src/kube/port-forward.js';
-import { deployRelay } from '../src/kube/relay.js';
-import { TunnelDialer } from '../src/proxy/tunnel-dialer.js';
+import { deployRelay } from '../src/relay/deploy.js';
+import { TunnelDialer } from '../src/tunnel/dialer.js';
 import { DelayProxy } from '../test/cluster/faults/delay-proxy.js';
 import { startCluster } from '../test/cluster/index.js';
 import { laptopApi } from '../test/session/helpers/laptop-api.js';
@@ -215,7 +215,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const portForward = (client: KubeClient, pod: string, port: number) => () =>
       openPortForward(client, { namespace: 'default', pod, port });
     const tunnelDialer = async (client: KubeClient): Promise<TunnelDialer> => {
-      const dialer = new TunnelDialer({ client, relay, sessions: 4 });
+      const dialer = new TunnelDialer({ client, relay, carriers: 4 });
       teardowns.push(() => dialer.close());
       await dialer.ready(20_000);
       return dialer;

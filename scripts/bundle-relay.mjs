@@ -1,11 +1,11 @@
-// Bundles the in-cluster relay (src/proxy/relay-main.ts) into one
+// Bundles the in-cluster relay (src/relay/server/main.ts) into one
 // dependency-free file, dist/relay/relay.js, shipped to the cluster in a
 // ConfigMap and run by a stock node image (DESIGN.md decision 7).
 
 import { existsSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const entry = 'src/proxy/relay-main.ts';
+const entry = 'src/relay/server/main.ts';
 if (!existsSync(entry)) {
   console.error(`bundle-relay: ${entry} is missing`);
   process.exit(1);

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TUNNEL_PROTOCOL_VERSION } from '../proxy/protocol.js';
+import { TUNNEL_PROTOCOL_VERSION } from '../relay/protocol.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
 

@@ -1,6 +1,8 @@
 // The session's view of the cluster's ranges: one discovery at start
-// (src/kube/cidrs.ts), then, when pod ranges were only inferred from pod
+// (src/session/cidr-discovery.ts), then, when pod ranges were only inferred from pod
 // IPs, a pod watch that reports pods appearing outside the routed ranges.
+
+import type { KubeClient } from '../kube/client.js';
 import {
   type CidrDiscovery,
   discoverPodCidrs,
@@ -8,8 +10,7 @@ import {
   type PodCidrSource,
   type ServiceCidrSource,
   watchPodRanges,
-} from '../kube/cidrs.js';
-import type { KubeClient } from '../kube/client.js';
+} from './cidr-discovery.js';
 import type { Logger } from './log.js';
 
 export interface Ranges {

@@ -6,9 +6,9 @@
 import { hostname, userInfo } from 'node:os';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
-import { deployRelay, type RelayHandle } from '../kube/relay.js';
-import { forbiddenError } from '../kube/relay-status.js';
-import { TunnelDialer } from '../proxy/tunnel-dialer.js';
+import { deployRelay, type RelayHandle } from '../relay/deploy.js';
+import { forbiddenError } from '../relay/pod-status.js';
+import { TunnelDialer } from '../tunnel/dialer.js';
 import type { Logger } from './log.js';
 import type { StateJournal } from './state-journal.js';
 
@@ -63,7 +63,7 @@ export async function startRelay(options: RelaySetupOptions): Promise<RelaySetup
   const unsubscribe = dialer.onStateChange((change) => {
     log.info('tunnel state', {
       state: change.state,
-      sessions: `${change.sessionsUp}/${change.sessionsWanted}`,
+      sessions: `${change.carriersUp}/${change.carriersWanted}`,
       error: change.error,
     });
     if (handle.generations !== generation) {

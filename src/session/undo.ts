@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { systemErrorCode } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
-import { findLeftoverRelays, removeLeftoverRelay } from '../kube/relay.js';
+import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
 import type { RouteTable } from '../tun/routes.js';
 import { isAlive, stopProcess } from './process-info.js';
 import type { Change, JournalEntry, StateJournal } from './state-journal.js';

@@ -60,7 +60,7 @@ t.test('API server restarted while up: new connections work within 10 s', async 
   await cluster.restartApiServer({ downMs: 1000 });
   const ms = await timeToWorkingCurl(cluster, restartedAt, RECOVERY_BUDGET_MS);
   t.ok(ms <= RECOVERY_BUDGET_MS, `new connections work again ${ms} ms after the restart began (1 s down)`);
-  // All tunnel sessions come back too (new connections did not wait for that).
+  // All tunnel carriers come back too (new connections did not wait for that).
   let state = '';
   for (let i = 0; i < 20 && state !== 'running'; i++) {
     state = JSON.parse((await kvpn.run(['status', '--json'])).stdout).sessions[0]?.state;

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { KubeClient } from '../../src/kube/client.js';
 import { KubeApiError } from '../../src/kube/errors.js';
 import { openPortForward, PortForwardError } from '../../src/kube/port-forward.js';
-import { startFakePortForward } from '../proxy/helpers/fake-port-forward.js';
+import { startFakePortForward } from '../tunnel/helpers/fake-port-forward.js';
 
 async function tcpServer(t: Test, onConnection: (s: net.Socket) => void): Promise<number> {
   const server = net.createServer(onConnection);

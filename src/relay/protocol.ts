@@ -1,0 +1,203 @@
+// The tunnel protocol shared by the client (src/tunnel) and the relay
+// (src/relay/server): header names, the dial-result vocabulary and its
+// encoding in a Proxy-Status field (RFC 9209), authorities. Pure functions
+// only; docs/protocol.md is the normative description.
+//
+//   client                                   relay
+//   CONNECT host:port  proxy-authorization ─►  dial host:port
+//                     ◄─ 200                  connected
+//                     ◄─ 502/504 + proxy-status: kvpn-relay; error=connection_refused; details="…"
+import type { DialFailureReason } from '../tun/stack/dialer.js';
+
+/** Bumped on any incompatible change; the relay reports it on GET /v1/info. */
+export const TUNNEL_PROTOCOL_VERSION = 1;
+export const PROXY_NAME = 'kvpn-relay';
+
+export const HEADER_AUTHORIZATION = 'proxy-authorization';
+/** `tcp` (default when absent) or `udp/1` (length-prefixed datagrams, version 1). */
+export const HEADER_TRANSPORT = 'kvpn-transport';
+/** Optional per-request dial timeout, milliseconds; the relay caps it. */
+export const HEADER_CONNECT_TIMEOUT = 'kvpn-connect-timeout-ms';
+export const HEADER_PROXY_STATUS = 'proxy-status';
+/** The address the relay connected to (after resolving a name), on 200. */
+export const HEADER_PEER = 'kvpn-peer';
+
+export const TRANSPORT_TCP = 'tcp';
+export const TRANSPORT_UDP = 'udp/1';
+
+export const INFO_PATH = '/v1/info';
+export const RESOLVE_PATH = '/v1/resolve';
+
+/** RFC 9209 §2.3 proxy error types the relay reports. */
+export type ProxyErrorType =
+  | 'dns_error'
+  | 'dns_timeout'
+  | 'destination_not_found'
+  | 'destination_unavailable'
+  | 'destination_ip_prohibited'
+  | 'destination_ip_unroutable'
+  | 'connection_refused'
+  | 'connection_terminated'
+  | 'connection_timeout'
+  | 'connection_limit_reached'
+  | 'http_request_error'
+  | 'http_request_denied'
+  | 'proxy_internal_error';
+
+export interface ProxyStatus {
+  error: ProxyErrorType | string;
+  details?: string | undefined;
+  /** For dns_error: the DNS response code name (NXDOMAIN, SERVFAIL…). */
+  rcode?: string | undefined;
+}
+
+export interface DialOutcome extends ProxyStatus {
+  status: number;
+}
+
+/** What a failed dial of the relay's socket means, from the OS error code. */
+export function classifySocketError(code: string | undefined, message: string): DialOutcome {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { status: 502, error: 'connection_refused', details: message };
+    case 'ETIMEDOUT':
+      return { status: 504, error: 'connection_timeout', details: message };
+    case 'EHOSTUNREACH':
+    case 'EHOSTDOWN':
+      return { status: 502, error: 'destination_unavailable', details: message };
+    case 'ENETUNREACH':
+    case 'ENETDOWN':
+    case 'EADDRNOTAVAIL':
+      return { status: 502, error: 'destination_ip_unroutable', details: message };
+    case 'EACCES':
+    case 'EPERM':
+      return { status: 502, error: 'destination_ip_prohibited', details: message };
+    case 'ENOTFOUND':
+    case 'ENODATA':
+      return { status: 502, error: 'dns_error', rcode: 'NXDOMAIN', details: message };
+    case 'ESERVFAIL':
+    case 'EREFUSED':
+      return { status: 502, error: 'dns_error', rcode: code.slice(1), details: message };
+    case 'EAI_AGAIN':
+    case 'ETIMEOUT':
+      return { status: 504, error: 'dns_timeout', details: message };
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return { status: 502, error: 'connection_terminated', details: message };
+    default:
+      return { status: 502, error: 'proxy_internal_error', details: message };
+  }
+}
+
+/** `kvpn-relay; error=connection_refused; details="…"` (an RFC 8941 list member). */
+export function formatProxyStatus(status: ProxyStatus): string {
+  let out = `${PROXY_NAME}; error=${status.error}`;
+  if (status.rcode) out += `; rcode=${sfString(status.rcode)}`;
+  if (status.details) out += `; details=${sfString(status.details)}`;
+  return out;
+}
+
+function sfString(value: string): string {
+  // sf-string allows printable ASCII only; escape \ and ", drop the rest.
+  const printable = value.replace(/[^\x20-\x7e]/g, '?').slice(0, 512);
+  return `"${printable.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** Reads the first member of a Proxy-Status field; undefined if it carries no error. */
+export function parseProxyStatus(value: string | undefined): ProxyStatus | undefined {
+  if (!value) return undefined;
+  const params = new Map<string, string>();
+  let i = value.indexOf(';');
+  if (i < 0) return undefined;
+  while (i >= 0 && i < value.length) {
+    // At a ';': read key[=value].
+    i++;
+    while (value[i] === ' ') i++;
+    const keyMatch = /^[a-z*][a-z0-9_.*-]*/.exec(value.slice(i));
+    if (!keyMatch) break;
+    const key = keyMatch[0];
+    i += key.length;
+    let param = 'true';
+    if (value[i] === '=') {
+      i++;
+      if (value[i] === '"') {
+        let out = '';
+        i++;
+        while (i < value.length && value[i] !== '"') {
+          if (value[i] === '\\') i++;
+          out += value[i] ?? '';
+          i++;
+        }
+        i++;
+        param = out;
+      } else {
+        const tok = /^[^;,\s]*/.exec(value.slice(i))?.[0] ?? '';
+        i += tok.length;
+        param = tok;
+      }
+    }
+    params.set(key, param);
+    while (value[i] === ' ') i++;
+    if (value[i] !== ';') break;
+  }
+  const error = params.get('error');
+  if (!error) return undefined;
+  return { error, details: params.get('details'), rcode: params.get('rcode') };
+}
+
+/** How the stack answers a failed dial (DESIGN.md decision 4). */
+export function dialFailureReason(status: number, proxyStatus: ProxyStatus | undefined): DialFailureReason {
+  switch (proxyStatus?.error) {
+    case 'connection_refused':
+      return 'refused';
+    case 'destination_unavailable':
+    case 'destination_ip_unroutable':
+    case 'destination_ip_prohibited':
+    case 'destination_not_found':
+    case 'dns_error':
+      return 'unreachable';
+    case 'connection_timeout':
+    case 'dns_timeout':
+      return 'timeout';
+    case undefined:
+      return status === 504 ? 'timeout' : 'error';
+    default:
+      return 'error';
+  }
+}
+
+/** `host:port`, with IPv6 literals in brackets (RFC 9113 §8.5 uses the authority form). */
+export function formatAuthority(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function parseAuthority(authority: string | undefined): { host: string; port: number } | undefined {
+  if (!authority) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/@]+)):(\d{1,5})$/.exec(authority);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/**
+ * Flow-control windows (DESIGN.md decision 5): one stream must not be
+ * window-bound at 20 ms RTT, nor behind the buffers of the path itself (the
+ * API server's and kernel socket queues hold several MiB each way). One
+ * stream through the tunnel on test/cluster, 0 ms added: 16/64 MiB
+ * 313–342 MB/s down, 345–394 up; 32/128 MiB 372–379 down, 412–425 up;
+ * 256 MiB/1 GiB 387 down, 395 up. A slow reader holds up to one stream
+ * window in the receiver before its sender stops.
+ */
+export const STREAM_WINDOW_BYTES = 32 * 1024 * 1024;
+export const CONNECTION_WINDOW_BYTES = 128 * 1024 * 1024;
+/** Larger DATA frames mean fewer per-frame callbacks in Node's http2. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/**
+ * Streams one carrier (HTTP/2 connection) may carry at once (advertised by both ends). With the
+ * default 4 carriers this must clear 10,000 concurrent connections: 2048 per
+ * carrier capped a benchmark at exactly 8,192 held connections.
+ */
+export const MAX_CONCURRENT_STREAMS = 8192;
+/** Node's http2 `maxSessionMemory` (MB): outbound data queued per session before new streams are refused. */
+export const MAX_CARRIER_MEMORY_MB = 256;

@@ -1,0 +1,71 @@
+// The relay's settings, read from its environment (the Deployment in
+// src/relay/deploy.ts sets them; the token comes from a Secret). Pure: the
+// environment in, a config or the list of problems out.
+import type { LogLevel } from './log.js';
+
+export const DEFAULT_RELAY_PORT = 17071;
+export const DEFAULT_IDLE_EXIT_MS = 10 * 60_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_TCP_IDLE_MS = 2 * 60 * 60_000;
+export const DEFAULT_UDP_IDLE_MS = 120_000;
+/** Open flows over all carriers; matches 4 carriers × MAX_CONCURRENT_STREAMS. */
+export const DEFAULT_MAX_STREAMS = 32768;
+/** Datagrams queued toward the client per UDP flow before new ones are dropped. */
+export const UDP_FLOW_QUEUE_BYTES = 1024 * 1024;
+
+export const ENV = {
+  token: 'KVPN_RELAY_TOKEN',
+  port: 'KVPN_RELAY_PORT',
+  idleExitMs: 'KVPN_RELAY_IDLE_EXIT_MS',
+  connectTimeoutMs: 'KVPN_RELAY_CONNECT_TIMEOUT_MS',
+  tcpIdleMs: 'KVPN_RELAY_TCP_IDLE_MS',
+  udpIdleMs: 'KVPN_RELAY_UDP_IDLE_MS',
+  maxStreams: 'KVPN_RELAY_MAX_STREAMS',
+  logLevel: 'KVPN_RELAY_LOG_LEVEL',
+} as const;
+
+export interface RelayConfig {
+  token: string;
+  /** Always loopback in a pod: port-forward arrives there and nowhere else can. */
+  host: string;
+  port: number;
+  /** Exit after this long with no client connected (0: never). */
+  idleExitMs: number;
+  /** Upper bound for a dial; a request may ask for less. */
+  connectTimeoutMs: number;
+  tcpIdleMs: number;
+  udpIdleMs: number;
+  /** TCP streams + UDP flows open at once, over all carriers. */
+  maxStreams: number;
+  logLevel: LogLevel;
+}
+
+export function relayConfigFromEnv(env: Record<string, string | undefined>): RelayConfig | { errors: string[] } {
+  const errors: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      errors.push(`${name}=${raw} is not an integer in [${min}, ${max}]`);
+      return fallback;
+    }
+    return n;
+  };
+  const token = env[ENV.token] ?? '';
+  if (token.length < 16) errors.push(`${ENV.token} must be set (at least 16 characters)`);
+  const logLevel = (env[ENV.logLevel] ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) errors.push(`${ENV.logLevel}=${logLevel} is not a level`);
+  const config: RelayConfig = {
+    token,
+    host: '127.0.0.1',
+    port: int(ENV.port, DEFAULT_RELAY_PORT, 1, 65535),
+    idleExitMs: int(ENV.idleExitMs, DEFAULT_IDLE_EXIT_MS, 0, 7 * 24 * 3600_000),
+    connectTimeoutMs: int(ENV.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 100, 600_000),
+    tcpIdleMs: int(ENV.tcpIdleMs, DEFAULT_TCP_IDLE_MS, 1000, 7 * 24 * 3600_000),
+    udpIdleMs: int(ENV.udpIdleMs, DEFAULT_UDP_IDLE_MS, 1000, 24 * 3600_000),
+    maxStreams: int(ENV.maxStreams, DEFAULT_MAX_STREAMS, 1, 1_000_000),
+    logLevel,
+  };
+  return errors.length ? { errors } : config;
+}

@@ -1,0 +1,231 @@
+// Which address ranges belong to the cluster (DESIGN.md decision 9). Each
+// source is tried in order of precision and a refusal (403, 404, a missing
+// field) moves on to the next, so a namespace-scoped user still gets working
+// ranges:
+//   Services: ServiceCIDR API → the range quoted by the "invalid ClusterIP"
+//             error of a dry-run create → a /16 around every Service IP seen.
+//   Pods:     nodes' spec.podCIDRs → a cover of the pod IPs seen, kept up to
+//             date by a pod watch (new ranges are reported as pods appear).
+
+import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
+import { Informer, type KubeObject } from '../kube/informer.js';
+import { around, type Cidr, containsIp, formatCidr, merge, parseCidr, parseIp } from './cidr.js';
+
+/** Prefix lengths of the cover built around observed addresses. */
+export const SERVICE_COVER_PREFIX = { 4: 16, 6: 112 } as const;
+export const POD_COVER_PREFIX = { 4: 16, 6: 64 } as const;
+/** An address that no cluster will hand out as a ClusterIP (TEST-NET-1). */
+export const PROBE_CLUSTER_IP = '192.0.2.1';
+
+export type ServiceCidrSource = 'servicecidr-api' | 'invalid-clusterip' | 'service-ips' | 'none';
+export type PodCidrSource = 'node-podcidrs' | 'pod-ips' | 'none';
+
+export interface CidrDiscovery<S> {
+  cidrs: string[];
+  source: S;
+  /** Why more precise sources were skipped, for logs and `status`. */
+  notes: string[];
+}
+
+interface ServiceCidrObject {
+  spec?: { cidrs?: string[] };
+}
+interface ServiceObject extends KubeObject {
+  spec?: { clusterIP?: string; clusterIPs?: string[] };
+}
+interface NodeObject extends KubeObject {
+  spec?: { podCIDR?: string; podCIDRs?: string[] };
+}
+export interface PodObject extends KubeObject {
+  spec?: { hostNetwork?: boolean };
+  status?: { podIP?: string; podIPs?: { ip: string }[] };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof KubeApiError)
+    return `${err.status} ${err.reason ?? ''} ${err.apiMessage}`.replace(/\s+/g, ' ').trim();
+  return (err as Error).message;
+}
+
+/** Hard failures (unreachable API, expired credentials) end discovery; refusals fall through. */
+function isRefusal(err: unknown): boolean {
+  return err instanceof KubeApiError && [403, 404, 405, 422, 400].includes(err.status);
+}
+
+function validCidrs(list: readonly string[]): string[] {
+  const out: Cidr[] = [];
+  for (const text of list) {
+    try {
+      out.push(parseCidr(text));
+    } catch {}
+  }
+  return merge(out).map(formatCidr);
+}
+
+function cover(ips: Iterable<string>, prefix: { 4: number; 6: number }): string[] {
+  const out: Cidr[] = [];
+  for (const ip of ips) {
+    try {
+      const { family, value } = parseIp(ip);
+      out.push(around(family, value, prefix[family]));
+    } catch {}
+  }
+  return merge(out).map(formatCidr);
+}
+
+/** Extracts the CIDRs quoted after "The range of valid IPs is" in an API error message. */
+export function rangesFromInvalidClusterIpMessage(message: string): string[] {
+  const at = message.indexOf('valid IPs is');
+  if (at < 0) return [];
+  const tail = message.slice(at + 'valid IPs is'.length);
+  return validCidrs(tail.match(/[0-9a-fA-F:.]+\/\d{1,3}/g) ?? []);
+}
+
+async function fromServiceCidrApi(client: KubeClient): Promise<string[]> {
+  for (const version of ['v1', 'v1beta1']) {
+    try {
+      const list = await client.request<{ items?: ServiceCidrObject[] }>(
+        'GET',
+        `/apis/networking.k8s.io/${version}/servicecidrs`,
+      );
+      const cidrs = validCidrs((list.items ?? []).flatMap((i) => i.spec?.cidrs ?? []));
+      if (cidrs.length) return cidrs;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) continue;
+      throw err;
+    }
+  }
+  throw new KubeApiError('GET', '/apis/networking.k8s.io/*/servicecidrs', 404, {
+    message: 'ServiceCIDR API not served',
+  });
+}
+
+async function fromInvalidClusterIp(client: KubeClient, namespace: string): Promise<string[]> {
+  const body = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'kvpn-cidr-probe' },
+    spec: { clusterIP: PROBE_CLUSTER_IP, ports: [{ port: 443 }] },
+  };
+  try {
+    await client.request('POST', `/api/v1/namespaces/${namespace}/services`, { body, query: { dryRun: 'All' } });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 422) {
+      const cidrs = rangesFromInvalidClusterIpMessage(err.apiMessage);
+      if (cidrs.length) return cidrs;
+    }
+    throw err;
+  }
+  throw new KubeApiError('POST', 'services (dry run)', 422, { message: 'the probe ClusterIP was accepted' });
+}
+
+async function listAcross<T extends KubeObject>(client: KubeClient, resource: string, namespace: string): Promise<T[]> {
+  try {
+    return (await client.request<{ items?: T[] }>('GET', `/api/v1/${resource}`)).items ?? [];
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    return (await client.request<{ items?: T[] }>('GET', `/api/v1/namespaces/${namespace}/${resource}`)).items ?? [];
+  }
+}
+
+export async function discoverServiceCidrs(
+  client: KubeClient,
+  namespace: string,
+): Promise<CidrDiscovery<ServiceCidrSource>> {
+  const notes: string[] = [];
+  try {
+    return { cidrs: await fromServiceCidrApi(client), source: 'servicecidr-api', notes };
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    notes.push(`ServiceCIDR API: ${describe(err)}`);
+  }
+  try {
+    return { cidrs: await fromInvalidClusterIp(client, namespace), source: 'invalid-clusterip', notes };
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    notes.push(`invalid-ClusterIP probe: ${describe(err)}`);
+  }
+  const services = await listAcross<ServiceObject>(client, 'services', namespace);
+  const ips = services.flatMap((s) => s.spec?.clusterIPs ?? (s.spec?.clusterIP ? [s.spec.clusterIP] : []));
+  const cidrs = cover(
+    ips.filter((ip) => ip !== 'None'),
+    SERVICE_COVER_PREFIX,
+  );
+  return { cidrs, source: cidrs.length ? 'service-ips' : 'none', notes };
+}
+
+export function podIps(pod: PodObject): string[] {
+  if (pod.spec?.hostNetwork) return [];
+  const ips = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
+  return ips.filter(Boolean);
+}
+
+export async function discoverPodCidrs(client: KubeClient, namespace: string): Promise<CidrDiscovery<PodCidrSource>> {
+  const notes: string[] = [];
+  try {
+    const nodes = (await client.request<{ items?: NodeObject[] }>('GET', '/api/v1/nodes')).items ?? [];
+    const cidrs = validCidrs(nodes.flatMap((n) => n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])));
+    if (cidrs.length) return { cidrs, source: 'node-podcidrs', notes };
+    notes.push('nodes: no podCIDRs set (the CNI allocates pod IPs itself)');
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    notes.push(`nodes: ${describe(err)}`);
+  }
+  const pods = await listAcross<PodObject>(client, 'pods', namespace);
+  const cidrs = cover(pods.flatMap(podIps), POD_COVER_PREFIX);
+  return { cidrs, source: cidrs.length ? 'pod-ips' : 'none', notes };
+}
+
+/** The cover prefix around one pod IP, or undefined if `known` already contains it. */
+export function uncoveredRange(ip: string, known: readonly string[]): string | undefined {
+  let parsed: { family: 4 | 6; value: bigint };
+  try {
+    parsed = parseIp(ip);
+  } catch {
+    return undefined;
+  }
+  for (const text of known) {
+    try {
+      if (containsIp(parseCidr(text), parsed.family, parsed.value)) return undefined;
+    } catch {}
+  }
+  return formatCidr(around(parsed.family, parsed.value, POD_COVER_PREFIX[parsed.family]));
+}
+
+export interface PodRangeWatcherOptions {
+  /** Ranges already routed; a pod outside all of them triggers `onNewRange`. */
+  known: () => readonly string[];
+  onNewRange: (cidr: string, podName: string) => void;
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Watches pods (cluster-wide when allowed, else the namespace) and reports
+ * each pod IP that falls outside the known ranges as a new cover range.
+ */
+export async function watchPodRanges(
+  client: KubeClient,
+  namespace: string,
+  options: PodRangeWatcherOptions,
+): Promise<{ close(): void }> {
+  let path = '/api/v1/pods';
+  try {
+    await client.request('GET', path, { query: { limit: 1 } });
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    path = `/api/v1/namespaces/${namespace}/pods`;
+  }
+  const informer = new Informer<PodObject>(client, path, {
+    onEvent(type, pod) {
+      if (type === 'DELETED') return;
+      for (const ip of podIps(pod)) {
+        const range = uncoveredRange(ip, options.known());
+        if (range) options.onNewRange(range, pod.metadata.name);
+      }
+    },
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+  informer.start();
+  return { close: () => informer.close() };
+}
