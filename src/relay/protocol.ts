@@ -7,7 +7,6 @@
 //   CONNECT host:port  proxy-authorization ─►  dial host:port
 //                     ◄─ 200                  connected
 //                     ◄─ 502/504 + proxy-status: kvpn-relay; error=connection_refused; details="…"
-import type { DialFailureReason } from '../tun/stack/dialer.js';
 
 /** Bumped on any incompatible change; the relay reports it on GET /v1/info. */
 export const TUNNEL_PROTOCOL_VERSION = 1;
@@ -143,27 +142,6 @@ export function parseProxyStatus(value: string | undefined): ProxyStatus | undef
   const error = params.get('error');
   if (!error) return undefined;
   return { error, details: params.get('details'), rcode: params.get('rcode') };
-}
-
-/** How the stack answers a failed dial (DESIGN.md decision 4). */
-export function dialFailureReason(status: number, proxyStatus: ProxyStatus | undefined): DialFailureReason {
-  switch (proxyStatus?.error) {
-    case 'connection_refused':
-      return 'refused';
-    case 'destination_unavailable':
-    case 'destination_ip_unroutable':
-    case 'destination_ip_prohibited':
-    case 'destination_not_found':
-    case 'dns_error':
-      return 'unreachable';
-    case 'connection_timeout':
-    case 'dns_timeout':
-      return 'timeout';
-    case undefined:
-      return status === 504 ? 'timeout' : 'error';
-    default:
-      return 'error';
-  }
 }
 
 /** `host:port`, with IPv6 literals in brackets (RFC 9113 §8.5 uses the authority form). */

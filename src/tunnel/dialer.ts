@@ -7,12 +7,12 @@
 //
 // No carrier up: a dial waits for one until its deadline, then fails with
 // `timeout` (the stack stays silent, the app retries its SYN).
+
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { KvpnError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import {
-  dialFailureReason,
   formatAuthority,
   HEADER_CONNECT_TIMEOUT,
   HEADER_PEER,
@@ -35,6 +35,7 @@ import {
   type TunnelStateChange,
 } from './carrier-pool.js';
 import { TunnelDatagramFlow } from './datagram-flow.js';
+import { dialFailureReason } from './dial-failure.js';
 import { type ByteCounter, ignoreStreamError, TunnelConnection } from './tcp-connection.js';
 import { PortForwardTransport, type RelayEndpoint, type TunnelTransport } from './transport.js';
 

@@ -1,12 +1,12 @@
 import t from 'tap';
 import {
   classifySocketError,
-  dialFailureReason,
   formatAuthority,
   formatProxyStatus,
   parseAuthority,
   parseProxyStatus,
 } from '../../src/relay/protocol.js';
+import { dialFailureReason } from '../../src/tunnel/dial-failure.js';
 
 t.test('proxy-status round-trips error, rcode and quoted details', async (t) => {
   const field = formatProxyStatus({ error: 'dns_error', rcode: 'NXDOMAIN', details: 'getaddrinfo ENOTFOUND "db"\\x' });
