@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAEMON_NODE_FLAGS } from '../src/session/daemon-launch.js';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/launch.js';
 import { type BenchReport, printReport } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -4,11 +4,11 @@
 // nothing to do is success. Prints what was cleaned.
 import { existsSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { callDaemon } from '../session/control-client.js';
-import { invokingUser } from '../session/credentials.js';
-import { silentLogger } from '../session/log.js';
-import { resolveDirs } from '../session/paths.js';
-import { isAlive } from '../session/process-info.js';
+import { callDaemon } from '../control/client.js';
+import { invokingUser } from '../host/credentials.js';
+import { silentLogger } from '../host/log.js';
+import { resolveDirs } from '../host/paths.js';
+import { isAlive } from '../host/process-info.js';
 import { contextOf, findSessions, type KnownSession, selectSessions } from '../session/registry.js';
 import type { UndoOutcome } from '../session/undo.js';
 import type { GlobalArgs } from './app.js';

@@ -1,9 +1,10 @@
 // `kvpn up --foreground`: the session runs in this process (no daemon). It
 // still serves the control socket, so `status` and `down` work from another
 // terminal; Ctrl-C or SIGTERM disconnects and undoes everything.
-import type { InvokingUser } from '../session/credentials.js';
-import { InterruptedError } from '../session/daemon-launch.js';
-import { sessionLogger } from '../session/log.js';
+
+import { InterruptedError } from '../daemon/launch.js';
+import type { InvokingUser } from '../host/credentials.js';
+import { sessionLogger } from '../host/log.js';
 import { Session } from '../session/session.js';
 import type { SessionOptions } from '../session/types.js';
 import type { UndoOutcome } from '../session/undo.js';

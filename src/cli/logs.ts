@@ -4,7 +4,7 @@
 // in the logs directory by its session id too.
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
-import { resolveDirs, sessionId } from '../session/paths.js';
+import { resolveDirs, sessionId } from '../host/paths.js';
 import { findSessions, selectSessions } from '../session/registry.js';
 import type { GlobalArgs } from './app.js';
 import { EXIT } from './exit-codes.js';

@@ -2,14 +2,14 @@
 // itself through sudo with a prompt that says why, and hands its own
 // environment (KUBECONFIG, cloud CLI settings…) to the root process on
 // stdin, so credentials can later be obtained as this user with exactly
-// this environment (src/session/credentials.ts). Without sudo it explains
+// this environment (src/host/credentials.ts). Without sudo it explains
 // how to run it.
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { KvpnError } from '../errors.js';
-import { type Handoff, stringEnv } from '../session/credentials.js';
-import { selfCommand } from '../session/self-command.js';
+import { type Handoff, stringEnv } from '../host/credentials.js';
+import { selfCommand } from '../host/self-command.js';
 import type { CliIo } from './io.js';
 
 export const HANDOFF_MAX_BYTES = 1024 * 1024;

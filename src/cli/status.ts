@@ -2,7 +2,7 @@
 // asked from its daemon over the control socket. A session whose daemon is
 // gone is shown as crashed, with the command that cleans it up.
 // JSON form: {"schema":1,"sessions":[SessionStatus | {id, context, state:"crashed"|"unreachable", error}]}.
-import { resolveDirs } from '../session/paths.js';
+import { resolveDirs } from '../host/paths.js';
 import { contextOf, findSessions, type KnownSession, selectSessions } from '../session/registry.js';
 import type { SessionStatus } from '../session/types.js';
 import type { GlobalArgs } from './app.js';

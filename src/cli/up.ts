@@ -3,10 +3,10 @@
 // clean up after a crashed one), then start the session — as a daemon, or
 // attached with --foreground — printing each step and a summary.
 import { isAbsolute, resolve } from 'node:path';
+import { bootLogPath, launchDaemon } from '../daemon/launch.js';
+import { invokingUser, userKubeconfigPaths } from '../host/credentials.js';
+import { resolveDirs, type SessionDirs } from '../host/paths.js';
 import { isCidr } from '../session/cidr.js';
-import { invokingUser, userKubeconfigPaths } from '../session/credentials.js';
-import { bootLogPath, launchDaemon } from '../session/daemon-launch.js';
-import { resolveDirs, type SessionDirs } from '../session/paths.js';
 import type { DnsMode, SessionOptions } from '../session/types.js';
 import type { UndoOutcome } from '../session/undo.js';
 import type { GlobalArgs } from './app.js';

@@ -2,12 +2,13 @@
 // the right network namespace, a Kubernetes client with the invoking user's
 // credentials (created only if a cluster object must be deleted), the
 // resolver restore, and the list of links other live sessions own.
+
+import { enableCredentialOverlay, type InvokingUser } from '../host/credentials.js';
+import type { Logger } from '../host/log.js';
+import { type SessionDirs, sessionPaths, sessionsDir } from '../host/paths.js';
 import { KubeClient } from '../kube/client.js';
 import { routeTable } from '../tun/routes.js';
-import { enableCredentialOverlay, type InvokingUser } from './credentials.js';
 import { restoreResolver } from './dns-restore.js';
-import type { Logger } from './log.js';
-import { type SessionDirs, sessionPaths, sessionsDir } from './paths.js';
 import { isStale } from './registry.js';
 import { listStates, type SessionState, StateJournal } from './state-journal.js';
 import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';

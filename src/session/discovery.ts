@@ -2,6 +2,7 @@
 // (src/session/cidr-discovery.ts), then, when pod ranges were only inferred from pod
 // IPs, a pod watch that reports pods appearing outside the routed ranges.
 
+import type { Logger } from '../host/log.js';
 import type { KubeClient } from '../kube/client.js';
 import {
   type CidrDiscovery,
@@ -11,7 +12,6 @@ import {
   type ServiceCidrSource,
   watchPodRanges,
 } from './cidr-discovery.js';
-import type { Logger } from './log.js';
 
 export interface Ranges {
   service: CidrDiscovery<ServiceCidrSource>;

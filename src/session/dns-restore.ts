@@ -7,7 +7,7 @@
 import { rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AppliedDns, createSystemDns, type SystemDns } from '../dns/system-dns.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../host/log.js';
 import type { Change } from './state-journal.js';
 import type { DnsMode } from './types.js';
 

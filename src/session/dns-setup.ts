@@ -10,11 +10,11 @@ import { createDnsDialer } from '../dns/dns-dialer.js';
 import { reverseZonesOf } from '../dns/names.js';
 import { namespaceSearchDomains } from '../dns/resolv-conf.js';
 import { DnsServer } from '../dns/server.js';
+import type { Logger } from '../host/log.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Dialer } from '../tun/stack/dialer.js';
 import { formatIp, parseCidr } from './cidr.js';
 import { SystemResolver } from './dns-restore.js';
-import type { Logger } from './log.js';
 import type { StateJournal } from './state-journal.js';
 import type { DnsMode } from './types.js';
 

@@ -3,9 +3,9 @@
 // is gone. `status`, `down` and `logs` all start here.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { callDaemon } from './control-client.js';
-import { type SessionDirs, sessionsDir } from './paths.js';
-import { isAlive } from './process-info.js';
+import { callDaemon } from '../control/client.js';
+import { type SessionDirs, sessionsDir } from '../host/paths.js';
+import { isAlive } from '../host/process-info.js';
 import { listStates, type SessionState } from './state-journal.js';
 import type { SessionStatus } from './types.js';
 

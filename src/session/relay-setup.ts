@@ -4,12 +4,12 @@
 // cannot open, the dialer asks the RelayHandle to ensure a Ready relay,
 // which recreates a deleted pod; each new generation is reported.
 import { hostname, userInfo } from 'node:os';
+import type { Logger } from '../host/log.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { deployRelay, type RelayHandle } from '../relay/deploy.js';
 import { forbiddenError } from '../relay/pod-status.js';
 import { TunnelDialer } from '../tunnel/dialer.js';
-import type { Logger } from './log.js';
 import type { StateJournal } from './state-journal.js';
 
 /** How long `up` waits for the tunnel's first session after the pod is Ready. */

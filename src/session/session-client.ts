@@ -3,9 +3,9 @@
 // plugin runs as the user, see credentials.ts). Checked once against the API
 // so expired credentials and an unreachable server fail the first step.
 import { lookup } from 'node:dns/promises';
+import { enableCredentialOverlay, type InvokingUser } from '../host/credentials.js';
 import { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
-import { enableCredentialOverlay, type InvokingUser } from './credentials.js';
 
 export interface KubeTargetOptions {
   kubeconfig?: string | undefined;

@@ -2,9 +2,9 @@
 // route plan checked against the machine's routes, and each route journaled
 // before it is added — at start, and later when pods appear in new ranges.
 import { KvpnError } from '../errors.js';
+import type { SessionDirs } from '../host/paths.js';
 import type { RouteTable } from '../tun/routes.js';
 import { linksOfLiveSessions } from './cleanup.js';
-import type { SessionDirs } from './paths.js';
 import { findConflicts, hostPrefix, planRoutes, RouteConflictError, type RoutePlanInput } from './route-plan.js';
 import type { StateJournal } from './state-journal.js';
 import { candidateNetworks, type TunNetwork } from './tun-network.js';

@@ -10,24 +10,24 @@
 //
 // Every change to the OS or the cluster is journaled (state-journal.ts)
 // before it is made. A failed or aborted start undoes what it did before
-// rethrowing. The daemon (daemon-main.ts) and `up --foreground` are thin
+// rethrowing. The daemon (src/daemon/main.ts) and `up --foreground` are thin
 // shells around this class; tests run it in-process with `netns` set.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { ControlServer } from '../control/server.js';
 import { KvpnError } from '../errors.js';
+import type { InvokingUser } from '../host/credentials.js';
+import type { Logger } from '../host/log.js';
+import { type SessionPaths, sessionId, sessionPaths } from '../host/paths.js';
+import { processStartTime } from '../host/process-info.js';
 import type { KubeClient } from '../kube/client.js';
 import type { TunDevice } from '../tun/device.js';
 import { type RouteTable, routeTable } from '../tun/routes.js';
 import { isCidr } from './cidr.js';
 import { cleanupSession } from './cleanup.js';
-import { ControlServer } from './control-server.js';
-import type { InvokingUser } from './credentials.js';
 import { discoverRanges, type Ranges, RangeWatcher } from './discovery.js';
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
-import type { Logger } from './log.js';
-import { type SessionPaths, sessionId, sessionPaths } from './paths.js';
-import { processStartTime } from './process-info.js';
 import { isStale } from './registry.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';

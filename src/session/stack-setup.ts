@@ -1,10 +1,11 @@
 // The TUN device and the userspace stack on it: packets the kernel routes
 // into kvpnN become connections handed to the session's dialer (DNS server
 // for the in-TUN DNS address, the tunnel for everything else).
+
+import type { Logger } from '../host/log.js';
 import { openTun, type TunDevice } from '../tun/device.js';
 import type { Dialer } from '../tun/stack/dialer.js';
 import { Stack } from '../tun/stack/index.js';
-import type { Logger } from './log.js';
 import type { TunNetwork } from './tun-network.js';
 
 export interface DeviceOptions {

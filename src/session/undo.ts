@@ -7,11 +7,11 @@
 // `kvpn down`; the state file goes when the journal is empty.
 import { rmSync } from 'node:fs';
 import { systemErrorCode } from '../errors.js';
+import { isAlive, stopProcess } from '../host/process-info.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
 import type { RouteTable } from '../tun/routes.js';
-import { isAlive, stopProcess } from './process-info.js';
 import type { Change, JournalEntry, StateJournal } from './state-journal.js';
 
 export type UndoResult = 'undone' | 'absent' | 'failed' | 'skipped';

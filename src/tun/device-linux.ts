@@ -30,7 +30,7 @@ interface TunAddon {
   writeBatch(h: Handle, packets: readonly Uint8Array[], start: number): number;
   onWritable(h: Handle, cb: () => void): void;
   close(h: Handle): void;
-  /** malloc_trim(0) where glibc has it; false elsewhere (see src/session/native-heap.ts). */
+  /** malloc_trim(0) where glibc has it; false elsewhere (see src/daemon/native-heap.ts). */
   trimNativeHeap(): boolean;
 }
 

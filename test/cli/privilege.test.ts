@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { selfCommand } from '../../src/session/self-command.js';
+import { selfCommand } from '../../src/host/self-command.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const NOBODY = 65534;

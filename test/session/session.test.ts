@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { streamLogger } from '../../src/session/log.js';
+import { streamLogger } from '../../src/host/log.js';
 import { Session } from '../../src/session/session.js';
 import type { ProgressEvent } from '../../src/session/types.js';
 import { startCluster } from '../cluster/index.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { KvpnError } from '../../src/errors.js';
-import { isAlive, processStartTime } from '../../src/session/process-info.js';
+import { isAlive, processStartTime } from '../../src/host/process-info.js';
 import { StateJournal } from '../../src/session/state-journal.js';
 import { type UndoDeps, undoJournal, undoOrder } from '../../src/session/undo.js';
 import { routeTable } from '../../src/tun/routes.js';

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
-import { isAlive } from '../../../src/session/process-info.js';
-import { selfCommand } from '../../../src/session/self-command.js';
+import { isAlive } from '../../../src/host/process-info.js';
+import { selfCommand } from '../../../src/host/self-command.js';
 import type { Cluster, ExecResult } from '../../cluster/index.js';
 
 export interface Kvpn {

@@ -8,13 +8,13 @@
 // losing the CLI before "ready" aborts the start. While it runs, a memory
 // janitor collects garbage after bursts (memory-janitor.ts).
 import { KvpnError } from '../errors.js';
-import type { InvokingUser } from './credentials.js';
-import { sessionLogger } from './log.js';
+import type { InvokingUser } from '../host/credentials.js';
+import { sessionLogger } from '../host/log.js';
+import { Session } from '../session/session.js';
+import type { ProgressEvent, SessionOptions, SessionSummary } from '../session/types.js';
+import type { UndoOutcome } from '../session/undo.js';
 import { startMemoryJanitor } from './memory-janitor.js';
 import { trimNativeHeap } from './native-heap.js';
-import { Session } from './session.js';
-import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
-import type { UndoOutcome } from './undo.js';
 
 export type DaemonRequest = { type: 'start'; options: SessionOptions; user?: InvokingUser | undefined };
 export type DaemonMessage =

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
+import { callDaemon, DaemonUnreachableError, RemoteError } from '../../src/control/client.js';
+import { ControlServer, ControlSocketError } from '../../src/control/server.js';
 import { KvpnError } from '../../src/errors.js';
-import { callDaemon, DaemonUnreachableError, RemoteError } from '../../src/session/control-client.js';
-import { ControlServer, ControlSocketError } from '../../src/session/control-server.js';
 
 const execFileP = promisify(execFile);
 const NOBODY = 65534;

@@ -2,7 +2,7 @@
 // its response. A missing or dead socket is a NoSessionError, not a crash.
 import net from 'node:net';
 import { KvpnError, systemErrorCode } from '../errors.js';
-import { type ControlMethod, type ControlResponse, LineSplitter, parseResponse } from './control-protocol.js';
+import { type ControlMethod, type ControlResponse, LineSplitter, parseResponse } from './protocol.js';
 
 export const CONTROL_TIMEOUT_MS = 10_000;
 

@@ -8,13 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { EXEC_AS_ENV, enableCredentialOverlay, invokingUser, userKubeconfigPaths } from '../../src/host/credentials.js';
 import { KubeClient } from '../../src/kube/client.js';
-import {
-  EXEC_AS_ENV,
-  enableCredentialOverlay,
-  invokingUser,
-  userKubeconfigPaths,
-} from '../../src/session/credentials.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 const NOBODY = 65534;

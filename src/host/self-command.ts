@@ -13,7 +13,7 @@ function fromHere(relative: string): string {
   return fileURLToPath(new URL(relative, import.meta.url));
 }
 
-/** node [loader] <module>: for a module of this package given relative to src/session. */
+/** node [loader] <module>: for a module of this package given relative to src/host. */
 export function nodeModuleCommand(relativeJs: string): Command {
   if (import.meta.url.endsWith('.ts')) {
     const loader = fromHere('../../scripts/ts-loader.mjs');

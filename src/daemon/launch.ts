@@ -6,13 +6,13 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { RemoteError } from '../control/client.js';
 import { KvpnError } from '../errors.js';
-import { RemoteError } from './control-client.js';
-import type { InvokingUser } from './credentials.js';
-import type { DaemonMessage, DaemonRequest } from './daemon-main.js';
-import { nodeModuleCommand } from './self-command.js';
-import type { ProgressEvent, SessionOptions, SessionSummary } from './types.js';
-import type { UndoOutcome } from './undo.js';
+import type { InvokingUser } from '../host/credentials.js';
+import { nodeModuleCommand } from '../host/self-command.js';
+import type { ProgressEvent, SessionOptions, SessionSummary } from '../session/types.js';
+import type { UndoOutcome } from '../session/undo.js';
+import type { DaemonMessage, DaemonRequest } from './main.js';
 
 export class InterruptedError extends KvpnError {
   constructor() {
@@ -79,7 +79,7 @@ export async function launchDaemon(launch: LaunchOptions): Promise<SessionSummar
   mkdirSync(dirname(launch.bootLog), { recursive: true, mode: 0o700 });
   const logFd = openSync(launch.bootLog, 'a', 0o600);
   const offset = fstatSync(logFd).size;
-  const cmd = nodeModuleCommand('./daemon-main.js');
+  const cmd = nodeModuleCommand('../daemon/main.js');
   const child = spawn(cmd.command, [...DAEMON_NODE_FLAGS, ...cmd.args], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'ipc'],

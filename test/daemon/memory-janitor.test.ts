@@ -8,7 +8,7 @@ import {
   JANITOR_QUIET_BYTES,
   JanitorPolicy,
   startMemoryJanitor,
-} from '../../src/session/memory-janitor.js';
+} from '../../src/daemon/memory-janitor.js';
 
 const MiB = 1024 * 1024;
 

@@ -13,7 +13,7 @@ import {
   type ControlResponse,
   LineSplitter,
   parseRequest,
-} from './control-protocol.js';
+} from './protocol.js';
 
 export const CONTROL_MAX_CLIENTS = 32;
 

@@ -3,7 +3,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
-import { trimNativeHeap } from '../../src/session/native-heap.js';
+import { trimNativeHeap } from '../../src/daemon/native-heap.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
