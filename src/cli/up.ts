@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { bootLogPath, launchDaemon } from '../daemon/launch.js';
 import { invokingUser, userKubeconfigPaths } from '../host/credentials.js';
 import { resolveDirs, type SessionDirs } from '../host/paths.js';
-import { isCidr } from '../session/cidr.js';
+import { isCidr } from '../net/cidr.js';
 import type { DnsMode, SessionOptions } from '../session/types.js';
 import type { UndoOutcome } from '../session/undo.js';
 import type { GlobalArgs } from './app.js';

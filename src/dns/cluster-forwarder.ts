@@ -3,7 +3,7 @@
 // rides a tunnel stream to the relay pod, which dials <clusterIP>:53 inside
 // the cluster; queries are pipelined on one such stream.
 import { isIPv6 } from 'node:net';
-import type { Dialer, Endpoint } from '../tun/stack/dialer.js';
+import type { Dialer, Endpoint } from '../tun/stack/index.js';
 import { FORWARD_TIMEOUT_MS, TcpForwarder } from './tcp-forwarder.js';
 
 export interface ClusterForwarderOptions {

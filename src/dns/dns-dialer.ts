@@ -4,7 +4,7 @@
 // tunnel). The DNS address lies inside the TUN network, so the kernel
 // routes queries into the TUN and the stack hands them to us here.
 import type { Duplex } from 'node:stream';
-import { type DatagramFlow, DialError, type Dialer, type DialRequest } from '../tun/stack/dialer.js';
+import { type DatagramFlow, DialError, type Dialer, type DialRequest } from '../tun/stack/index.js';
 import { canonicalIp } from './names.js';
 import type { DnsServer } from './server.js';
 

@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Endpoint } from '../tun/stack/dialer.js';
+import type { Endpoint } from '../tun/stack/index.js';
 import { type AnswerPolicy, decide } from './answer.js';
 import {
   answerRecordsOf,

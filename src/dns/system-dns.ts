@@ -5,7 +5,7 @@
 // same interface (system-dns-darwin.ts). Every change is recorded in a
 // state file before it is made, so a crashed session's leftovers are
 // found and undone by the next apply(), restore() or repairLeftovers().
-import type { Endpoint } from '../tun/stack/dialer.js';
+import type { Endpoint } from '../tun/stack/index.js';
 import { createDarwinSystemDns } from './system-dns-darwin.js';
 import { LinuxSystemDns } from './system-dns-linux.js';
 import { UnsupportedSystemDns } from './system-dns-unsupported.js';

@@ -6,7 +6,7 @@
 // reading, we stop taking queries (the write callback is held), so memory
 // stays bounded. Idle connections are closed (RFC 7766 §6.2.3).
 import { Duplex } from 'node:stream';
-import type { Endpoint } from '../tun/stack/dialer.js';
+import type { Endpoint } from '../tun/stack/index.js';
 import type { Transport } from './response.js';
 import { FrameDecoder, frame } from './tcp-framing.js';
 

@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { connect } from 'node:net';
-import type { Endpoint } from '../tun/stack/dialer.js';
+import type { Endpoint } from '../tun/stack/index.js';
 import { ForwardError } from './errors.js';
 import { canonicalIp } from './names.js';
 import { type Forwarder, TcpForwarder } from './tcp-forwarder.js';

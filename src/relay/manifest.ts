@@ -1,8 +1,9 @@
 // The objects one relay session consists of (DESIGN.md decision 7): a
 // ConfigMap with the bundled relay, a Secret with the session token, and a
 // hardened Pod that runs `node` on the bundle. Pure: options in, JSON out.
+
+import { ENV } from './environment.js';
 import { TUNNEL_PROTOCOL_VERSION } from './protocol.js';
-import { ENV } from './server/config.js';
 
 export const DEFAULT_RELAY_IMAGE = 'node:22-alpine';
 export const RELAY_PORT = 17071;

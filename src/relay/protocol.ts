@@ -27,6 +27,12 @@ export const TRANSPORT_UDP = 'udp/1';
 export const INFO_PATH = '/v1/info';
 export const RESOLVE_PATH = '/v1/resolve';
 
+/** The JSON body of a 200 answer to RESOLVE_PATH. */
+export interface ResolveAnswer {
+  name: string;
+  addresses: { address: string; family: 4 | 6 }[];
+}
+
 /** RFC 9209 §2.3 proxy error types the relay reports. */
 export type ProxyErrorType =
   | 'dns_error'

@@ -10,7 +10,8 @@
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
-import { around, type Cidr, containsIp, formatCidr, merge, parseCidr, parseIp } from './cidr.js';
+import { around, type Cidr, containsIp, formatCidr, merge, parseCidr } from '../net/cidr.js';
+import { parseIpNumber } from '../net/ip.js';
 
 /** Prefix lengths of the cover built around observed addresses. */
 export const SERVICE_COVER_PREFIX = { 4: 16, 6: 112 } as const;
@@ -67,7 +68,7 @@ function cover(ips: Iterable<string>, prefix: { 4: number; 6: number }): string[
   const out: Cidr[] = [];
   for (const ip of ips) {
     try {
-      const { family, value } = parseIp(ip);
+      const { family, value } = parseIpNumber(ip);
       out.push(around(family, value, prefix[family]));
     } catch {}
   }
@@ -181,7 +182,7 @@ export async function discoverPodCidrs(client: KubeClient, namespace: string): P
 export function uncoveredRange(ip: string, known: readonly string[]): string | undefined {
   let parsed: { family: 4 | 6; value: bigint };
   try {
-    parsed = parseIp(ip);
+    parsed = parseIpNumber(ip);
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@
 // another program", see SystemDns) survives the session's cleanup.
 import { rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AppliedDns, createSystemDns, type SystemDns } from '../dns/system-dns.js';
+import { type AppliedDns, createSystemDns, type SystemDns } from '../dns/index.js';
 import type { Logger } from '../host/log.js';
 import type { Change } from './state-journal.js';
 import type { DnsMode } from './types.js';

@@ -4,16 +4,19 @@
 // dialer that hands the stack's packets for the DNS address to the server,
 // and the machine's resolver configuration (journaled before it changes).
 
-import { createClusterForwarder } from '../dns/cluster-forwarder.js';
-import { ClusterRecords } from '../dns/cluster-records.js';
-import { createDnsDialer } from '../dns/dns-dialer.js';
-import { reverseZonesOf } from '../dns/names.js';
-import { namespaceSearchDomains } from '../dns/resolv-conf.js';
-import { DnsServer } from '../dns/server.js';
+import {
+  ClusterRecords,
+  createClusterForwarder,
+  createDnsDialer,
+  DnsServer,
+  namespaceSearchDomains,
+  reverseZonesOf,
+} from '../dns/index.js';
 import type { Logger } from '../host/log.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Dialer } from '../tun/stack/dialer.js';
-import { formatIp, parseCidr } from './cidr.js';
+import { parseCidr } from '../net/cidr.js';
+import { formatIpNumber } from '../net/ip.js';
+import type { Dialer } from '../tun/stack/index.js';
 import { SystemResolver } from './dns-restore.js';
 import type { StateJournal } from './state-journal.js';
 import type { DnsMode } from './types.js';
@@ -61,7 +64,7 @@ async function clusterDnsAddress(client: KubeClient, serviceCidrs: string[]): Pr
   const first = serviceCidrs.find((c) => !c.includes(':'));
   if (!first) return undefined;
   const cidr = parseCidr(first);
-  return formatIp(4, cidr.base + 10n);
+  return formatIpNumber(4, cidr.base + 10n);
 }
 
 export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {

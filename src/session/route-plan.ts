@@ -7,8 +7,8 @@
 //   - A range overlapping an existing route on another interface is a
 //     conflict naming both; default routes never count.
 import { KvpnError } from '../errors.js';
+import { bits, type Cidr, formatCidr, merge, overlaps, parseCidr, subtract } from '../net/cidr.js';
 import type { RouteEntry } from '../tun/routes.js';
-import { bits, type Cidr, formatCidr, merge, overlaps, parseCidr, subtract } from './cidr.js';
 import type { RouteInfo } from './types.js';
 
 export interface RoutePlanInput {

@@ -4,7 +4,7 @@
 
 import type { Logger } from '../host/log.js';
 import { openTun, type TunDevice } from '../tun/device.js';
-import type { Dialer } from '../tun/stack/dialer.js';
+import type { Dialer } from '../tun/stack/index.js';
 import { Stack } from '../tun/stack/index.js';
 import type { TunNetwork } from './tun-network.js';
 

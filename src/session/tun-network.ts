@@ -4,11 +4,11 @@
 // (source of every connection into the cluster), .2 is the in-TUN DNS
 // server. The kernel's prefix route for the /30 sends DNS queries into the
 // TUN, where the stack hands them to our DNS server.
-import { formatIp, parseIp } from './cidr.js';
+import { formatIpNumber, parseIpNumber } from '../net/ip.js';
 
 export const DEVICE_PREFIX = 'kvpn';
 export const MAX_SESSIONS = 64;
-const BASE = parseIp('198.18.0.0').value;
+const BASE = parseIpNumber('198.18.0.0').value;
 
 export interface TunNetwork {
   device: string;
@@ -25,9 +25,9 @@ export function tunNetwork(index: number, device = `${DEVICE_PREFIX}${index}`): 
   return {
     device,
     index,
-    linkAddress: `${formatIp(4, net + 1n)}/30`,
-    localAddress: formatIp(4, net + 1n),
-    dnsAddress: formatIp(4, net + 2n),
+    linkAddress: `${formatIpNumber(4, net + 1n)}/30`,
+    localAddress: formatIpNumber(4, net + 1n),
+    dnsAddress: formatIpNumber(4, net + 2n),
   };
 }
 

@@ -9,7 +9,7 @@ import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
 import { KvpnError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import type { Dialer } from '../tun/stack/dialer.js';
+import type { Dialer } from '../tun/stack/index.js';
 
 export const VERIFY_ATTEMPT_TIMEOUT_MS = 4000;
 export const VERIFY_MAX_TARGETS = 3;

@@ -5,7 +5,7 @@
 // full socket buffer would.
 import http2 from 'node:http2';
 import { DatagramDecoder, encodeDatagram, MAX_DATAGRAM_BYTES } from '../relay/datagram-codec.js';
-import type { DatagramFlow } from '../tun/stack/dialer.js';
+import type { DatagramFlow } from '../tun/stack/index.js';
 import type { ByteCounter } from './tcp-connection.js';
 import { TunnelResetError } from './tcp-connection.js';
 

@@ -2,7 +2,7 @@
 // stack tells the application (RST, ICMP unreachable, silence; docs/design.md
 // "Dial first").
 import type { ProxyStatus } from '../relay/protocol.js';
-import type { DialFailureReason } from '../tun/stack/dialer.js';
+import type { DialFailureReason } from '../tun/stack/index.js';
 
 /** How the stack answers a failed dial. */
 export function dialFailureReason(status: number, proxyStatus: ProxyStatus | undefined): DialFailureReason {

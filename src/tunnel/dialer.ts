@@ -20,11 +20,11 @@ import {
   HEADER_TRANSPORT,
   parseProxyStatus,
   RESOLVE_PATH,
+  type ResolveAnswer,
   TRANSPORT_UDP,
 } from '../relay/protocol.js';
-import type { ResolveAnswer } from '../relay/server/resolve.js';
-import type { DatagramFlow, Dialer, DialFailureReason, DialRequest } from '../tun/stack/dialer.js';
-import { DialError } from '../tun/stack/dialer.js';
+import type { DatagramFlow, Dialer, DialFailureReason, DialRequest } from '../tun/stack/index.js';
+import { DialError } from '../tun/stack/index.js';
 import { CARRIER_PING_INTERVAL_MS, type Carrier, CarrierError } from './carrier.js';
 import {
   BACKOFF_MAX_MS,

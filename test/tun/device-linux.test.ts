@@ -1,8 +1,9 @@
 // The TUN addon against the real kernel, inside a namespace made per test.
 import t, { type Test } from 'tap';
+import { parseIp } from '../../src/net/ip.js';
 import { openTun, type TunDevice } from '../../src/tun/device.js';
 import { LinuxRouteTable } from '../../src/tun/routes-linux.js';
-import { buildUdpPacket, parseIp } from '../../src/tun/wire/index.js';
+import { buildUdpPacket } from '../../src/tun/wire/packet-builder.js';
 import { isRoot, NetNs } from '../helpers/netns.js';
 
 if (!isRoot()) {

@@ -1,6 +1,7 @@
-// The relay's settings, read from its environment (the Deployment in
-// src/relay/deploy.ts sets them; the token comes from a Secret). Pure: the
+// The relay's settings, read from its environment (src/relay/manifest.ts
+// sets the variables of ../environment.ts; the token comes from a Secret). Pure: the
 // environment in, a config or the list of problems out.
+import { ENV } from '../environment.js';
 import type { LogLevel } from './log.js';
 
 export const DEFAULT_RELAY_PORT = 17071;
@@ -12,17 +13,6 @@ export const DEFAULT_UDP_IDLE_MS = 120_000;
 export const DEFAULT_MAX_STREAMS = 32768;
 /** Datagrams queued toward the client per UDP flow before new ones are dropped. */
 export const UDP_FLOW_QUEUE_BYTES = 1024 * 1024;
-
-export const ENV = {
-  token: 'KVPN_RELAY_TOKEN',
-  port: 'KVPN_RELAY_PORT',
-  idleExitMs: 'KVPN_RELAY_IDLE_EXIT_MS',
-  connectTimeoutMs: 'KVPN_RELAY_CONNECT_TIMEOUT_MS',
-  tcpIdleMs: 'KVPN_RELAY_TCP_IDLE_MS',
-  udpIdleMs: 'KVPN_RELAY_UDP_IDLE_MS',
-  maxStreams: 'KVPN_RELAY_MAX_STREAMS',
-  logLevel: 'KVPN_RELAY_LOG_LEVEL',
-} as const;
 
 export interface RelayConfig {
   token: string;

@@ -5,12 +5,7 @@
 //   502/504 + proxy-status: kvpn-relay; error=dns_error; rcode="NXDOMAIN"
 import { lookup } from 'node:dns/promises';
 import type http2 from 'node:http2';
-import { classifySocketError, formatProxyStatus, HEADER_PROXY_STATUS } from '../protocol.js';
-
-export interface ResolveAnswer {
-  name: string;
-  addresses: { address: string; family: 4 | 6 }[];
-}
+import { classifySocketError, formatProxyStatus, HEADER_PROXY_STATUS, type ResolveAnswer } from '../protocol.js';
 
 const MAX_NAME_LENGTH = 253;
 

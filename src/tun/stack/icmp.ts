@@ -4,10 +4,22 @@
 // (RFC 792; RFC 1812 §4.3.2.3 up to 576 bytes; RFC 4443 §2.4 up to 1280):
 // the application's kernel matches it to its socket by the quoted headers.
 
-import { pseudoHeaderSum, verifyChecksum } from '../wire/checksum.js';
-import { ICMPV4_ERROR_MAX_LEN, Icmpv4Packet, Icmpv4Repr, Icmpv4Type, Icmpv4Unreachable } from '../wire/icmpv4.js';
-import { ICMPV6_ERROR_MAX_LEN, Icmpv6Packet, Icmpv6Repr, Icmpv6Type, Icmpv6Unreachable } from '../wire/icmpv6.js';
-import { buildIcmpv4Packet, buildIcmpv6Packet } from '../wire/packet-builder.js';
+import {
+  buildIcmpv4Packet,
+  buildIcmpv6Packet,
+  ICMPV4_ERROR_MAX_LEN,
+  ICMPV6_ERROR_MAX_LEN,
+  Icmpv4Packet,
+  Icmpv4Repr,
+  Icmpv4Type,
+  Icmpv4Unreachable,
+  Icmpv6Packet,
+  Icmpv6Repr,
+  Icmpv6Type,
+  Icmpv6Unreachable,
+  pseudoHeaderSum,
+  verifyChecksum,
+} from '../wire/index.js';
 import type { DropReason } from './stats.js';
 
 export type UnreachableKind = 'host' | 'port';

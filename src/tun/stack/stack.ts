@@ -10,12 +10,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
+import { parseIp } from '../../net/ip.js';
 import type { TunDevice } from '../device.js';
-import { WireError } from '../wire/error.js';
-import { parseIp } from '../wire/ip-address.js';
-import { Ipv4Packet } from '../wire/ipv4.js';
-import { findUpperLayer, IPV6_HEADER_LEN } from '../wire/ipv6.js';
-import { TcpPacket, TcpRepr } from '../wire/tcp.js';
+import { findUpperLayer, IPV6_HEADER_LEN, Ipv4Packet, TcpPacket, TcpRepr, WireError } from '../wire/index.js';
 import type { Dialer } from './dialer.js';
 import { FlowTable, flowHash } from './flow-table.js';
 import { buildEchoReply, readEchoRequest } from './icmp.js';

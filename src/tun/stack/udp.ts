@@ -4,10 +4,8 @@
 // answers ICMP port unreachable (the app's recv() sees ECONNREFUSED), an
 // unreachable one ICMP host unreachable.
 
-import { WireError } from '../wire/error.js';
-import { formatIp } from '../wire/ip-address.js';
-import { buildUdpPacket } from '../wire/packet-builder.js';
-import { UdpPacket } from '../wire/udp.js';
+import { formatIp } from '../../net/ip.js';
+import { buildUdpPacket, UdpPacket, WireError } from '../wire/index.js';
 import { type DatagramFlow, DialError, type Dialer } from './dialer.js';
 import { type FlowEntry, FlowTable, flowHash } from './flow-table.js';
 import { buildUnreachable } from './icmp.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
+import { parseIp } from '../../../src/net/ip.js';
 import { entryHash, type FlowEntry, FlowTable, flowHash } from '../../../src/tun/stack/flow-table.js';
-import { parseIp } from '../../../src/tun/wire/ip-address.js';
 
 class Entry implements FlowEntry<Entry> {
   hash: number;

@@ -4,9 +4,9 @@
 // taken in by TCP/UDP/ICMP or dropped under a named reason.
 import { Duplex } from 'node:stream';
 import t from 'tap';
+import { parseIp } from '../../../src/net/ip.js';
 import { DialError, type Dialer } from '../../../src/tun/stack/dialer.js';
 import { Stack } from '../../../src/tun/stack/stack.js';
-import { parseIp } from '../../../src/tun/wire/ip-address.js';
 import { buildTcpPacket, buildUdpPacket } from '../../../src/tun/wire/packet-builder.js';
 import { TcpControl, TcpFlag, TcpPacket, TcpRepr } from '../../../src/tun/wire/tcp.js';
 import { seededRandom } from './impair.js';

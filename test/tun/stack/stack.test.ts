@@ -2,11 +2,11 @@
 // play the far side. Routing, limits, TIME-WAIT recycling, UDP flows, ICMP.
 import { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
+import { parseIp } from '../../../src/net/ip.js';
 import { type DatagramFlow, DialError, type Dialer } from '../../../src/tun/stack/dialer.js';
 import { Stack, type StackOptions } from '../../../src/tun/stack/stack.js';
 import { Icmpv4Packet, Icmpv4Repr } from '../../../src/tun/wire/icmpv4.js';
 import { Icmpv6Packet, Icmpv6Repr } from '../../../src/tun/wire/icmpv6.js';
-import { parseIp } from '../../../src/tun/wire/ip-address.js';
 import { Ipv4Packet } from '../../../src/tun/wire/ipv4.js';
 import {
   buildIcmpv4Packet,

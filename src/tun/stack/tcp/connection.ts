@@ -13,9 +13,9 @@
 // timeouts are timeouts.ts. Those two reach the connection through the
 // members under "for the event handlers" below (the stack never does), so
 // every transition, timer change and teardown still happens in this file.
-import { formatIp } from '../../wire/ip-address.js';
-import { SeqNumber } from '../../wire/seq-number.js';
-import type { TcpRepr } from '../../wire/tcp.js';
+import { formatIp } from '../../../net/ip.js';
+import type { TcpRepr } from '../../wire/index.js';
+import { SeqNumber } from '../../wire/index.js';
 import type { StackStats } from '../stats.js';
 import { type TcpConfig, windowShiftFor } from './config.js';
 import type { TcpApp, TcpCloseReason, TcpEndpoints, TcpHost, TcpSynOptions } from './host.js';

@@ -6,9 +6,8 @@
 // pending are absorbed; pending dials are bounded.
 import { randomFillSync } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { formatIp } from '../../wire/ip-address.js';
-import { buildTcpPacket } from '../../wire/packet-builder.js';
-import { TcpControl, TcpRepr } from '../../wire/tcp.js';
+import { formatIp } from '../../../net/ip.js';
+import { buildTcpPacket, TcpControl, TcpRepr } from '../../wire/index.js';
 import { DialError, type Dialer, type DialFailureReason } from '../dialer.js';
 import { type FlowEntry, FlowTable } from '../flow-table.js';
 import { buildUnreachable } from '../icmp.js';

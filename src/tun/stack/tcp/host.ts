@@ -1,7 +1,7 @@
 // The contracts around one TcpConnection: what it needs from the stack
 // (TcpHost), what it tells the dialer side (TcpApp), and what it is built
 // from (the 4-tuple and the peer's SYN).
-import type { TcpRepr } from '../../wire/tcp.js';
+import type { TcpRepr } from '../../wire/index.js';
 import type { StackStats } from '../stats.js';
 import type { TcpConnection } from './connection.js';
 import type { ReassemblyBudget } from './reassembly.js';

@@ -1,9 +1,14 @@
 // Builds and emits one connection's segments. Every segment carries the
 // current ACK and window (RCV.NXT, the receiver's window field), so any
 // segment we send also acknowledges: `ackDue` is cleared by each write.
-import { beginTcpPacket, finishTcpPacket, tcpPayloadOffset } from '../../wire/packet-builder.js';
-import { SeqNumber } from '../../wire/seq-number.js';
-import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import {
+  beginTcpPacket,
+  finishTcpPacket,
+  SeqNumber,
+  TcpControl,
+  type TcpRepr,
+  tcpPayloadOffset,
+} from '../../wire/index.js';
 
 /** 4 blocks fit the 40 option bytes when timestamps are off (2 + 8n + 2 NOPs). */
 const TCP_SACK_BLOCKS = 4;

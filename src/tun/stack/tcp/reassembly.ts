@@ -2,7 +2,7 @@
 // §3.10.7.4 "segment text"). Bounded twice: per connection by segment
 // count, and across the stack by a shared byte budget; what does not fit is
 // refused (the caller drops and counts it, the peer retransmits).
-import { SeqNumber } from '../../wire/seq-number.js';
+import { SeqNumber } from '../../wire/index.js';
 
 export interface ReassemblyBudget {
   /** Bytes held by all connections. */

@@ -2,8 +2,9 @@
 // window is the room left toward the dialer's stream: `backlog` is what the
 // stream still holds, so a slow dialer closes the window (backpressure).
 // The right edge we advertised never moves left (RFC 9293 §3.8.6.2.1).
-import { SeqNumber } from '../../wire/seq-number.js';
-import type { TcpRepr } from '../../wire/tcp.js';
+
+import type { TcpRepr } from '../../wire/index.js';
+import { SeqNumber } from '../../wire/index.js';
 import type { StackStats } from '../stats.js';
 import type { TcpOutput } from './output.js';
 import type { Reassembly } from './reassembly.js';

@@ -6,8 +6,7 @@
 // This file decides; the connection keeps the books: every transition
 // goes through `conn.setState()`, timers through `armTimer`/`clearTimer`,
 // the end through `terminate()` (connection.ts).
-import { SeqNumber } from '../../wire/seq-number.js';
-import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import { SeqNumber, TcpControl, type TcpRepr } from '../../wire/index.js';
 import type { TcpConnection } from './connection.js';
 import { AckResult } from './sender.js';
 import { TcpState, TcpTimer } from './state.js';

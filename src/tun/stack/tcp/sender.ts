@@ -2,8 +2,7 @@
 // congestion control: slow start and congestion avoidance (RFC 5681), fast
 // retransmit with NewReno recovery (RFC 6582), RTO from rtt.ts. The
 // connection decides when to send; this class keeps the numbers right.
-import { SeqNumber } from '../../wire/seq-number.js';
-import { TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import { SeqNumber, TcpControl, type TcpRepr } from '../../wire/index.js';
 import type { StackStats } from '../stats.js';
 import type { TcpOutput } from './output.js';
 import { RttEstimator } from './rtt.js';

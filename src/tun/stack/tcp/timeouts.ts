@@ -3,8 +3,7 @@
 // 6298; in SYN-RECEIVED it resends the SYN-ACK), persist (the zero-window
 // probe, RFC 9293 §3.8.6.1) and TIME-WAIT (2 MSL). The connection disarms
 // the timer before calling in and reschedules after (connection.ts).
-import { SeqNumber } from '../../wire/seq-number.js';
-import { TcpControl } from '../../wire/tcp.js';
+import { SeqNumber, TcpControl } from '../../wire/index.js';
 import type { TcpConnection } from './connection.js';
 import { MAX_RTO_MS } from './rtt.js';
 import type { TcpSender } from './sender.js';

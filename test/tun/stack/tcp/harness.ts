@@ -4,12 +4,12 @@
 // checks it; `expectNothing()` asserts silence; `advance()` moves the clock
 // and fires due timers. No sleeps, no sockets.
 import type { Test } from 'tap';
+import { parseIp } from '../../../../src/net/ip.js';
 import { createStackStats, type StackStats } from '../../../../src/tun/stack/stats.js';
 import { DEFAULT_TCP_CONFIG, type TcpConfig } from '../../../../src/tun/stack/tcp/config.js';
 import { TcpConnection } from '../../../../src/tun/stack/tcp/connection.js';
 import type { TcpApp, TcpCloseReason, TcpHost } from '../../../../src/tun/stack/tcp/host.js';
 import { TcpState } from '../../../../src/tun/stack/tcp/state.js';
-import { parseIp } from '../../../../src/tun/wire/ip-address.js';
 import { Ipv4Packet } from '../../../../src/tun/wire/ipv4.js';
 import { buildTcpPacket } from '../../../../src/tun/wire/packet-builder.js';
 import { TcpControl, TcpFlag, TcpPacket, TcpRepr } from '../../../../src/tun/wire/tcp.js';

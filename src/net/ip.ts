@@ -1,5 +1,16 @@
-// IP addresses as raw bytes (4 or 16), the form packets carry, with
-// parsing and canonical formatting (RFC 5952 for IPv6).
+// IP addresses, kvpn's one parser and formatter. Two forms: raw bytes (4 or
+// 16), the form packets carry, and a number (family + bigint), the form CIDR
+// arithmetic uses (net/cidr.ts). Formatting is canonical (RFC 5952 for IPv6).
+
+export type IpFamily = 4 | 6;
+
+/** An address as a number: what prefix arithmetic works on. */
+export interface IpNumber {
+  family: IpFamily;
+  value: bigint;
+}
+
+export class IpParseError extends Error {}
 
 /** Parses a v4 dotted quad or a v6 literal; null if it is neither. */
 export function parseIp(text: string): Uint8Array | null {
@@ -86,4 +97,23 @@ export function ipEquals(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Parses either family into its numeric form; throws IpParseError when `text` is not an address. */
+export function parseIpNumber(text: string): IpNumber {
+  const bytes = parseIp(text);
+  if (!bytes) throw new IpParseError(`"${text}" is not an IP address`);
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return { family: bytes.length === 4 ? 4 : 6, value };
+}
+
+export function formatIpNumber(family: IpFamily, value: bigint): string {
+  const bytes = new Uint8Array(family === 4 ? 4 : 16);
+  let rest = value;
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = Number(rest & 0xffn);
+    rest >>= 8n;
+  }
+  return formatIp(bytes);
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatIp, ipEquals, parseIp } from '../../../src/tun/wire/ip-address.js';
+import { formatIp, ipEquals, parseIp } from '../../src/net/ip.js';
 
 t.test('IPv4 round trip and rejects', async (t) => {
   t.same([...(parseIp('10.200.0.1') ?? [])], [10, 200, 0, 1]);

@@ -1,14 +1,6 @@
 import t from 'tap';
-import {
-  containsCidr,
-  formatCidr,
-  formatIp,
-  merge,
-  parseCidr,
-  parseIp,
-  subtract,
-  subtractAll,
-} from '../../src/session/cidr.js';
+import { containsCidr, formatCidr, merge, parseCidr, subtract, subtractAll } from '../../src/net/cidr.js';
+import { formatIpNumber as formatIp, parseIpNumber as parseIp } from '../../src/net/ip.js';
 
 const fmt = (list: ReturnType<typeof merge>) => list.map(formatCidr);
 

@@ -1,7 +1,7 @@
 // CIDR arithmetic for route planning, IPv4 and IPv6 alike: addresses are
-// bigints, a prefix is (family, base, length). Pure functions only; the
-// session decides what to route, this file only computes.
-import { formatIp as formatAddress, parseIp as parseAddress } from '../tun/wire/ip-address.js';
+// bigints (net/ip.ts's IpNumber), a prefix is (family, base, length). Pure
+// functions only; the session decides what to route, this file only computes.
+import { formatIpNumber, IpParseError, parseIpNumber } from './ip.js';
 
 export interface Cidr {
   family: 4 | 6;
@@ -10,30 +10,13 @@ export interface Cidr {
   length: number;
 }
 
-export class CidrParseError extends Error {}
+/** A CIDR that does not parse; an IpParseError, so one catch serves both. */
+export class CidrParseError extends IpParseError {}
 
 const BITS = { 4: 32, 6: 128 } as const;
 
 export function bits(family: 4 | 6): number {
   return BITS[family];
-}
-
-export function parseIp(text: string): { family: 4 | 6; value: bigint } {
-  const bytes = parseAddress(text);
-  if (!bytes) throw new CidrParseError(`"${text}" is not an IP address`);
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  return { family: bytes.length === 4 ? 4 : 6, value };
-}
-
-export function formatIp(family: 4 | 6, value: bigint): string {
-  const bytes = new Uint8Array(family === 4 ? 4 : 16);
-  let rest = value;
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    bytes[i] = Number(rest & 0xffn);
-    rest >>= 8n;
-  }
-  return formatAddress(bytes);
 }
 
 function mask(family: 4 | 6, length: number): bigint {
@@ -45,7 +28,7 @@ function mask(family: 4 | 6, length: number): bigint {
 export function parseCidr(text: string): Cidr {
   const [addr, len, extra] = text.trim().split('/');
   if (addr === undefined || extra !== undefined) throw new CidrParseError(`"${text}" is not a CIDR`);
-  const { family, value } = parseIp(addr);
+  const { family, value } = parseIpNumber(addr);
   const length = len === undefined ? BITS[family] : Number(len);
   if (!/^\d+$/.test(len ?? '0') || !Number.isInteger(length) || length < 0 || length > BITS[family]) {
     throw new CidrParseError(`"${text}" has an invalid prefix length`);
@@ -63,7 +46,7 @@ export function isCidr(text: string): boolean {
 }
 
 export function formatCidr(c: Cidr): string {
-  return `${formatIp(c.family, c.base)}/${c.length}`;
+  return `${formatIpNumber(c.family, c.base)}/${c.length}`;
 }
 
 export function lastAddress(c: Cidr): bigint {
