@@ -5,7 +5,7 @@
 // difference ("other") is kernel work not charged to any of them (softirq
 // threads, interrupts) and processes outside the benchmark.
 import { readdirSync, readFileSync } from 'node:fs';
-import { CLOCK_TICKS_PER_S, readMachineTicks, readProcess } from './_compare-proc.js';
+import { CLOCK_TICKS_PER_S, readMachineTicks, readProcess } from './compare/proc.js';
 
 export interface CpuSnapshot {
   /** CPU seconds per role, summed over the processes in it. */

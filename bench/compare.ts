@@ -19,12 +19,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os, { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Arm, startDirect, startPortForward, startSshuttle } from './_compare-arms.js';
-import { buildForBench } from './_compare-build.js';
-import { renderSvg } from './_compare-chart.js';
-import { Cleanup } from './_compare-cleanup.js';
-import { type KvpnArm, startKvpn } from './_compare-kvpn.js';
-import { methodNotes } from './_compare-notes.js';
+import { type Arm, startDirect, startPortForward, startSshuttle } from './compare/arms.js';
+import { buildForBench } from './compare/build.js';
+import { renderSvg } from './compare/chart.js';
+import { Cleanup } from './compare/cleanup.js';
+import { type KvpnArm, startKvpn } from './compare/kvpn.js';
+import { methodNotes } from './compare/notes.js';
 import {
   evaluateTargets,
   MAIN_COLUMNS,
@@ -34,7 +34,7 @@ import {
   SYSTEMS,
   type SystemName,
   updateDoc,
-} from './_compare-render.js';
+} from './compare/render.js';
 import {
   type ArmResult,
   dnsNames,
@@ -44,9 +44,9 @@ import {
   measureRtt,
   type Settings,
   settingsFor,
-} from './_compare-suite.js';
-import { probeEcho } from './_compare-tools.js';
-import { BenchWorld } from './_compare-world.js';
+} from './compare/suite.js';
+import { probeEcho } from './compare/tools.js';
+import { BenchWorld } from './compare/world.js';
 import { type BenchReport, machineInfo } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

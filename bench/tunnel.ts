@@ -20,9 +20,9 @@ import { TunnelDialer } from '../src/tunnel/dialer.js';
 import { DelayProxy } from '../test/cluster/faults/delay-proxy.js';
 import { startCluster } from '../test/cluster/index.js';
 import { laptopApi } from '../test/session/helpers/laptop-api.js';
-import { MachineMeter } from './_compare-proc.js';
 import { type CpuSnapshot, cpuBetween, takeCpuSnapshot } from './_cpu-accounting.js';
 import { BULK_PORT, PROCESS_MARKERS, startReferencePods } from './_tunnel-references.js';
+import { MachineMeter } from './compare/proc.js';
 import { type BenchReport, formatTable, percentile } from './report.js';
 
 function arg(args: string[], name: string, fallback: number): number {

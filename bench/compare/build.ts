@@ -3,7 +3,7 @@
 // start-up time to every process it runs):
 //   dist/                 `npm run build`'s two steps: tsc -p tsconfig.build.json
 //                         and the relay bundle; kvpn runs as `node dist/src/cli/main.js`
-//   forward.mjs, client.mjs  bench/_compare-forward.ts and _compare-client.ts
+//   forward.mjs, client.mjs  bench/compare/forward.ts and client.ts
 //                         bundled by esbuild (packages left external), under
 //                         node_modules/.cache so that `ws` and the Kubernetes
 //                         client resolve from the project's node_modules.
@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface BenchBuild {
   /** node + these args = the kvpn CLI from dist/. */
@@ -43,8 +43,8 @@ export function buildForBench(): BenchBuild {
   execFileSync(
     join(ROOT, 'node_modules/.bin/esbuild'),
     [
-      'bench/_compare-forward.ts',
-      'bench/_compare-client.ts',
+      'bench/compare/forward.ts',
+      'bench/compare/client.ts',
       '--bundle',
       '--platform=node',
       '--format=esm',
@@ -56,5 +56,5 @@ export function buildForBench(): BenchBuild {
     ],
     { cwd: ROOT, stdio: 'inherit' },
   );
-  return { kvpnCli, forward: join(out, '_compare-forward.mjs'), client: join(out, '_compare-client.mjs') };
+  return { kvpnCli, forward: join(out, 'forward.mjs'), client: join(out, 'client.mjs') };
 }

@@ -1,10 +1,10 @@
 // Turns the results of `npm run bench -- compare` into its tables (one
 // table per question, systems as columns) and the targets verdict. The
 // same rows feed the terminal table, bench/results/compare.md and
-// docs/performance.md; the chart is in _compare-chart.ts.
+// docs/performance.md; the chart is in chart.ts.
 
-import type { ArmResult } from './_compare-suite.js';
-import { formatNumber } from './report.js';
+import { formatNumber } from '../report.js';
+import type { ArmResult } from './suite.js';
 
 export const SYSTEMS = ['direct', 'port-forward', 'kvpn', 'sshuttle'] as const;
 export type SystemName = (typeof SYSTEMS)[number];

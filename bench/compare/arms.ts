@@ -8,21 +8,21 @@
 //                 node 0, which masquerades what it DNATs for the laptop
 //                 (kube-proxy does the same for traffic from outside the
 //                 cluster). No tunnel: the physical ceiling.
-//   port-forward  bench/_compare-forward.ts: one v4.channel.k8s.io stream
+//   port-forward  bench/compare/forward.ts: one v4.channel.k8s.io stream
 //                 per connection, to a pod (kubectl port-forward's shape).
 //   sshuttle      Telepresence 1's vpn-tcp: sshd in a pod, reached through
 //                 that same port-forward; `sshuttle -r root@127.0.0.1:PORT
 //                 <service CIDR> <pod CIDR>` in the laptop namespace.
-//   kvpn          bench/_compare-kvpn.ts.
+//   kvpn          bench/compare/kvpn.ts.
 //
 // Each arm says where its targets are and which laptop processes are its
 // "daemon" (for CPU and RSS).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Cleanup, stopChild } from './_compare-cleanup.js';
-import { processTree } from './_compare-proc.js';
-import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './_compare-world.js';
+import { type Cleanup, stopChild } from './cleanup.js';
+import { processTree } from './proc.js';
+import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './world.js';
 
 const ECHO_TCP_PORT = 7;
 const ECHO_TCP_TARGET_PORT = 9007;
@@ -111,7 +111,7 @@ export interface Forwarder {
   stop(): Promise<void>;
 }
 
-/** bench/_compare-forward.ts in the laptop namespace, one local port per `pod:port`. */
+/** bench/compare/forward.ts in the laptop namespace, one local port per `pod:port`. */
 export async function startForwarder(world: BenchWorld, cleanup: Cleanup, forwards: string[]): Promise<Forwarder> {
   const args = [world.build.forward, '--kubeconfig', world.cluster.kubeconfigPath, '--context', 'admin'];
   for (const f of forwards) args.push('--forward', f);

@@ -2,7 +2,7 @@
 // dependencies): two grouped bar charts on log scales — bulk throughput
 // (MB/s) per case, and connect + first byte latency (p50, p99, ms) — one
 // colour per system, the value printed on each bar.
-import { figure, type Results, type SystemName } from './_compare-render.js';
+import { figure, type Results, type SystemName } from './render.js';
 
 interface Series {
   label: string;

@@ -10,9 +10,9 @@ import { type ChildProcess, execFile, type SpawnOptions } from 'node:child_proce
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Cluster, startCluster } from '../test/cluster/index.js';
-import type { BenchBuild } from './_compare-build.js';
-import type { Cleanup } from './_compare-cleanup.js';
+import { type Cluster, startCluster } from '../../test/cluster/index.js';
+import type { BenchBuild } from './build.js';
+import type { Cleanup } from './cleanup.js';
 
 const execFileP = promisify(execFile);
 export const IPERF_PORT = 5201;

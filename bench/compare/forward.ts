@@ -10,12 +10,12 @@
 // `LISTENING <pod>:<port> <local port>` per forward, then `READY`; SIGTERM
 // or stdin closing ends it.
 //
-//   node --import scripts/ts-loader.mjs bench/_compare-forward.ts \
+//   node --import scripts/ts-loader.mjs bench/compare/forward.ts \
 //     --kubeconfig F --context C --namespace N --forward POD:PORT [--forward POD:PORT]...
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { KubeClient } from '../src/kube/client.js';
-import { openPortForward } from '../src/kube/port-forward.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { openPortForward } from '../../src/kube/port-forward.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,7 @@ const { values } = parseArgs({
 });
 if (values.forward.length === 0) {
   process.stderr.write(
-    'usage: _compare-forward.ts --forward POD:PORT... [--kubeconfig F] [--context C] [--namespace N]\n',
+    'usage: bench/compare/forward.ts --forward POD:PORT... [--kubeconfig F] [--context C] [--namespace N]\n',
   );
   process.exit(2);
 }

@@ -238,7 +238,7 @@ const modes: Record<string, () => Promise<Record<string, unknown>>> = {
 };
 const mode = modes[values.mode ?? ''];
 if (!mode || !host || !port) {
-  process.stderr.write('usage: _compare-client.ts --mode connect|http|hold --host H --port P [options]\n');
+  process.stderr.write('usage: bench/compare/client.ts --mode connect|http|hold --host H --port P [options]\n');
   process.exit(2);
 }
 const result = await mode();

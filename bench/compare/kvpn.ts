@@ -6,10 +6,10 @@
 // and the time until a first HTTP request by name succeeds (curl, retried).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Arm, serviceTargets, type Targets } from './_compare-arms.js';
-import type { Cleanup } from './_compare-cleanup.js';
-import { processTree } from './_compare-proc.js';
-import type { BenchWorld } from './_compare-world.js';
+import { type Arm, serviceTargets, type Targets } from './arms.js';
+import type { Cleanup } from './cleanup.js';
+import { processTree } from './proc.js';
+import type { BenchWorld } from './world.js';
 
 export const ECHO_NAME = 'echo.default.svc.cluster.local';
 

@@ -4,10 +4,10 @@
 // requests/s, and last (it may break a system) connections held open at
 // once. kvpn adds the same by name, and DNS. Every figure is taken as is;
 // a measurement that fails is recorded with its error, never retried.
-import type { Arm, Targets } from './_compare-arms.js';
-import { type Usage, UsageMeter } from './_compare-proc.js';
-import { type Bulk, type ClientResult, client, type DnsRun, dnsperf, type Failed, iperf } from './_compare-tools.js';
-import type { BenchWorld, Endpoint } from './_compare-world.js';
+import type { Arm, Targets } from './arms.js';
+import { type Usage, UsageMeter } from './proc.js';
+import { type Bulk, type ClientResult, client, type DnsRun, dnsperf, type Failed, iperf } from './tools.js';
+import type { BenchWorld, Endpoint } from './world.js';
 
 export interface Settings {
   quick: boolean;

@@ -1,16 +1,16 @@
 // The measuring tools of `npm run bench -- compare`, each run in the laptop
 // namespace: iperf3 (bulk throughput; a one-shot `iperf3 -s -1` is started
 // in the bench-iperf pod's namespace for every run), our load client
-// (bench/_compare-client.ts: connection latency, HTTP requests/s, held
+// (bench/compare/client.ts: connection latency, HTTP requests/s, held
 // connections) and dnsperf (DNS queries/s and latency).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stopChild } from './_compare-cleanup.js';
-import { MachineMeter, type Usage, UsageMeter } from './_compare-proc.js';
-import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './_compare-world.js';
-import { percentile } from './report.js';
+import { percentile } from '../report.js';
+import { stopChild } from './cleanup.js';
+import { MachineMeter, type Usage, UsageMeter } from './proc.js';
+import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './world.js';
 
 export interface Failed {
   error: string;
