@@ -4,7 +4,7 @@
 // the cluster; queries are pipelined on one such stream.
 import { isIPv6 } from 'node:net';
 import type { Dialer, Endpoint } from '../tun/stack/index.js';
-import { FORWARD_TIMEOUT_MS, TcpForwarder } from './tcp-forwarder.js';
+import { DnsTcpForwarder, FORWARD_TIMEOUT_MS } from './tcp-forwarder.js';
 
 export interface ClusterForwarderOptions {
   timeoutMs?: number;
@@ -16,11 +16,11 @@ export function createClusterForwarder(
   dialer: Dialer,
   clusterDns: string | Endpoint,
   options: ClusterForwarderOptions = {},
-): TcpForwarder {
+): DnsTcpForwarder {
   const destination = typeof clusterDns === 'string' ? { address: clusterDns, port: 53 } : clusterDns;
   const family = isIPv6(destination.address) ? 6 : 4;
   const source = options.source ?? { address: family === 6 ? '::' : '0.0.0.0', port: 0 };
-  return new TcpForwarder({
+  return new DnsTcpForwarder({
     label: `cluster DNS ${destination.address}:${destination.port}`,
     timeoutMs: options.timeoutMs ?? FORWARD_TIMEOUT_MS,
     connect: (signal) => dialer.dialTcp({ family, destination, source, signal }),

@@ -25,7 +25,7 @@ export function createDnsDialer(inner: Dialer, server: DnsServer, dnsAddress: st
           `nothing listens on ${dnsAddress}:${request.destination.port} (the DNS address)`,
         );
       }
-      return server.openTcpSession(request.source);
+      return server.openTcpConnection(request.source);
     },
     async openUdp(request: DialRequest): Promise<DatagramFlow> {
       if (!isOurs(request)) return inner.openUdp(request);

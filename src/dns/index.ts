@@ -5,11 +5,11 @@
 //   app ─► resolver ─► TUN ─► stack ─► createDnsDialer ─► DnsServer.handle
 //        (systemd-resolved per-link, or resolv.conf: SystemDns)       │ parseQuery (codec) → decide (answer)
 //                                                                     ├─► reply from the zone (buildResponse)
-//                                                                     ├─► cluster DNS: TcpForwarder over the Dialer (tunnel)
+//                                                                     ├─► cluster DNS: DnsTcpForwarder over the Dialer (tunnel)
 //                                                                     └─► original upstreams: UdpForwarder (resolv.conf mode)
 //
 // The answering core (codec, zone, answer, response) is pure and
-// synchronous; sockets, timers and files live in server, tcp-session, the
+// synchronous; sockets, timers and files live in server, tcp-connection, the
 // forwarders, cluster-records and system-dns-*.
 
 export { DEFAULT_CLUSTER_DOMAIN, detectClusterDomain } from './cluster-domain.js';
@@ -30,6 +30,6 @@ export {
   type SystemDnsMode,
   type SystemDnsOptions,
 } from './system-dns.js';
-export { type Forwarder, TcpForwarder } from './tcp-forwarder.js';
+export { DnsTcpForwarder, type Forwarder } from './tcp-forwarder.js';
 export { UdpForwarder } from './udp-forwarder.js';
 export { buildZone, RECORD_TTL_S, type ZoneSnapshot } from './zone.js';

@@ -24,8 +24,8 @@ import { ForwardError } from './errors.js';
 import { NamespaceProbe } from './namespace-probe.js';
 import { ClientRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { buildResponse, errorResponse, headerOnly, relayResponse, type Transport } from './response.js';
+import { DnsTcpConnection, type DnsTcpConnectionOptions } from './tcp-connection.js';
 import type { Forwarder } from './tcp-forwarder.js';
-import { DnsTcpSession, type TcpSessionOptions } from './tcp-session.js';
 import { UdpForwarder } from './udp-forwarder.js';
 import type { ZoneSnapshot } from './zone.js';
 
@@ -46,7 +46,7 @@ export interface DnsServerOptions {
   rateLimit?: RateLimitOptions | false;
   /** Most forwarded queries waiting at once; beyond, SERVFAIL. */
   maxPendingForwards?: number;
-  tcp?: TcpSessionOptions & { maxConnections?: number };
+  tcp?: DnsTcpConnectionOptions & { maxConnections?: number };
 }
 
 export interface DnsStats {
@@ -80,7 +80,7 @@ export class DnsServer {
   readonly #policy: AnswerPolicy;
   readonly #limiter: ClientRateLimiter | undefined;
   readonly #maxPending: number;
-  readonly #tcpOptions: TcpSessionOptions & { maxConnections?: number };
+  readonly #tcpOptions: DnsTcpConnectionOptions & { maxConnections?: number };
   readonly #stats: DnsStats = {
     queries: 0,
     answeredLocally: 0,
@@ -103,7 +103,7 @@ export class DnsServer {
   #pendingForwards = 0;
   readonly #udpSockets = new Set<dgram.Socket>();
   readonly #tcpServers = new Set<net.Server>();
-  readonly #sessions = new Set<Duplex>();
+  readonly #connections = new Set<Duplex>();
   #closed = false;
 
   constructor(options: DnsServerOptions) {
@@ -197,13 +197,13 @@ export class DnsServer {
   }
 
   /** Serves one DNS-over-TCP connection as a Duplex (for the DNS dialer, or piped to a socket). */
-  openTcpSession(client: Endpoint): Duplex {
-    const session = new DnsTcpSession(this.handle, client, this.#tcpOptions);
+  openTcpConnection(client: Endpoint): Duplex {
+    const connection = new DnsTcpConnection(this.handle, client, this.#tcpOptions);
     this.#stats.tcpConnections++;
-    this.#sessions.add(session);
-    session.on('close', () => this.#sessions.delete(session));
-    if (this.#closed) session.destroy();
-    return session;
+    this.#connections.add(connection);
+    connection.on('close', () => this.#connections.delete(connection));
+    if (this.#closed) connection.destroy();
+    return connection;
   }
 
   /** Listens for UDP queries on a normal socket (tests, benchmarks, 127.0.0.1 setups). */
@@ -224,11 +224,14 @@ export class DnsServer {
   /** Listens for DNS over TCP on a normal socket. */
   async listenTcp(address: string, port = 0): Promise<AddressInfo> {
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-      const session = this.openTcpSession({ address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
-      socket.on('error', () => session.destroy());
-      session.on('error', () => socket.destroy());
-      session.on('close', () => socket.destroy());
-      socket.pipe(session).pipe(socket);
+      const connection = this.openTcpConnection({
+        address: socket.remoteAddress ?? '',
+        port: socket.remotePort ?? 0,
+      });
+      socket.on('error', () => connection.destroy());
+      connection.on('error', () => socket.destroy());
+      connection.on('close', () => socket.destroy());
+      socket.pipe(connection).pipe(socket);
     });
     server.maxConnections = this.#tcpOptions.maxConnections ?? 512;
     server.listen(port, address);
@@ -237,7 +240,7 @@ export class DnsServer {
     return server.address() as AddressInfo;
   }
 
-  /** Stops listening, ends TCP sessions and closes the forwarders. Idempotent. */
+  /** Stops listening, ends TCP connections and closes the forwarders. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -246,7 +249,7 @@ export class DnsServer {
     const closing = [...this.#tcpServers].map(
       (server) => new Promise<void>((resolve) => server.close(() => resolve())),
     );
-    for (const session of this.#sessions) session.destroy();
+    for (const connection of this.#connections) connection.destroy();
     this.#tcpServers.clear();
     this.#cluster?.close();
     this.#upstream?.close();

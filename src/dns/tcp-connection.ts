@@ -1,6 +1,6 @@
 // One DNS-over-TCP connection, served as a Duplex: the client's bytes are
 // written in, framed answers are read out. The same object serves a real
-// socket (socket.pipe(session).pipe(socket)) and a connection the
+// socket (socket.pipe(connection).pipe(socket)) and a connection the
 // userspace stack hands over through the DNS dialer. Queries are
 // pipelined (RFC 7766 §6.2.1) up to a bound; when the reader stops
 // reading, we stop taking queries (the write callback is held), so memory
@@ -20,12 +20,12 @@ export type QueryHandler = (
 export const TCP_IDLE_TIMEOUT_MS = 10_000;
 export const TCP_MAX_IN_FLIGHT = 64;
 
-export interface TcpSessionOptions {
+export interface DnsTcpConnectionOptions {
   idleTimeoutMs?: number;
   maxInFlight?: number;
 }
 
-export class DnsTcpSession extends Duplex {
+export class DnsTcpConnection extends Duplex {
   readonly #handle: QueryHandler;
   readonly #client: Endpoint;
   readonly #maxInFlight: number;
@@ -37,7 +37,7 @@ export class DnsTcpSession extends Duplex {
   #ended = false;
   readonly #idle: NodeJS.Timeout;
 
-  constructor(handle: QueryHandler, client: Endpoint, options: TcpSessionOptions = {}) {
+  constructor(handle: QueryHandler, client: Endpoint, options: DnsTcpConnectionOptions = {}) {
     super({ allowHalfOpen: true });
     this.#handle = handle;
     this.#client = client;

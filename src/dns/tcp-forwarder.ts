@@ -19,7 +19,7 @@ export const FORWARD_MAX_IN_FLIGHT = 512;
 /** An idle connection is closed after this long (the tunnel stream is released). */
 export const FORWARD_IDLE_CLOSE_MS = 20_000;
 
-export interface TcpForwarderOptions {
+export interface DnsTcpForwarderOptions {
   /** Opens a fresh connection to the server (e.g. Dialer.dialTcp to kube-dns:53). */
   connect(signal: AbortSignal): Promise<Duplex>;
   /** For error messages: "cluster DNS 10.96.0.10:53". */
@@ -48,8 +48,8 @@ interface Connection {
   answered: number;
 }
 
-export class TcpForwarder implements Forwarder {
-  readonly #options: Required<Omit<TcpForwarderOptions, 'connect' | 'label'>> & TcpForwarderOptions;
+export class DnsTcpForwarder implements Forwarder {
+  readonly #options: Required<Omit<DnsTcpForwarderOptions, 'connect' | 'label'>> & DnsTcpForwarderOptions;
   readonly #pending = new Map<number, Pending>();
   /** Deadline order: all queries share one timeout, so arrival order is deadline order. */
   #fifo: Pending[] = [];
@@ -60,7 +60,7 @@ export class TcpForwarder implements Forwarder {
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: TcpForwarderOptions) {
+  constructor(options: DnsTcpForwarderOptions) {
     this.#options = {
       timeoutMs: FORWARD_TIMEOUT_MS,
       maxInFlight: FORWARD_MAX_IN_FLIGHT,

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import type { Endpoint } from '../tun/stack/index.js';
 import { ForwardError } from './errors.js';
 import { canonicalIp } from './names.js';
-import { type Forwarder, TcpForwarder } from './tcp-forwarder.js';
+import { DnsTcpForwarder, type Forwarder } from './tcp-forwarder.js';
 
 export const UPSTREAM_TIMEOUT_MS = 1500;
 export const UPSTREAM_ATTEMPTS = 2;
@@ -35,7 +35,7 @@ export class UdpForwarder implements Forwarder {
   readonly #attempts: number;
   readonly #pending = new Map<number, Pending>();
   readonly #sockets = new Map<4 | 6, dgram.Socket>();
-  readonly #tcp = new Map<string, TcpForwarder>();
+  readonly #tcp = new Map<string, DnsTcpForwarder>();
   #closed = false;
 
   constructor(options: UdpForwarderOptions) {
@@ -133,11 +133,11 @@ export class UdpForwarder implements Forwarder {
     p.resolve(msg);
   }
 
-  #overTcp(server: Endpoint): TcpForwarder {
+  #overTcp(server: Endpoint): DnsTcpForwarder {
     const key = `${server.address} ${server.port}`;
     let t = this.#tcp.get(key);
     if (!t) {
-      t = new TcpForwarder({
+      t = new DnsTcpForwarder({
         label: `upstream DNS ${server.address}`,
         timeoutMs: this.#timeoutMs,
         connect: (signal) =>

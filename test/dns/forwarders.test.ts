@@ -1,6 +1,6 @@
 // Forwarders in their corners: the upstream forwarder's failover, spoof
 // checks and bounds; the TCP forwarder redialling a connection that closed
-// under its queries; a TCP session that stops taking queries while its
+// under its queries; a TCP connection that stops taking queries while its
 // reader does not read, and closes when idle.
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -8,9 +8,9 @@ import net from 'node:net';
 import t from 'tap';
 import { decodeMessage, encodeMessage } from '../../src/dns/codec.js';
 import { DnsServer } from '../../src/dns/server.js';
-import { TcpForwarder } from '../../src/dns/tcp-forwarder.js';
+import { DnsTcpConnection } from '../../src/dns/tcp-connection.js';
+import { DnsTcpForwarder } from '../../src/dns/tcp-forwarder.js';
 import { FrameDecoder, frame } from '../../src/dns/tcp-framing.js';
-import { DnsTcpSession } from '../../src/dns/tcp-session.js';
 import { UdpForwarder } from '../../src/dns/udp-forwarder.js';
 import { buildZone } from '../../src/dns/zone.js';
 import { query } from './client.js';
@@ -104,7 +104,7 @@ t.test('TCP forwarder: a connection closed with queries outstanding is redialled
   await once(server, 'listening');
   t.teardown(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
-  const f = new TcpForwarder({
+  const f = new DnsTcpForwarder({
     label: 'test',
     timeoutMs: 1000,
     maxInFlight: 2,
@@ -127,44 +127,47 @@ t.test('TCP forwarder: a connection closed with queries outstanding is redialled
   await t.rejects(f.query(query('d.test', 'A')), { message: /closed/ });
 });
 
-t.test('TCP session: no more queries are taken while the reader does not read; idle sessions close', async (t) => {
-  const server = new DnsServer({
-    records: { zone: buildZone({ clusterDomain: 'cluster.local', ...shopCluster() }) },
-    rateLimit: false,
-  });
-  t.teardown(() => server.close());
-  const session = new DnsTcpSession(
-    server.handle,
-    { address: '10.1.0.2', port: 1 },
-    { maxInFlight: 4, idleTimeoutMs: 100 },
-  );
-  session.pause();
-  // Enough answers to fill the readable buffer (16 KiB high-water mark).
-  const q = frame(query('pg.shop.svc.cluster.local', 'ANY'));
-  let accepted = 0;
-  for (let i = 0; i < 2000; i++) if (session.write(q)) accepted++;
-  t.ok(accepted < 2000, 'write() said stop');
-  const before = server.stats().queries;
-  await new Promise((resolve) => setImmediate(resolve));
-  t.equal(server.stats().queries, before, 'nothing more answered while nobody reads');
-  const decoder = new FrameDecoder();
-  let answers = 0;
-  session.on('data', (chunk: Buffer) => {
-    decoder.push(chunk);
-    while (decoder.next()) answers++;
-  });
-  session.resume();
-  session.end();
-  await once(session, 'end');
-  t.equal(answers, 2000, 'every query answered once the reader reads');
+t.test(
+  'TCP connection: no more queries are taken while the reader does not read; idle connections close',
+  async (t) => {
+    const server = new DnsServer({
+      records: { zone: buildZone({ clusterDomain: 'cluster.local', ...shopCluster() }) },
+      rateLimit: false,
+    });
+    t.teardown(() => server.close());
+    const connection = new DnsTcpConnection(
+      server.handle,
+      { address: '10.1.0.2', port: 1 },
+      { maxInFlight: 4, idleTimeoutMs: 100 },
+    );
+    connection.pause();
+    // Enough answers to fill the readable buffer (16 KiB high-water mark).
+    const q = frame(query('pg.shop.svc.cluster.local', 'ANY'));
+    let accepted = 0;
+    for (let i = 0; i < 2000; i++) if (connection.write(q)) accepted++;
+    t.ok(accepted < 2000, 'write() said stop');
+    const before = server.stats().queries;
+    await new Promise((resolve) => setImmediate(resolve));
+    t.equal(server.stats().queries, before, 'nothing more answered while nobody reads');
+    const decoder = new FrameDecoder();
+    let answers = 0;
+    connection.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+      while (decoder.next()) answers++;
+    });
+    connection.resume();
+    connection.end();
+    await once(connection, 'end');
+    t.equal(answers, 2000, 'every query answered once the reader reads');
 
-  // The session's idle timer does not hold the process open (its socket does); here nothing else would.
-  const keepAlive = setInterval(() => {}, 1000);
-  t.teardown(() => clearInterval(keepAlive));
-  const idle = new DnsTcpSession(server.handle, { address: '10.1.0.2', port: 2 }, { idleTimeoutMs: 50 });
-  idle.resume();
-  await once(idle, 'end');
-  t.pass('an idle session ends its side');
-  await once(idle, 'close');
-  t.ok(idle.destroyed, 'and is closed a period later');
-});
+    // The connection's idle timer does not hold the process open (its socket does); here nothing else would.
+    const keepAlive = setInterval(() => {}, 1000);
+    t.teardown(() => clearInterval(keepAlive));
+    const idle = new DnsTcpConnection(server.handle, { address: '10.1.0.2', port: 2 }, { idleTimeoutMs: 50 });
+    idle.resume();
+    await once(idle, 'end');
+    t.pass('an idle connection ends its side');
+    await once(idle, 'close');
+    t.ok(idle.destroyed, 'and is closed a period later');
+  },
+);

@@ -398,7 +398,7 @@ t.test('DNS dialer: UDP flows and TCP connections to the DNS address are served 
   decoder.push(Buffer.concat(chunks));
   const tcpAnswer = decodeMessage(decoder.next() as Buffer) as DnsMessage;
   t.equal(tcpAnswer.id, 10);
-  t.equal(tcpAnswer.answers?.length, 2, "answer, then the session ends after the client's FIN");
+  t.equal(tcpAnswer.answers?.length, 2, "answer, then the connection ends after the client's FIN");
 
   await t.rejects(dialer.dialTcp(req('10.96.53.53', 80)), { code: 'KVPN_ERR_DIAL_REFUSED' });
   await t.rejects(dialer.dialTcp(req('10.96.10.1', 80)), /inner/);
