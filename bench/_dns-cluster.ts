@@ -5,7 +5,7 @@
 import { DnsServer } from '../src/dns/server.js';
 import { benchZone } from './dns.js';
 
-const server = new DnsServer({ records: { zone: benchZone() }, rateLimit: false });
+const server = new DnsServer({ records: { zone: benchZone() } });
 const { port } = await server.listenTcp('127.0.0.1');
 process.stdout.write(`${port}\n`);
 process.stdin.resume();

@@ -1,5 +1,6 @@
 // `npm run bench -- dns [--seconds N] [--client node|dnsperf]`: queries/s
-// and latency of kvpn's DNS server on a loopback UDP socket.
+// and latency of kvpn's DNS server, built as a session builds it
+// (createSessionDnsServer: no option of its own), on a loopback UDP socket.
 //   local     — cluster names answered from the zone (2,000 Services)
 //   forwarded — names in a namespace we do not watch, forwarded to a
 //               cluster DNS (another process) over pipelined DNS-over-TCP
@@ -18,7 +19,8 @@ import { Worker } from 'node:worker_threads';
 import { createClusterForwarder } from '../src/dns/cluster-forwarder.js';
 import { encodeMessage } from '../src/dns/codec.js';
 import type { EndpointSlice, Service } from '../src/dns/kube-types.js';
-import { DnsServer } from '../src/dns/server.js';
+import { reverseZonesOf } from '../src/dns/names.js';
+import { createSessionDnsServer, type RecordSource } from '../src/dns/server.js';
 import { buildZone, type ZoneSnapshot } from '../src/dns/zone.js';
 import type { Dialer } from '../src/tun/stack/dialer.js';
 import { type BenchReport, percentile } from './report.js';
@@ -204,9 +206,6 @@ export async function run(args: string[]): Promise<BenchReport> {
   const client = useDnsperf ? 'dnsperf' : 'node (worker thread)';
 
   const zone = benchZone();
-  const local = new DnsServer({ records: { zone }, rateLimit: false });
-  const localPort = (await local.listenUdp('127.0.0.1')).port;
-
   const helper = spawn(
     process.execPath,
     [...process.execArgv, new URL('./_dns-cluster.ts', import.meta.url).pathname],
@@ -217,11 +216,19 @@ export async function run(args: string[]): Promise<BenchReport> {
   const clusterPort = await new Promise<number>((resolve) =>
     helper.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
   );
+  // Both servers are built as a session builds its own (createSessionDnsServer), cluster
+  // forwarder included: the benchmark measures what the daemon runs.
+  const sessionServer = (records: RecordSource) =>
+    createSessionDnsServer({
+      records,
+      clusterForwarder: createClusterForwarder(loopbackDialer(clusterPort), '10.96.0.10'),
+      clusterReverseZones: reverseZonesOf('10.96.0.0/12'),
+    });
+  const local = sessionServer({ zone });
+  const localPort = (await local.listenUdp('127.0.0.1')).port;
   // Nothing watched: every cluster name goes to the cluster DNS through the "tunnel".
-  const forwarding = new DnsServer({
-    records: { zone: buildZone({ clusterDomain: 'cluster.local', serviceScope: new Set(), podScope: new Set() }) },
-    clusterForwarder: createClusterForwarder(loopbackDialer(clusterPort), '10.96.0.10'),
-    rateLimit: false,
+  const forwarding = sessionServer({
+    zone: buildZone({ clusterDomain: 'cluster.local', serviceScope: new Set(), podScope: new Set() }),
   });
   const forwardPort = (await forwarding.listenUdp('127.0.0.1')).port;
 

@@ -18,9 +18,14 @@ export { ClusterRecords, type ClusterRecordsOptions } from './cluster-records.js
 export { createDnsDialer } from './dns-dialer.js';
 export { ForwardError, SystemDnsError } from './errors.js';
 export { reverseZonesOf } from './names.js';
-export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 export { clusterDnsFromPodResolvConf, namespaceSearchDomains, parseResolvConf } from './resolv-conf.js';
-export { DnsServer, type DnsServerOptions, type DnsStats, type RecordSource } from './server.js';
+export {
+  createSessionDnsServer,
+  DnsServer,
+  type DnsServerOptions,
+  type DnsStats,
+  type RecordSource,
+} from './server.js';
 export {
   type AppliedDns,
   createSystemDns,

@@ -1,8 +1,16 @@
 // The DNS server: the I/O edge around the pure answering core. Every query
 // (UDP datagram, TCP frame, or a flow handed over by the DNS dialer) goes
-// through handle(): rate limit → parse → decide → reply now, or forward and
-// reply later. Malformed input is answered FORMERR or dropped, and counted;
-// nothing a client sends can throw out of here.
+// through handle(): parse → decide → reply now, or forward and reply later.
+// Malformed input is answered FORMERR or dropped, and counted; nothing a
+// client sends can throw out of here.
+//
+// Local answers are not limited: on a laptop every query comes from one
+// address (the host, or systemd-resolved), so a per-client rate limit would
+// cap the whole machine. What costs something is a forwarded query (a
+// tunnel round trip to the cluster DNS, or a query to the upstream
+// servers): those are bounded in flight per destination, and a query over
+// the bound is dropped and counted (the client retries after its timeout,
+// instead of a SERVFAIL sending it to the next server in resolv.conf).
 
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -22,10 +30,9 @@ import {
 } from './codec.js';
 import { ForwardError } from './errors.js';
 import { NamespaceProbe } from './namespace-probe.js';
-import { ClientRateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { buildResponse, errorResponse, headerOnly, relayResponse, type Transport } from './response.js';
 import { DnsTcpConnection, type DnsTcpConnectionOptions } from './tcp-connection.js';
-import type { Forwarder } from './tcp-forwarder.js';
+import { FORWARD_MAX_IN_FLIGHT, type Forwarder } from './tcp-forwarder.js';
 import { UdpForwarder } from './udp-forwarder.js';
 import type { ZoneSnapshot } from './zone.js';
 
@@ -42,9 +49,7 @@ export interface DnsServerOptions {
   upstream?: Forwarder;
   /** Reverse zones of the cluster CIDRs (reverseZonesOf): unknown PTR names there go to the cluster DNS. */
   clusterReverseZones?: string[];
-  /** Per-client-address limit; false to disable. Default DEFAULT_RATE_LIMIT. */
-  rateLimit?: RateLimitOptions | false;
-  /** Most forwarded queries waiting at once; beyond, SERVFAIL. */
+  /** Most forwarded queries waiting at once, per destination (cluster DNS, upstream); beyond, dropped. */
   maxPendingForwards?: number;
   tcp?: DnsTcpConnectionOptions & { maxConnections?: number };
 }
@@ -66,11 +71,15 @@ export interface DnsStats {
   servfail: number;
   truncated: number;
   droppedMalformed: number;
-  droppedRateLimited: number;
+  /** Forwards over maxPendingForwards, or refused by a forwarder that has too many in flight. */
+  droppedOverloaded: number;
   tcpConnections: number;
 }
 
-export const MAX_PENDING_FORWARDS = 2048;
+/** The cluster forwarder pipelines this many on its one tunnel stream; the server's bound matches it. */
+export const MAX_PENDING_FORWARDS = FORWARD_MAX_IN_FLIGHT;
+
+type Destination = 'cluster' | 'upstream';
 
 export class DnsServer {
   readonly #records: RecordSource;
@@ -78,7 +87,6 @@ export class DnsServer {
   readonly #probe: NamespaceProbe | undefined;
   #upstream: Forwarder | undefined;
   readonly #policy: AnswerPolicy;
-  readonly #limiter: ClientRateLimiter | undefined;
   readonly #maxPending: number;
   readonly #tcpOptions: DnsTcpConnectionOptions & { maxConnections?: number };
   readonly #stats: DnsStats = {
@@ -97,10 +105,10 @@ export class DnsServer {
     servfail: 0,
     truncated: 0,
     droppedMalformed: 0,
-    droppedRateLimited: 0,
+    droppedOverloaded: 0,
     tcpConnections: 0,
   };
-  #pendingForwards = 0;
+  readonly #pending: Record<Destination, number> = { cluster: 0, upstream: 0 };
   readonly #udpSockets = new Set<dgram.Socket>();
   readonly #tcpServers = new Set<net.Server>();
   readonly #connections = new Set<Duplex>();
@@ -116,8 +124,6 @@ export class DnsServer {
       upstreamForwarding: Boolean(options.upstream),
       clusterReverseZones: options.clusterReverseZones ?? [],
     };
-    this.#limiter =
-      options.rateLimit === false ? undefined : new ClientRateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.#maxPending = options.maxPendingForwards ?? MAX_PENDING_FORWARDS;
     this.#tcpOptions = options.tcp ?? {};
     this.handle = this.handle.bind(this);
@@ -155,11 +161,6 @@ export class DnsServer {
       reply(undefined);
       return;
     }
-    if (this.#limiter && !this.#limiter.allow(client.address, Date.now())) {
-      s.droppedRateLimited++;
-      reply(undefined);
-      return;
-    }
     const parsed = parseQuery(message);
     if (!parsed.ok) {
       if (parsed.drop) {
@@ -179,13 +180,11 @@ export class DnsServer {
         this.#count(outcome.response, outcome.rcode, outcome.local);
         reply(outcome.response);
         return;
-      case 'forward': {
-        const forwarder = outcome.to === 'cluster' ? this.#cluster : this.#upstream;
+      case 'forward':
         if (outcome.to === 'cluster') s.forwardedCluster++;
         else s.forwardedUpstream++;
-        this.#forward(forwarder, query, transport, reply);
+        this.#forward(outcome.to, query, transport, reply);
         return;
-      }
       case 'probe':
         this.#probeThenForward(query, outcome.namespace, transport, reply);
         return;
@@ -260,20 +259,20 @@ export class DnsServer {
     void this.close();
   }
 
-  #forward(
-    forwarder: Forwarder | undefined,
-    query: Query,
-    transport: Transport,
-    reply: (response: Buffer | undefined) => void,
-  ): void {
-    if (!forwarder || this.#pendingForwards >= this.#maxPending) {
+  #forward(to: Destination, query: Query, transport: Transport, reply: (response: Buffer | undefined) => void): void {
+    const forwarder = to === 'cluster' ? this.#cluster : this.#upstream;
+    if (!forwarder) {
       this.#servfail(query, reply);
       return;
     }
-    this.#pendingForwards++;
+    if (this.#pending[to] >= this.#maxPending) {
+      this.#dropOverloaded(reply);
+      return;
+    }
+    this.#pending[to]++;
     forwarder.query(query.bytes).then(
       (answer) => {
-        this.#pendingForwards--;
+        this.#pending[to]--;
         if (answer.length < 12 || ((answer[2] ?? 0) & 0x80) === 0 || !decodeMessage(answer)) {
           this.#stats.forwardFailures++;
           this.#servfail(query, reply);
@@ -284,7 +283,11 @@ export class DnsServer {
         reply(response);
       },
       (err: unknown) => {
-        this.#pendingForwards--;
+        this.#pending[to]--;
+        if (isOverloaded(err)) {
+          this.#dropOverloaded(reply);
+          return;
+        }
         this.#countForwardError(err);
         this.#servfail(query, reply);
       },
@@ -298,26 +301,28 @@ export class DnsServer {
     transport: Transport,
     reply: (r: Buffer | undefined) => void,
   ): void {
+    const to: Destination = this.#cluster ? 'cluster' : 'upstream';
     const forwarder = this.#cluster ?? this.#upstream;
     const finish = (rcode: number, extra: EncodedRecords[]) => {
       const response = buildResponse(query, { rcode, authoritative: false, answers: [...chain, ...extra] }, transport);
       this.#count(response, rcode, false);
       reply(response);
     };
-    if (!forwarder || this.#pendingForwards >= this.#maxPending) {
+    // Over the bound the alias alone is still a true answer: no need to drop it.
+    if (!forwarder || this.#pending[to] >= this.#maxPending) {
       finish(RCODE.NOERROR, []);
       return;
     }
-    this.#pendingForwards++;
+    this.#pending[to]++;
     forwarder.query(encodeQuestion(target, query.type)).then(
       (answer) => {
-        this.#pendingForwards--;
+        this.#pending[to]--;
         const records = answerRecordsOf(answer);
         finish(headerRcode(answer) === RCODE.NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR, records ? [records] : []);
       },
       (err: unknown) => {
-        this.#pendingForwards--;
-        this.#countForwardError(err);
+        this.#pending[to]--;
+        if (!isOverloaded(err)) this.#countForwardError(err);
         // The alias itself is still true; the client may resolve the target on its own.
         finish(RCODE.NOERROR, []);
       },
@@ -340,7 +345,7 @@ export class DnsServer {
         return;
       }
       this.#stats.forwardedUpstream++;
-      this.#forward(this.#upstream, query, transport, reply);
+      this.#forward('upstream', query, transport, reply);
     };
     const known = probe?.known(namespace, Date.now());
     if (!probe || known !== undefined) {
@@ -354,6 +359,11 @@ export class DnsServer {
   #servfail(query: Query, reply: (r: Buffer | undefined) => void): void {
     this.#stats.servfail++;
     reply(errorResponse(query, RCODE.SERVFAIL));
+  }
+
+  #dropOverloaded(reply: (r: Buffer | undefined) => void): void {
+    this.#stats.droppedOverloaded++;
+    reply(undefined);
   }
 
   #countForwardError(err: unknown): void {
@@ -371,4 +381,23 @@ export class DnsServer {
       if (rcode === RCODE.NXDOMAIN) s.nxdomainLocally++;
     }
   }
+}
+
+function isOverloaded(err: unknown): boolean {
+  return err instanceof ForwardError && err.reason === 'overloaded';
+}
+
+/**
+ * The server as a kvpn session configures it (src/session/dns-setup.ts).
+ * `npm run bench -- dns` builds its servers with this too, so it measures
+ * what the daemon runs: any tuning belongs here, in neither caller.
+ */
+export function createSessionDnsServer(
+  parts: Pick<DnsServerOptions, 'records' | 'clusterForwarder' | 'clusterReverseZones'>,
+): DnsServer {
+  return new DnsServer({
+    records: parts.records,
+    ...(parts.clusterForwarder ? { clusterForwarder: parts.clusterForwarder } : {}),
+    clusterReverseZones: parts.clusterReverseZones ?? [],
+  });
 }

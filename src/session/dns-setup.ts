@@ -8,7 +8,7 @@ import {
   ClusterRecords,
   createClusterForwarder,
   createDnsDialer,
-  DnsServer,
+  createSessionDnsServer,
   namespaceSearchDomains,
   reverseZonesOf,
 } from '../dns/index.js';
@@ -101,7 +101,7 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
     onError: (err) => log.debug('DNS watch', { error: err }),
   });
   const clusterDns = await clusterDnsAddress(options.client, options.serviceCidrs);
-  const server = new DnsServer({
+  const server = createSessionDnsServer({
     records,
     ...(clusterDns ? { clusterForwarder: createClusterForwarder(options.dialer, clusterDns) } : {}),
     clusterReverseZones: reverseZones,

@@ -12,7 +12,7 @@ const rcode = (response: Buffer | undefined) => (response?.[3] ?? -1) & 0xf;
 function server(opts: { scope?: 'all' | string[] } = {}): DnsServer {
   const scope = opts.scope === undefined || opts.scope === 'all' ? 'all' : new Set(opts.scope);
   const zone = buildZone({ clusterDomain: 'cluster.local', ...shopCluster(), serviceScope: scope, podScope: scope });
-  return new DnsServer({ records: { zone }, rateLimit: false });
+  return new DnsServer({ records: { zone } });
 }
 
 t.test('ClusterIP Service: A, AAAA NODATA with SOA, and case preserved in the question', async (t) => {
@@ -144,7 +144,7 @@ t.test('EDNS0: OPT echoed, BADVERS for version 1, TC over UDP when too large and
     services: [service('big', 'fan', { clusterIP: 'None' })],
     endpointSlices: [slice('big', 'fan', many)],
   });
-  const big = new DnsServer({ records: { zone }, rateLimit: false });
+  const big = new DnsServer({ records: { zone } });
   const udp = decodeMessage((await handle(big, query('fan.big.svc.cluster.local', 'A'), 'udp')) as Buffer);
   t.ok(udp?.flag_tc, 'TC over UDP');
   t.equal(udp?.answers?.length, 0);

@@ -14,7 +14,7 @@ t.test('the PTR of kubernetes.default names the domain, whatever it is', async (
     clusterDomain: 'k8s.corp',
     services: [service('default', 'kubernetes', { clusterIP: '10.100.0.1', ports: [{ name: 'https', port: 443 }] })],
   });
-  const clusterDns = new DnsServer({ records: { zone }, rateLimit: false });
+  const clusterDns = new DnsServer({ records: { zone } });
   t.teardown(() => clusterDns.close());
   const port = (await clusterDns.listenTcp('127.0.0.1')).port;
   const forwarder = createClusterForwarder(new LoopbackDialer({ '10.100.0.10:53': port }), '10.100.0.10');

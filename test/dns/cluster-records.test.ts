@@ -46,7 +46,7 @@ t.test('cluster-wide watches: names appear and vanish as Services are created an
     fallbackNamespace: 'shop',
   });
   t.teardown(() => records.close());
-  const server = new DnsServer({ records, rateLimit: false });
+  const server = new DnsServer({ records });
   t.teardown(() => server.close());
 
   await until(records, (z) => z.serviceScope === 'all' && z.podScope === 'all');
@@ -91,7 +91,7 @@ t.test('namespace-scoped user: own namespace answered locally, the rest through 
   const api = await world(t);
   // The cluster DNS sees everything (it runs in the cluster).
   const full = buildZone({ clusterDomain: 'cluster.local', ...shopCluster() });
-  const clusterDns = new DnsServer({ records: { zone: full }, rateLimit: false });
+  const clusterDns = new DnsServer({ records: { zone: full } });
   t.teardown(() => clusterDns.close());
   const dialer = new LoopbackDialer({ '10.96.0.10:53': (await clusterDns.listenTcp('127.0.0.1')).port });
 
@@ -108,7 +108,6 @@ t.test('namespace-scoped user: own namespace answered locally, the rest through 
   const server = new DnsServer({
     records,
     clusterForwarder: createClusterForwarder(dialer, '10.96.0.10'),
-    rateLimit: false,
   });
   t.teardown(() => server.close());
 

@@ -132,7 +132,6 @@ t.test(
   async (t) => {
     const server = new DnsServer({
       records: { zone: buildZone({ clusterDomain: 'cluster.local', ...shopCluster() }) },
-      rateLimit: false,
     });
     t.teardown(() => server.close());
     const connection = new DnsTcpConnection(

@@ -1,8 +1,7 @@
 // Name helpers: reverse names, dashed addresses, canonical IPv6 text,
-// reverse zones of CIDRs; and the per-client rate limiter's bounds.
+// reverse zones of CIDRs.
 import t from 'tap';
 import { ancestors, canonicalIp, dashedIp, inZone, reverseName, reverseZonesOf } from '../../src/dns/names.js';
-import { ClientRateLimiter } from '../../src/dns/rate-limit.js';
 
 t.test('reverse names and dashed forms', async (t) => {
   t.equal(reverseName('10.96.0.10'), '10.0.96.10.in-addr.arpa');
@@ -29,15 +28,4 @@ t.test('reverse zones covering CIDRs', async (t) => {
   t.same(reverseZonesOf('fd00:10:96::/112'), ['0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.1.0.0.0.0.d.f.ip6.arpa']);
   t.equal(reverseZonesOf('fd00::/15').length, 2);
   t.same(reverseZonesOf('garbage'), []);
-});
-
-t.test('rate limiter: refills with time, and the client table stays bounded', async (t) => {
-  const limiter = new ClientRateLimiter({ queriesPerSecond: 10, burst: 2, maxClients: 8 });
-  t.ok(limiter.allow('a', 0));
-  t.ok(limiter.allow('a', 0));
-  t.notOk(limiter.allow('a', 0), 'burst spent');
-  t.notOk(limiter.allow('a', 50), 'half a token after 50 ms');
-  t.ok(limiter.allow('a', 100), 'one token per 100 ms');
-  for (let i = 0; i < 100; i++) limiter.allow(`c${i}`, 1000 + i);
-  t.ok(limiter.clients <= 8, `bounded (${limiter.clients} clients tracked)`);
 });

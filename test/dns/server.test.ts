@@ -1,19 +1,22 @@
 // The server on real sockets: dig over UDP and TCP for every record kind,
 // forwarding to the cluster DNS through a Dialer (DNS over TCP, pipelined,
-// with a timeout), to upstream servers directly, rate limiting, and the
-// DNS dialer that puts the server into the userspace stack's path.
+// with a timeout), to upstream servers directly, the bound on forwarded
+// queries (local answers are never limited), and the DNS dialer that puts
+// the server into the userspace stack's path.
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import t from 'tap';
 import { createClusterForwarder } from '../../src/dns/cluster-forwarder.js';
 import { type DnsMessage, decodeMessage } from '../../src/dns/codec.js';
 import { createDnsDialer } from '../../src/dns/dns-dialer.js';
+import { ForwardError } from '../../src/dns/errors.js';
 import { DnsServer, type DnsServerOptions } from '../../src/dns/server.js';
+import type { Forwarder } from '../../src/dns/tcp-forwarder.js';
 import { FrameDecoder, frame } from '../../src/dns/tcp-framing.js';
 import { UdpForwarder } from '../../src/dns/udp-forwarder.js';
 import { buildZone } from '../../src/dns/zone.js';
 import type { DatagramFlow, Dialer, DialRequest } from '../../src/tun/stack/dialer.js';
-import { answers, ask, handle, query, rcodeOf, tcpAsk, udpAsk } from './client.js';
+import { answers, ask, CLIENT, handle, query, rcodeOf, tcpAsk, udpAsk } from './client.js';
 import { dig } from './dig.js';
 import { LoopbackDialer, startFakeDns } from './fake-dns.js';
 import { shopCluster } from './fixtures.js';
@@ -24,7 +27,7 @@ function zone(scope: 'all' | string[] = 'all') {
 }
 
 async function listening(t: { teardown(fn: () => unknown): void }, options: Partial<DnsServerOptions> = {}) {
-  const server = new DnsServer({ records: { zone: zone() }, rateLimit: false, ...options });
+  const server = new DnsServer({ records: { zone: zone() }, ...options });
   t.teardown(() => server.close());
   const udp = await server.listenUdp('127.0.0.1');
   const tcp = await server.listenTcp('127.0.0.1');
@@ -87,7 +90,7 @@ t.test('a large answer: TC over UDP, dig retries over TCP and gets all of it', a
   t.ok(ignored.flags.includes('tc'), 'TC set');
   t.same(ignored.answer, []);
   // dig retries the same port over TCP: point it at a server with both on one port.
-  const both = new DnsServer({ records: { zone: big }, rateLimit: false });
+  const both = new DnsServer({ records: { zone: big } });
   t.teardown(() => both.close());
   const port = (await both.listenTcp('127.0.0.1')).port;
   await both.listenUdp('127.0.0.1', port);
@@ -112,7 +115,7 @@ t.test("TCP: pipelined queries on one connection, answered, then FIN after the c
 });
 
 t.test('forwarding to the cluster DNS through the Dialer over TCP, pipelined on one connection', async (t) => {
-  const cluster = new DnsServer({ records: { zone: zone() }, rateLimit: false });
+  const cluster = new DnsServer({ records: { zone: zone() } });
   t.teardown(() => cluster.close());
   const clusterPort = (await cluster.listenTcp('127.0.0.1')).port;
   const dialer = new LoopbackDialer({ '10.96.0.10:53': clusterPort });
@@ -120,7 +123,6 @@ t.test('forwarding to the cluster DNS through the Dialer over TCP, pipelined on 
   const server = new DnsServer({
     records: { zone: zone(['kube-system']) },
     clusterForwarder: createClusterForwarder(dialer, '10.96.0.10'),
-    rateLimit: false,
   });
   t.teardown(() => server.close());
   const r = await ask(server, 'web.shop.svc.cluster.local', 'A', { id: 777 });
@@ -152,7 +154,6 @@ t.test('a cluster DNS that does not answer: SERVFAIL after the timeout, and the 
   const server = new DnsServer({
     records: { zone: zone([]) },
     clusterForwarder: createClusterForwarder(dialer, '10.96.0.10', { timeoutMs: 200 }),
-    rateLimit: false,
   });
   t.teardown(() => server.close());
   const r = await ask(server, 'x.shop.svc.cluster.local', 'A');
@@ -176,7 +177,6 @@ t.test('a dial that fails: SERVFAIL at once', async (t) => {
   const server = new DnsServer({
     records: { zone: zone([]) },
     clusterForwarder: createClusterForwarder(failing, '10.96.0.10'),
-    rateLimit: false,
   });
   t.teardown(() => server.close());
   t.equal(rcodeOf(await ask(server, 'web.shop.svc.cluster.local', 'A')), 'SERVFAIL');
@@ -193,7 +193,6 @@ t.test('names outside the zone go to the upstream servers directly, not through 
   const server = new DnsServer({
     records: { zone: zone() },
     clusterForwarder: createClusterForwarder(tunnel, '10.96.0.10'),
-    rateLimit: false,
   });
   t.teardown(() => server.close());
   t.equal(rcodeOf(await ask(server, 'www.example.test', 'A')), 'REFUSED', 'split mode: not ours');
@@ -214,7 +213,7 @@ t.test('names outside the zone go to the upstream servers directly, not through 
 t.test(
   'resolv.conf mode, namespace-scoped: "web.shop" tried as-is asks the cluster DNS whether shop is a namespace',
   async (t) => {
-    const cluster = new DnsServer({ records: { zone: zone() }, rateLimit: false });
+    const cluster = new DnsServer({ records: { zone: zone() } });
     t.teardown(() => cluster.close());
     const dialer = new LoopbackDialer({ '10.96.0.10:53': (await cluster.listenTcp('127.0.0.1')).port });
     const upstream = await startFakeDns((name) => ({ answers: [{ name, type: 'A', ttl: 60, data: '203.0.113.66' }] }));
@@ -223,7 +222,6 @@ t.test(
       records: { zone: zone(['kube-system']) },
       clusterForwarder: createClusterForwarder(dialer, '10.96.0.10'),
       upstream: new UdpForwarder({ servers: [{ address: '127.0.0.1', port: upstream.udpPort }] }),
-      rateLimit: false,
     });
     t.teardown(() => server.close());
     t.equal(rcodeOf(await ask(server, 'web.shop', 'A')), 'NXDOMAIN', 'shop is a namespace: fail fast');
@@ -294,7 +292,7 @@ t.test('upstream over UDP says TC: the forwarder asks again over TCP on the same
     udp.close();
     tcpServer.close();
   });
-  const server = new DnsServer({ records: { zone: zone() }, rateLimit: false });
+  const server = new DnsServer({ records: { zone: zone() } });
   t.teardown(() => server.close());
   server.setUpstreams([{ address: '127.0.0.1', port }]);
   const overTcp = decodeMessage((await handle(server, query('big.example.test', 'A'), 'tcp')) as Buffer);
@@ -313,7 +311,6 @@ t.test('ExternalName outside the zone: CNAME plus the target, resolved through t
   const server = new DnsServer({
     records: { zone: zone() },
     clusterForwarder: createClusterForwarder(new LoopbackDialer({ '10.96.0.10:53': fake.tcpPort }), '10.96.0.10'),
-    rateLimit: false,
   });
   t.teardown(() => server.close());
   t.same(answers(await ask(server, 'search.shop.svc.cluster.local', 'A')), [
@@ -326,17 +323,56 @@ t.test('ExternalName outside the zone: CNAME plus the target, resolved through t
   t.equal(server.stats().chased, 2);
 });
 
-t.test('per-client rate limit: over the limit is dropped and counted, other clients unaffected', async (t) => {
-  const server = new DnsServer({ records: { zone: zone() }, rateLimit: { queriesPerSecond: 1, burst: 5 } });
+t.test('local names are answered as fast as they come, all from one address', async (t) => {
+  // Regression: a per-client rate limit (5,000 q/s, burst 10,000) capped the whole laptop, whose queries all come from one address.
+  const server = new DnsServer({ records: { zone: zone() } });
   t.teardown(() => server.close());
   const bytes = query('web.shop.svc.cluster.local', 'A');
-  const results = [];
-  for (let i = 0; i < 20; i++)
-    results.push(await handle(server, bytes, 'udp', { address: '10.1.0.2', port: 1000 + i }));
-  t.equal(results.filter(Boolean).length, 5, 'the burst, then nothing');
-  t.ok(await handle(server, bytes, 'udp', { address: '10.1.0.3', port: 1000 }), 'another client is served');
-  t.equal(server.stats().droppedRateLimited, 15);
+  let answered = 0;
+  for (let i = 0; i < 30_000; i++) server.handle(bytes, CLIENT, 'udp', (r) => r && answered++);
+  t.equal(answered, 30_000, 'every one answered, synchronously');
+  t.match(server.stats(), { answeredLocally: 30_000, droppedOverloaded: 0 });
 });
+
+t.test(
+  'forwarded queries are bounded in flight: over the bound dropped and counted, local answers unaffected',
+  async (t) => {
+    const silent = await startFakeDns(() => 'silent');
+    t.teardown(() => silent.close());
+    const dialer = new LoopbackDialer({ '10.96.0.10:53': silent.tcpPort });
+    const server = new DnsServer({
+      records: { zone: zone(['kube-system']) },
+      clusterForwarder: createClusterForwarder(dialer, '10.96.0.10', { timeoutMs: 300 }),
+      maxPendingForwards: 4,
+    });
+    t.teardown(() => server.close());
+    const replies = Array.from({ length: 6 }, (_, i) =>
+      handle(server, query(`x${i}.shop.svc.cluster.local`, 'A', { id: i + 1 })),
+    );
+    t.equal(server.stats().droppedOverloaded, 2, 'two over the bound, dropped at once');
+    t.equal(await replies[5], undefined, 'a dropped query gets no answer');
+    t.equal(rcodeOf(await ask(server, 'nope.kube-system.svc.cluster.local', 'A')), 'NXDOMAIN', 'local: still answered');
+    const settled = await Promise.all(replies.slice(0, 4));
+    t.same(
+      settled.map((r) => rcodeOf(decodeMessage(r as Buffer) as DnsMessage)),
+      ['SERVFAIL', 'SERVFAIL', 'SERVFAIL', 'SERVFAIL'],
+      'the four in flight time out',
+    );
+    const later = await ask(server, 'x9.shop.svc.cluster.local', 'A');
+    t.equal(rcodeOf(later), 'SERVFAIL', 'room again once they are done: forwarded (and timed out), not dropped');
+    t.equal(server.stats().droppedOverloaded, 2);
+
+    // A forwarder that refuses for its own bound: the same counted drop, not a failure.
+    const full: Forwarder = {
+      query: () => Promise.reject(new ForwardError('overloaded', 'too many queries in flight')),
+      close: () => {},
+    };
+    const behindFull = new DnsServer({ records: { zone: zone(['kube-system']) }, clusterForwarder: full });
+    t.teardown(() => behindFull.close());
+    t.equal(await handle(behindFull, query('web.shop.svc.cluster.local', 'A')), undefined);
+    t.match(behindFull.stats(), { droppedOverloaded: 1, forwardFailures: 0, servfail: 0 });
+  },
+);
 
 t.test('the server answers over UDP on a real socket and ignores garbage', async (t) => {
   const { server, udpPort } = await listening(t);
@@ -360,7 +396,7 @@ function collectFlow(flow: DatagramFlow): () => Promise<Uint8Array> {
 }
 
 t.test('DNS dialer: UDP flows and TCP connections to the DNS address are served in process', async (t) => {
-  const server = new DnsServer({ records: { zone: zone() }, rateLimit: false });
+  const server = new DnsServer({ records: { zone: zone() } });
   t.teardown(() => server.close());
   const passed: DialRequest[] = [];
   const inner: Dialer = {
