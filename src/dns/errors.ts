@@ -18,7 +18,6 @@ export class SystemDnsError extends KvpnError {
     code:
       | 'KVPN_ERR_DNS_RESOLV_CONF_MANAGED'
       | 'KVPN_ERR_DNS_UNSUPPORTED_PLATFORM'
-      | 'KVPN_ERR_DNS_BUSY'
       | 'KVPN_ERR_DNS_SYSTEM'
       | 'KVPN_ERR_DNS_RESOLVECTL'
       | 'KVPN_ERR_DNS_LEFTOVER',
@@ -28,7 +27,7 @@ export class SystemDnsError extends KvpnError {
     const category =
       code === 'KVPN_ERR_DNS_RESOLV_CONF_MANAGED'
         ? 'config'
-        : code === 'KVPN_ERR_DNS_UNSUPPORTED_PLATFORM' || code === 'KVPN_ERR_DNS_BUSY'
+        : code === 'KVPN_ERR_DNS_UNSUPPORTED_PLATFORM'
           ? 'user'
           : 'system';
     super(code, category, message, options);

@@ -29,6 +29,7 @@ export {
 export {
   type AppliedDns,
   createSystemDns,
+  type ResolverRecord,
   type RestoreResult,
   type SystemDns,
   type SystemDnsConfig,

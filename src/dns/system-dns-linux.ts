@@ -1,14 +1,16 @@
 // Linux resolver integration. With systemd-resolved in use: per-link DNS
 // on the TUN link and routing domains (~cluster.local plus the namespace
 // search domains) through resolvectl, so other names keep using the
-// user's resolvers untouched. Without it: /etc/resolv.conf is replaced by
-// one that names our server first (the original kept byte for byte in the
-// state directory) and put back on restore. The state file is written
-// before anything changes; a leftover whose owner died is undone at the
-// next apply(), restore() or repairLeftovers().
+// user's resolvers untouched; undone by reverting the link. Without it:
+// /etc/resolv.conf is replaced by one that names our server first, and
+// put back on restore from the backup in the state directory: the original
+// bytes and a description of them (a file and its mode, a symlink and its
+// target, or nothing; and a hash of what kvpn wrote in its place), both on
+// disk before the file changes. Who made the change and whether they still
+// run is not ours to know: the caller keeps the ResolverRecord.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +19,7 @@ import { SystemDnsError } from './errors.js';
 import { KVPN_HEADER, parseResolvConf, renderKvpnResolvConf } from './resolv-conf.js';
 import type {
   AppliedDns,
+  ResolverRecord,
   RestoreResult,
   SystemDns,
   SystemDnsConfig,
@@ -26,25 +29,19 @@ import type {
 
 const execFileP = promisify(execFile);
 
-export const STATE_FILE = 'dns-state.json';
 export const BACKUP_FILE = 'resolv.conf.kvpn-backup';
+/** Beside the backup: what it was and what kvpn wrote in its place. */
+export const BACKUP_INFO_FILE = 'resolv.conf.kvpn-backup.json';
 const RESOLVED_STUB = '/run/systemd/resolve/stub-resolv.conf';
 const RESOLVECTL_TIMEOUT_MS = 5000;
 
 type Original = { kind: 'file'; mode: number } | { kind: 'symlink'; target: string } | { kind: 'absent' };
 
-type State =
-  | {
-      version: 1;
-      mode: 'resolv.conf';
-      ownerPid: number;
-      ownerStart: string | undefined;
-      resolvConfPath: string;
-      backupPath: string;
-      original: Original;
-      writtenSha256: string;
-    }
-  | { version: 1; mode: 'resolved'; ownerPid: number; ownerStart: string | undefined; link: string };
+interface BackupInfo {
+  version: 1;
+  original: Original;
+  writtenSha256: string;
+}
 
 /** Which tool a resolv.conf symlink belongs to, by where it points. */
 export function symlinkManager(target: string): string {
@@ -59,11 +56,12 @@ export function symlinkManager(target: string): string {
 export class LinuxSystemDns implements SystemDns {
   readonly #stateDir: string;
   readonly #resolvConf: string;
-  readonly #mode: 'auto' | SystemDnsMode;
+  #mode: 'auto' | SystemDnsMode;
   readonly #stub: string;
   readonly #resolvectl: string;
   readonly #replaceSymlink: boolean;
-  readonly #ownerPid: number;
+  /** This instance has applied once: a backup found by a second apply() is its own, not a leftover. */
+  #applied = false;
 
   constructor(options: SystemDnsOptions) {
     this.#stateDir = options.stateDir;
@@ -72,21 +70,30 @@ export class LinuxSystemDns implements SystemDns {
     this.#stub = options.stubResolvConfPath ?? RESOLVED_STUB;
     this.#resolvectl = options.resolvectl ?? 'resolvectl';
     this.#replaceSymlink = options.replaceSymlink ?? false;
-    this.#ownerPid = options.ownerPid ?? process.pid;
   }
 
-  get #statePath(): string {
-    return join(this.#stateDir, STATE_FILE);
+  get #backupPath(): string {
+    return join(this.#stateDir, BACKUP_FILE);
   }
 
+  /** 'auto' is decided on the first call and kept, so record() and apply() cannot disagree. */
   async detect(): Promise<SystemDnsMode> {
-    if (this.#mode !== 'auto') return this.#mode;
-    return (await this.#resolvedInUse()) ? 'resolved' : 'resolv.conf';
+    if (this.#mode === 'auto') this.#mode = (await this.#resolvedInUse()) ? 'resolved' : 'resolvconf';
+    return this.#mode;
+  }
+
+  async record(linkName: string): Promise<ResolverRecord> {
+    return {
+      mode: await this.detect(),
+      device: linkName,
+      dnsStateDir: this.#stateDir,
+      resolvConfPath: resolve(this.#resolvConf),
+    };
   }
 
   async apply(config: SystemDnsConfig): Promise<AppliedDns> {
-    const notes = [...(await this.#repair(true)).notes];
-    await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
+    const notes = await this.#repairLeftover();
+    this.#applied = true;
     const mode = await this.detect();
     if (mode === 'resolved') {
       await this.#applyResolved(config);
@@ -95,52 +102,39 @@ export class LinuxSystemDns implements SystemDns {
     return this.#applyResolvConf(config, notes);
   }
 
-  async restore(): Promise<RestoreResult> {
-    const state = await this.#readState();
-    if (!state) return { restored: false, notes: [] };
-    return this.#undo(state);
-  }
-
-  async repairLeftovers(): Promise<RestoreResult> {
-    return this.#repair(false);
-  }
-
-  /** Undoes a previous session's change if its owner is gone (or is us, when re-applying). */
-  async #repair(reapplying: boolean): Promise<RestoreResult> {
-    const state = await this.#readState();
-    if (!state) {
-      await this.#checkOrphanFile();
-      return { restored: false, notes: [] };
+  async restore(record: ResolverRecord): Promise<RestoreResult> {
+    if (record.mode === 'resolved') {
+      // A link that is gone took its settings with it: revert fails, and there was nothing to undo.
+      const reverted = await this.#resolvectlOk(['revert', record.device]);
+      await this.#resolvectlOk(['flush-caches']);
+      return { restored: reverted, notes: [] };
     }
-    const ours = state.ownerPid === this.#ownerPid && reapplying;
-    if (!ours && state.ownerPid !== this.#ownerPid && ownerAlive(state.ownerPid, state.ownerStart)) {
-      throw new SystemDnsError(
-        'KVPN_ERR_DNS_BUSY',
-        `DNS is configured by another kvpn session (pid ${state.ownerPid})`,
-        {
-          remedy: 'Run `kvpn down` for that session first.',
-        },
-      );
-    }
-    const result = await this.#undo(state);
-    if (!ours)
-      result.notes.unshift(
-        `repaired the DNS settings left by a kvpn session that ended without cleaning up (pid ${state.ownerPid})`,
-      );
-    return result;
+    return this.#restoreResolvConf(record.resolvConfPath, record.dnsStateDir);
   }
 
-  /** Our header in resolv.conf with no state file: say so rather than guess. */
-  async #checkOrphanFile(): Promise<void> {
+  /**
+   * A backup already in our state directory was never put back: the
+   * session that made it ended without cleaning up, and its record is lost
+   * (with it, `kvpn down` or the next start would have restored it). The
+   * directory is ours alone, so its owner is gone. Our header in resolv.conf
+   * with no backup here: say so rather than guess.
+   */
+  async #repairLeftover(): Promise<string[]> {
+    const info = await this.#readBackupInfo(this.#stateDir);
+    if (info) {
+      const result = await this.#restoreResolvConf(resolve(this.#resolvConf), this.#stateDir);
+      if (!this.#applied)
+        result.notes.unshift('repaired the DNS settings left by a kvpn session that ended without cleaning up');
+      return result.notes;
+    }
     const text = await readFile(this.#resolvConf, 'utf8').catch(() => '');
-    if (!text.startsWith(KVPN_HEADER)) return;
-    const backup = join(this.#stateDir, BACKUP_FILE);
+    if (!text.startsWith(KVPN_HEADER)) return [];
     throw new SystemDnsError(
       'KVPN_ERR_DNS_LEFTOVER',
-      `${this.#resolvConf} was written by kvpn but its state file is missing`,
+      `${this.#resolvConf} was written by kvpn but its backup is not in ${this.#stateDir}`,
       {
-        remedy: existsSync(backup)
-          ? `Copy ${backup} over ${this.#resolvConf}.`
+        remedy: existsSync(this.#backupPath)
+          ? `Copy ${this.#backupPath} over ${this.#resolvConf}.`
           : `Edit ${this.#resolvConf}: remove kvpn's nameserver line and its header comment.`,
       },
     );
@@ -156,13 +150,6 @@ export class LinuxSystemDns implements SystemDns {
   }
 
   async #applyResolved(config: SystemDnsConfig): Promise<void> {
-    await this.#writeState({
-      version: 1,
-      mode: 'resolved',
-      ownerPid: this.#ownerPid,
-      ownerStart: processStart(this.#ownerPid),
-      link: config.linkName,
-    });
     const domains = [
       `~${config.clusterDomain}`,
       ...config.searchDomains,
@@ -216,24 +203,21 @@ export class LinuxSystemDns implements SystemDns {
         `NetworkManager may rewrite ${path} while kvpn is up; if cluster names stop resolving, run kvpn up again`,
       );
     }
-    const backupPath = join(this.#stateDir, BACKUP_FILE);
+    const backupPath = this.#backupPath;
     const text = renderKvpnResolvConf(parsed, {
       server: config.serverAddress,
       searchDomains: config.searchDomains,
       backupPath,
     });
-    // Write-ahead: the backup and the state are on disk before the file changes.
+    // Write-ahead: the backup and what it is are on disk before the file changes.
+    await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
     await writeDurably(backupPath, bytes, 0o600);
-    await this.#writeState({
-      version: 1,
-      mode: 'resolv.conf',
-      ownerPid: this.#ownerPid,
-      ownerStart: processStart(this.#ownerPid),
-      resolvConfPath: resolve(path),
-      backupPath,
-      original,
-      writtenSha256: sha256(Buffer.from(text)),
-    });
+    const backupInfo: BackupInfo = { version: 1, original, writtenSha256: sha256(Buffer.from(text)) };
+    await writeDurably(
+      join(this.#stateDir, BACKUP_INFO_FILE),
+      Buffer.from(`${JSON.stringify(backupInfo, null, 2)}\n`),
+      0o600,
+    );
     try {
       if (original.kind === 'symlink') await unlink(path);
       await replaceFile(path, Buffer.from(text), original.kind === 'file' ? original.mode : 0o644);
@@ -244,66 +228,61 @@ export class LinuxSystemDns implements SystemDns {
       .filter((s) => s !== config.serverAddress)
       .map((address) => ({ address: address.split('%')[0] ?? address, port: 53 }));
     if (upstreams.length === 0) notes.push(`${path} named no DNS servers: names outside the cluster will not resolve`);
-    return { mode: 'resolv.conf', upstreams, notes };
+    return { mode: 'resolvconf', upstreams, notes };
   }
 
-  async #undo(state: State): Promise<RestoreResult> {
+  /** Puts resolv.conf back from the backup in `dir`; nothing there means nothing to undo. */
+  async #restoreResolvConf(path: string, dir: string): Promise<RestoreResult> {
+    const info = await this.#readBackupInfo(dir);
+    if (!info) return { restored: false, notes: [] };
     const notes: string[] = [];
-    if (state.mode === 'resolved') {
-      // A link that is gone took its settings with it (revert then fails, harmlessly).
-      await this.#resolvectlOk(['revert', state.link]);
-      await this.#resolvectlOk(['flush-caches']);
+    const backupPath = join(dir, BACKUP_FILE);
+    const current = await readFile(path).catch(() => undefined);
+    const currentIsOurs = current !== undefined && sha256(current) === info.writtenSha256;
+    if (!currentIsOurs) {
+      notes.push(
+        `${path} was changed by another program while kvpn was up; it is left as it is (the original is kept in ${backupPath}.old)`,
+      );
+      await rename(backupPath, `${backupPath}.old`).catch(() => {});
     } else {
-      const current = await readFile(state.resolvConfPath).catch(() => undefined);
-      const currentIsOurs = current !== undefined && sha256(current) === state.writtenSha256;
-      if (!currentIsOurs) {
-        notes.push(
-          `${state.resolvConfPath} was changed by another program while kvpn was up; it is left as it is (the original is kept in ${state.backupPath}.old)`,
-        );
-        await rename(state.backupPath, `${state.backupPath}.old`).catch(() => {});
-      } else {
-        const original = await readFile(state.backupPath).catch((err: unknown) => {
-          throw this.#systemError(`cannot read the backup ${state.backupPath}`, err);
-        });
-        try {
-          if (state.original.kind === 'symlink') {
-            await unlink(state.resolvConfPath);
-            await symlink(state.original.target, state.resolvConfPath);
-          } else if (state.original.kind === 'absent') {
-            await unlink(state.resolvConfPath);
-          } else {
-            await replaceFile(state.resolvConfPath, original, state.original.mode);
-          }
-        } catch (err) {
-          throw this.#systemError(`cannot restore ${state.resolvConfPath}`, err);
+      const original = await readFile(backupPath).catch((err: unknown) => {
+        throw this.#systemError(`cannot read the backup ${backupPath}`, err);
+      });
+      try {
+        if (info.original.kind === 'symlink') {
+          await unlink(path);
+          await symlink(info.original.target, path);
+        } else if (info.original.kind === 'absent') {
+          await unlink(path);
+        } else {
+          await replaceFile(path, original, info.original.mode);
         }
-        await rm(state.backupPath, { force: true });
+      } catch (err) {
+        throw this.#systemError(`cannot restore ${path}`, err);
       }
+      await rm(backupPath, { force: true });
     }
-    await rm(this.#statePath, { force: true });
+    // Last: until it is gone, a failed restore can be retried.
+    await rm(join(dir, BACKUP_INFO_FILE), { force: true });
     return { restored: true, notes };
   }
 
-  async #readState(): Promise<State | undefined> {
+  async #readBackupInfo(dir: string): Promise<BackupInfo | undefined> {
+    const path = join(dir, BACKUP_INFO_FILE);
     let text: string;
     try {
-      text = await readFile(this.#statePath, 'utf8');
+      text = await readFile(path, 'utf8');
     } catch (err) {
       if (systemErrorCode(err) === 'ENOENT') return undefined;
-      throw this.#systemError(`cannot read ${this.#statePath}`, err);
+      throw this.#systemError(`cannot read ${path}`, err);
     }
     try {
-      const state = JSON.parse(text) as State;
-      if (state.version === 1 && (state.mode === 'resolved' || state.mode === 'resolv.conf')) return state;
+      const info = JSON.parse(text) as BackupInfo;
+      if (info.version === 1 && typeof info.writtenSha256 === 'string' && info.original) return info;
     } catch {}
-    throw new SystemDnsError('KVPN_ERR_DNS_LEFTOVER', `${this.#statePath} is not a kvpn DNS state file`, {
-      remedy: `Check ${this.#resolvConf} by hand, then delete ${this.#statePath}.`,
+    throw new SystemDnsError('KVPN_ERR_DNS_LEFTOVER', `${path} does not describe a kvpn resolv.conf backup`, {
+      remedy: `Check ${this.#resolvConf} by hand (the original may be in ${join(dir, BACKUP_FILE)}), then delete ${path}.`,
     });
-  }
-
-  async #writeState(state: State): Promise<void> {
-    await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
-    await writeDurably(this.#statePath, Buffer.from(`${JSON.stringify(state, null, 2)}\n`), 0o600);
   }
 
   async #resolvectlRun(args: string[]): Promise<void> {
@@ -374,25 +353,4 @@ async function replaceFile(path: string, bytes: Buffer, mode: number): Promise<v
     await writeDurably(path, bytes, mode);
   }
   await chmod(path, mode);
-}
-
-/** Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22): tells a reused pid apart. */
-function processStart(pid: number): string | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function ownerAlive(pid: number, start: string | undefined): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if (systemErrorCode(err) !== 'EPERM') return false;
-  }
-  const now = processStart(pid);
-  return start === undefined || now === undefined || now === start;
 }

@@ -1,7 +1,7 @@
 // A SystemDns for platforms where kvpn cannot configure the resolver yet:
 // configuring says so clearly; undoing has nothing to undo.
 import { SystemDnsError } from './errors.js';
-import type { AppliedDns, RestoreResult, SystemDns, SystemDnsMode } from './system-dns.js';
+import type { AppliedDns, ResolverRecord, RestoreResult, SystemDns, SystemDnsMode } from './system-dns.js';
 
 export class UnsupportedSystemDns implements SystemDns {
   readonly #message: string;
@@ -20,16 +20,16 @@ export class UnsupportedSystemDns implements SystemDns {
     throw this.#error();
   }
 
+  async record(): Promise<ResolverRecord> {
+    throw this.#error();
+  }
+
   async apply(): Promise<AppliedDns> {
     throw this.#error();
   }
 
   /** Nothing was ever applied, so there is nothing to undo. */
   async restore(): Promise<RestoreResult> {
-    return { restored: false, notes: [] };
-  }
-
-  async repairLeftovers(): Promise<RestoreResult> {
     return { restored: false, notes: [] };
   }
 }

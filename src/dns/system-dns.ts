@@ -2,22 +2,27 @@
 // Linux: systemd-resolved (per-link DNS + routing domains) when it is in
 // use, else /etc/resolv.conf replaced with a backup (system-dns-linux.ts).
 // macOS: /etc/resolver/<domain> files — not implemented yet, behind the
-// same interface (system-dns-darwin.ts). Every change is recorded in a
-// state file before it is made, so a crashed session's leftovers are
-// found and undone by the next apply(), restore() or repairLeftovers().
+// same interface (system-dns-darwin.ts). SystemDns keeps no record of who
+// changed what: record() says what undoing apply() takes, the caller stores
+// it durably before apply() (kvpn: the session journal, which alone decides
+// whether the session that made the change is still alive) and hands it to
+// restore() — from the live session or after a crash.
 import type { Endpoint } from '../tun/stack/index.js';
 import { createDarwinSystemDns } from './system-dns-darwin.js';
 import { LinuxSystemDns } from './system-dns-linux.js';
 import { UnsupportedSystemDns } from './system-dns-unsupported.js';
 
-export type SystemDnsMode = 'resolved' | 'resolv.conf';
+export type SystemDnsMode = 'resolved' | 'resolvconf';
 
 export interface SystemDnsOptions {
-  /** kvpn's state directory; the backup and the DNS state file live here. */
+  /**
+   * Where the resolv.conf backup is kept. One directory per owner, never
+   * shared by two live ones (kvpn: one per session, under the session lock).
+   */
   stateDir: string;
   /** Default /etc/resolv.conf (tests: /etc/netns/<ns>/resolv.conf or a temp file). */
   resolvConfPath?: string;
-  /** 'auto' (default) picks systemd-resolved when it is running and in use. */
+  /** 'auto' (default) picks systemd-resolved when it is running and in use (decided once, then kept). */
   mode?: 'auto' | SystemDnsMode;
   /** systemd-resolved's stub file, whose presence says resolved runs. */
   stubResolvConfPath?: string;
@@ -25,8 +30,20 @@ export interface SystemDnsOptions {
   resolvectl?: string;
   /** Replace a resolv.conf symlink owned by another tool (put back on restore). Default false. */
   replaceSymlink?: boolean;
-  /** The process that owns the change (the daemon); default this process. */
-  ownerPid?: number;
+}
+
+/**
+ * What undoing apply() takes, known before apply() changes anything. The
+ * field names are those of the session journal's `dns` entry, which is
+ * this record.
+ */
+export interface ResolverRecord {
+  mode: SystemDnsMode;
+  /** The link whose systemd-resolved settings are reverted (resolved mode). */
+  device: string;
+  /** The stateDir the change was made with: the resolv.conf backup is there. */
+  dnsStateDir: string;
+  resolvConfPath: string;
 }
 
 export interface SystemDnsConfig {
@@ -56,14 +73,14 @@ export interface RestoreResult {
 }
 
 export interface SystemDns {
-  /** Which mode apply() would use here. */
+  /** Which mode apply() uses here. */
   detect(): Promise<SystemDnsMode>;
-  /** Points the resolver at our server (repairing leftovers first). */
+  /** What restore() needs to undo apply() on `linkName`: store it before calling apply(). */
+  record(linkName: string): Promise<ResolverRecord>;
+  /** Points the resolver at our server (first undoing a leftover backup in stateDir). */
   apply(config: SystemDnsConfig): Promise<AppliedDns>;
-  /** Undoes apply(); idempotent. */
-  restore(): Promise<RestoreResult>;
-  /** Undoes what a dead session left behind; refuses (KVPN_ERR_DNS_BUSY) if its owner still runs. */
-  repairLeftovers(): Promise<RestoreResult>;
+  /** Undoes what `record` describes — this session's apply() or a crashed one's; idempotent. */
+  restore(record: ResolverRecord): Promise<RestoreResult>;
 }
 
 export function createSystemDns(options: SystemDnsOptions, platform: NodeJS.Platform = process.platform): SystemDns {

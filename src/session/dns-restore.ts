@@ -1,18 +1,20 @@
 // The machine's resolver, through the DNS module's SystemDns: pick the mode,
 // journal the change, point the resolver at the in-TUN server, and put it
-// back — from the live session (restore) or after a crash (repairLeftovers,
-// from the state SystemDns keeps in its own directory). That directory sits
-// outside the session directory so a resolver backup kept aside ("changed by
-// another program", see SystemDns) survives the session's cleanup.
+// back. The journal entry is the only record of the change (SystemDns keeps
+// none of its own), and one path undoes it — restoreResolver(), from the
+// live session or from `kvpn down` after a crash; whether the session that
+// made it is still alive is the journal's question (registry.ts, undo.ts).
+// The resolv.conf backup sits outside the session directory so one kept
+// aside ("changed by another program", see SystemDns) survives the
+// session's cleanup.
 import { rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AppliedDns, createSystemDns, type SystemDns } from '../dns/index.js';
+import { type AppliedDns, createSystemDns, type SystemDns, type SystemDnsMode } from '../dns/index.js';
 import type { Logger } from '../host/log.js';
 import type { Change } from './state-journal.js';
 import type { DnsMode } from './types.js';
 
 export type ResolverChange = Extract<Change, { kind: 'dns' }>;
-export type ResolverMode = 'resolved' | 'resolvconf';
 
 export interface SystemResolverOptions {
   device: string;
@@ -20,7 +22,7 @@ export interface SystemResolverOptions {
   clusterDomain: string;
   searchDomains: string[];
   routingDomains: string[];
-  /** kvpn's state dir: SystemDns keeps its state and backup in <stateDir>/dns/<session id>. */
+  /** kvpn's state dir: SystemDns keeps its backup in <stateDir>/dns/<session id>. */
   stateDir: string;
   sessionId: string;
   resolvConfPath?: string | undefined;
@@ -39,40 +41,35 @@ function removeIfEmpty(dir: string): void {
 }
 
 export class SystemResolver {
-  readonly mode: ResolverMode;
   readonly #system: SystemDns;
+  readonly #change: ResolverChange;
   readonly #options: SystemResolverOptions;
-  readonly #dir: string;
 
-  private constructor(mode: ResolverMode, system: SystemDns, dir: string, options: SystemResolverOptions) {
-    this.mode = mode;
+  private constructor(system: SystemDns, change: ResolverChange, options: SystemResolverOptions) {
     this.#system = system;
-    this.#dir = dir;
+    this.#change = change;
     this.#options = options;
   }
 
   /** Decides the mode (auto: systemd-resolved when it manages the resolver) without changing anything. */
   static async choose(mode: Exclude<DnsMode, 'off'>, options: SystemResolverOptions): Promise<SystemResolver> {
-    const dir = dnsStateDir(options.stateDir, options.sessionId);
     const system = createSystemDns({
-      stateDir: dir,
-      mode: mode === 'auto' ? 'auto' : mode === 'resolved' ? 'resolved' : 'resolv.conf',
+      stateDir: dnsStateDir(options.stateDir, options.sessionId),
+      mode,
       ...(options.resolvConfPath ? { resolvConfPath: options.resolvConfPath } : {}),
       ...(options.replaceSymlink ? { replaceSymlink: true } : {}),
     });
-    const detected = await system.detect();
-    return new SystemResolver(detected === 'resolved' ? 'resolved' : 'resolvconf', system, dir, options);
+    const record = await system.record(options.device);
+    return new SystemResolver(system, { kind: 'dns', ...record }, options);
   }
 
-  /** The journal entry, recorded before apply(). */
+  get mode(): SystemDnsMode {
+    return this.#change.mode;
+  }
+
+  /** The journal entry, recorded before apply(): all that undoing it takes. */
   change(): ResolverChange {
-    return {
-      kind: 'dns',
-      mode: this.mode,
-      device: this.#options.device,
-      dnsStateDir: this.#dir,
-      resolvConfPath: this.#options.resolvConfPath ?? '/etc/resolv.conf',
-    };
+    return { ...this.#change };
   }
 
   async apply(): Promise<AppliedDns> {
@@ -87,18 +84,14 @@ export class SystemResolver {
     return applied;
   }
 
-  async restore(): Promise<boolean> {
-    const result = await this.#system.restore();
-    for (const note of result.notes) this.#options.log.warn(`DNS: ${note}`);
-    removeIfEmpty(this.#dir);
-    return result.restored;
+  restore(): Promise<boolean> {
+    return restoreResolver(this.#change, this.#options.log);
   }
 }
 
-/** After a crash: undoes what the dead session's SystemDns state records. */
+/** Undoes a journaled resolver change (this session's, or a crashed one's); false when there was nothing to undo. */
 export async function restoreResolver(change: ResolverChange, log: Logger): Promise<boolean> {
-  const system = createSystemDns({ stateDir: change.dnsStateDir, resolvConfPath: change.resolvConfPath });
-  const result = await system.repairLeftovers();
+  const result = await createSystemDns({ stateDir: change.dnsStateDir }).restore(change);
   for (const note of result.notes) log.warn(`DNS: ${note}`);
   removeIfEmpty(change.dnsStateDir);
   return result.restored;

@@ -17,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { ResolverRecord } from '../dns/index.js';
 import { KvpnError, systemErrorCode } from '../errors.js';
 
 export const STATE_VERSION = 1;
@@ -27,7 +28,8 @@ export type Change =
   | { kind: 'file'; path: string; what: string }
   | { kind: 'link'; device: string }
   | { kind: 'route'; destination: string; device: string }
-  | { kind: 'dns'; mode: string; device: string; dnsStateDir: string; resolvConfPath: string }
+  /** The resolver change; this entry is its only record (dns/system-dns.ts). */
+  | ({ kind: 'dns' } & ResolverRecord)
   | { kind: 'kube-object'; apiPath: string; what: string }
   /** The relay of a session: its pods (found by label), ConfigMap and Secret. */
   | { kind: 'relay'; namespace: string; sessionId: string };

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { createSystemDns } from '../../src/dns/system-dns.js';
+import { createSystemDns, type ResolverRecord } from '../../src/dns/system-dns.js';
 import { isRoot } from '../helpers/netns.js';
 import { parseDig } from './dig.js';
 
@@ -95,7 +95,7 @@ t.test(
     const d = await start();
     t.match(d.first, {
       ready: true,
-      applied: { mode: 'resolv.conf', upstreams: [{ address: cluster.upstreamDnsIp }] },
+      applied: { mode: 'resolvconf', upstreams: [{ address: cluster.upstreamDnsIp }] },
     });
     t.match(d.first.forbidden, { services: ['*'] }, 'staging may not watch cluster-wide: fell back to its namespace');
 
@@ -200,14 +200,10 @@ t.test(
     killed.child.kill('SIGKILL');
     await gone;
     t.notOk(readFileSync(cluster.laptopResolvConf).equals(original));
-    await createSystemDns({
-      resolvConfPath: cluster.laptopResolvConf,
-      stateDir,
-      mode: 'resolv.conf',
-    }).repairLeftovers();
+    await createSystemDns({ stateDir }).restore(killed.first.record as ResolverRecord);
     t.ok(
       readFileSync(cluster.laptopResolvConf).equals(original),
-      'byte-identical after a killed daemon and the next repair',
+      'byte-identical after a killed daemon, from its record',
     );
     t.equal(sha('/etc/hosts'), hostsBefore, '/etc/hosts unchanged');
   },

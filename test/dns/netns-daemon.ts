@@ -1,9 +1,11 @@
 // A stand-in for the kvpn daemon's DNS part, run inside a test network
 // namespace (`ip netns exec`): it applies SystemDns to the namespace's
 // resolv.conf, serves the shop fixture zone on <address>:53 and forwards
-// other names to the original servers. Role "upstream" is the machine's
-// own resolver on 127.0.0.1:53 (knows example.test, and poisons web.shop
-// so a leak would show). Talks JSON lines: stdin "stats" / "down".
+// other names to the original servers; its first line carries the
+// ResolverRecord that undoes the change (kvpn keeps it in the session
+// journal). Role "upstream" is the machine's own resolver on 127.0.0.1:53
+// (knows example.test, and poisons web.shop so a leak would show). Talks
+// JSON lines: stdin "stats" / "down".
 import { createInterface } from 'node:readline';
 import { namespaceSearchDomains } from '../../src/dns/resolv-conf.js';
 import { DnsServer } from '../../src/dns/server.js';
@@ -34,22 +36,24 @@ if (role === 'upstream') {
   const system = createSystemDns({
     resolvConfPath: config.resolvConfPath,
     stateDir: config.stateDir,
-    mode: 'resolv.conf',
+    mode: 'resolvconf',
   });
+  const record = await system.record('kvpn0');
   await system.apply({
     serverAddress: config.address,
     linkName: 'kvpn0',
     clusterDomain: 'cluster.local',
     searchDomains: [],
   });
-  say({ ready: true });
+  say({ ready: true, record });
   lines.on('close', () => process.exit(0));
 } else {
   const system = createSystemDns({
     resolvConfPath: config.resolvConfPath,
     stateDir: config.stateDir,
-    mode: 'resolv.conf',
+    mode: 'resolvconf',
   });
+  const record = await system.record('kvpn0');
   const applied = await system.apply({
     serverAddress: config.address,
     linkName: 'kvpn0',
@@ -60,12 +64,12 @@ if (role === 'upstream') {
   server.setUpstreams(applied.upstreams);
   await server.listenUdp(config.address, 53);
   await server.listenTcp(config.address, 53);
-  say({ ready: true, applied });
+  say({ ready: true, applied, record });
   lines.on('line', async (line) => {
     if (line === 'stats') say({ stats: server.stats() });
     if (line === 'down') {
       await server.close();
-      say({ down: await system.restore() });
+      say({ down: await system.restore(record) });
       process.exit(0);
     }
   });

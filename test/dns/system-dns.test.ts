@@ -1,7 +1,8 @@
 // Pointing the resolver at kvpn and back: resolv.conf replaced and
 // restored byte for byte (a temp file, then a network namespace's
-// /etc/netns/<ns>/resolv.conf with real glibc clients), leftovers of a
-// killed daemon repaired, managed symlinks refused clearly, and the
+// /etc/netns/<ns>/resolv.conf with real glibc clients), a killed daemon's
+// change undone from its record (or, the record lost, by the next apply),
+// managed symlinks refused clearly, and the
 // systemd-resolved backend — against a fake resolvectl that records its
 // calls, since systemd-resolved does not run on these machines.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -12,6 +13,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -25,7 +27,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { namespaceSearchDomains, parseResolvConf } from '../../src/dns/resolv-conf.js';
-import { createSystemDns, type SystemDnsConfig } from '../../src/dns/system-dns.js';
+import { createSystemDns, type ResolverRecord, type SystemDnsConfig } from '../../src/dns/system-dns.js';
 import { isRoot, NetNs, run } from '../helpers/netns.js';
 import { dig } from './dig.js';
 
@@ -93,9 +95,11 @@ t.test('resolv.conf mode: our server first, the search list kept, restored byte 
     stubResolvConfPath: join(dir, 'no-stub'),
     resolvectl: join(dir, 'no-resolvectl'),
   });
-  t.equal(await system.detect(), 'resolv.conf', 'no systemd-resolved here');
+  t.equal(await system.detect(), 'resolvconf', 'no systemd-resolved here');
+  const record = await system.record(CONFIG.linkName);
+  t.same(record, { mode: 'resolvconf', device: 'kvpn0', dnsStateDir: join(dir, 'state'), resolvConfPath: path });
   const applied = await system.apply(CONFIG);
-  t.equal(applied.mode, 'resolv.conf');
+  t.equal(applied.mode, 'resolvconf');
   t.same(
     applied.upstreams,
     [
@@ -117,12 +121,12 @@ t.test('resolv.conf mode: our server first, the search list kept, restored byte 
   t.equal(statSync(path).mode & 0o777, 0o640, 'mode kept');
   t.equal(readFileSync(join(dir, 'state', 'resolv.conf.kvpn-backup'), 'utf8'), ORIGINAL, 'backup under the state dir');
 
-  const restored = await system.restore();
+  const restored = await system.restore(record);
   t.ok(restored.restored);
   t.equal(readFileSync(path, 'utf8'), ORIGINAL, 'byte-identical');
   t.equal(statSync(path).mode & 0o777, 0o640);
-  t.notOk(existsSync(join(dir, 'state', 'dns-state.json')), 'state removed');
-  t.same(await system.restore(), { restored: false, notes: [] }, 'restore is idempotent');
+  t.same(readdirSync(join(dir, 'state')), [], 'backup removed');
+  t.same(await system.restore(record), { restored: false, notes: [] }, 'restore is idempotent');
 });
 
 t.test('a resolv.conf symlink owned by another tool: a clear refusal, or replaced and put back', async (t) => {
@@ -132,18 +136,19 @@ t.test('a resolv.conf symlink owned by another tool: a clear refusal, or replace
   const target = join(dir, 'run', 'resolvconf', 'resolv.conf');
   writeFileSync(target, ORIGINAL);
   symlinkSync(target, path);
-  const base = { resolvConfPath: path, stateDir: join(dir, 'state'), mode: 'resolv.conf' as const };
+  const base = { resolvConfPath: path, stateDir: join(dir, 'state'), mode: 'resolvconf' as const };
   await t.rejects(createSystemDns(base).apply(CONFIG), {
     code: 'KVPN_ERR_DNS_RESOLV_CONF_MANAGED',
     message: /is a symlink to .*run\/resolvconf\/resolv\.conf, managed by resolvconf/,
   });
   t.ok(lstatSync(path).isSymbolicLink(), 'untouched');
   const system = createSystemDns({ ...base, replaceSymlink: true });
+  const record = await system.record(CONFIG.linkName);
   const applied = await system.apply(CONFIG);
   t.match(applied.notes, [/was a symlink managed by resolvconf/]);
   t.notOk(lstatSync(path).isSymbolicLink());
   t.equal(readFileSync(target, 'utf8'), ORIGINAL, "the other tool's file is never written");
-  await system.restore();
+  await system.restore(record);
   t.equal(readlinkSync(path), target, 'the symlink is back, same target');
 
   // A symlink to systemd-resolved's stub while resolved is not running: say that too.
@@ -163,38 +168,58 @@ t.test('a resolv.conf symlink owned by another tool: a clear refusal, or replace
   );
 });
 
-t.test(
-  'a killed daemon: the leftover is found and repaired byte for byte; a live owner is not overruled',
-  async (t) => {
-    const dir = tempDir(t);
-    const path = join(dir, 'resolv.conf');
-    writeFileSync(path, ORIGINAL);
-    const stateDir = join(dir, 'state');
-    const d = await daemon(t, 'apply-only', { resolvConfPath: path, stateDir, address: '10.96.53.53' });
-    t.equal(d.first.ready, true);
-    t.match(readFileSync(path, 'utf8'), /^# Written by kvpn\./);
-    const system = createSystemDns({ resolvConfPath: path, stateDir, mode: 'resolv.conf' });
-    await t.rejects(system.repairLeftovers(), { code: 'KVPN_ERR_DNS_BUSY', message: new RegExp(`pid ${d.child.pid}`) });
-    const exited = new Promise((resolve) => d.child.once('exit', resolve));
-    d.child.kill('SIGKILL');
-    await exited;
-    t.match(readFileSync(path, 'utf8'), /^# Written by kvpn\./, 'the kill left our file in place');
-    const repaired = await system.repairLeftovers();
-    t.ok(repaired.restored);
-    t.match(repaired.notes, [/ended without cleaning up/]);
-    t.equal(readFileSync(path, 'utf8'), ORIGINAL, 'byte-identical after the repair');
-    t.same(await system.repairLeftovers(), { restored: false, notes: [] });
-  },
-);
+t.test('a killed daemon: its record undoes the change byte for byte, from any process', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'resolv.conf');
+  writeFileSync(path, ORIGINAL);
+  const stateDir = join(dir, 'state');
+  const d = await daemon(t, 'apply-only', { resolvConfPath: path, stateDir, address: '10.96.53.53' });
+  t.equal(d.first.ready, true);
+  t.match(readFileSync(path, 'utf8'), /^# Written by kvpn\./);
+  const exited = new Promise((resolve) => d.child.once('exit', resolve));
+  d.child.kill('SIGKILL');
+  await exited;
+  t.match(readFileSync(path, 'utf8'), /^# Written by kvpn\./, 'the kill left our file in place');
+  const record = d.first.record as ResolverRecord;
+  t.same(record, { mode: 'resolvconf', device: 'kvpn0', dnsStateDir: stateDir, resolvConfPath: path });
+  const system = createSystemDns({ stateDir });
+  t.same(await system.restore(record), { restored: true, notes: [] });
+  t.equal(readFileSync(path, 'utf8'), ORIGINAL, 'byte-identical after the restore');
+  t.same(await system.restore(record), { restored: false, notes: [] }, 'a second restore has nothing to do');
+});
+
+t.test('a killed daemon whose record was lost: the next apply() repairs the leftover first', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'resolv.conf');
+  writeFileSync(path, ORIGINAL);
+  const stateDir = join(dir, 'state');
+  const d = await daemon(t, 'apply-only', { resolvConfPath: path, stateDir, address: '10.96.53.99' });
+  const exited = new Promise((resolve) => d.child.once('exit', resolve));
+  d.child.kill('SIGKILL');
+  await exited;
+  const system = createSystemDns({ resolvConfPath: path, stateDir, mode: 'resolvconf' });
+  const record = await system.record(CONFIG.linkName);
+  const applied = await system.apply(CONFIG);
+  t.match(applied.notes, [/ended without cleaning up/]);
+  t.same(
+    applied.upstreams.map((u) => u.address),
+    ['192.0.2.53', '2001:db8::53'],
+    "the original servers, not the dead session's",
+  );
+  t.notMatch(readFileSync(path, 'utf8'), /10\.96\.53\.99/);
+  await system.restore(record);
+  t.equal(readFileSync(path, 'utf8'), ORIGINAL, 'byte-identical');
+});
 
 t.test('a file rewritten by another program during the session is left alone on restore', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'resolv.conf');
   writeFileSync(path, ORIGINAL);
-  const system = createSystemDns({ resolvConfPath: path, stateDir: join(dir, 'state'), mode: 'resolv.conf' });
+  const system = createSystemDns({ resolvConfPath: path, stateDir: join(dir, 'state'), mode: 'resolvconf' });
+  const record = await system.record(CONFIG.linkName);
   await system.apply(CONFIG);
   writeFileSync(path, 'nameserver 198.51.100.1\n');
-  const r = await system.restore();
+  const r = await system.restore(record);
   t.match(r.notes, [/changed by another program/]);
   t.equal(readFileSync(path, 'utf8'), 'nameserver 198.51.100.1\n');
   t.equal(
@@ -226,6 +251,7 @@ t.test(
     });
     const system = createSystemDns({ resolvConfPath: path, stateDir: join(dir, 'state'), stubResolvConfPath: stub });
     t.equal(await system.detect(), 'resolved', 'stub present and resolv.conf points at it');
+    const record = await system.record(CONFIG.linkName);
     const applied = await system.apply({ ...CONFIG, routingDomains: ['96.10.in-addr.arpa'] });
     t.same(
       applied,
@@ -240,8 +266,9 @@ t.test(
       'flush-caches',
     ]);
     t.equal(readlinkSync(path), '/run/systemd/resolve/stub-resolv.conf', 'resolv.conf untouched');
+    t.notOk(existsSync(join(dir, 'state')), 'nothing kept on disk: the record says all');
     writeFileSync(log, '');
-    await system.restore();
+    t.same(await createSystemDns({ stateDir: join(dir, 'state') }).restore(record), { restored: true, notes: [] });
     t.same(readFileSync(log, 'utf8').trim().split('\n'), ['revert kvpn0', 'flush-caches']);
 
     // resolvectl failing is an error that names the command.
@@ -266,7 +293,15 @@ t.test('macOS: behind the same interface, a clear "not supported yet"', async (t
     code: 'KVPN_ERR_DNS_UNSUPPORTED_PLATFORM',
     message: /macOS .* not supported yet/,
   });
-  t.same(await mac.restore(), { restored: false, notes: [] });
+  t.same(
+    await mac.restore({
+      mode: 'resolvconf',
+      device: 'kvpn0',
+      dnsStateDir: '/nonexistent',
+      resolvConfPath: '/etc/resolv.conf',
+    }),
+    { restored: false, notes: [] },
+  );
 });
 
 t.test(
@@ -302,7 +337,7 @@ t.test(
     const d = await daemon(t, 'daemon', { resolvConfPath: resolvConf, stateDir, address: '10.96.53.53' }, ns);
     t.match(d.first, {
       ready: true,
-      applied: { mode: 'resolv.conf', upstreams: [{ address: '127.0.0.1', port: 53 }] },
+      applied: { mode: 'resolvconf', upstreams: [{ address: '127.0.0.1', port: 53 }] },
     });
 
     const exec = (cmd: string, args: string[]) => ns.exec(cmd, args);
@@ -348,18 +383,18 @@ t.test(
       'the original resolver works again',
     );
 
-    // Again, but the daemon is killed; the next repair puts the file back.
+    // Again, but the daemon is killed; its record puts the file back.
     const d2 = await daemon(t, 'daemon', { resolvConfPath: resolvConf, stateDir, address: '10.96.53.53' }, ns);
     t.equal(d2.first.ready, true);
     const gone = new Promise((resolve) => d2.child.once('exit', resolve));
     d2.child.kill('SIGKILL');
     await gone;
     t.not(readFileSync(resolvConf, 'utf8'), original);
-    await createSystemDns({ resolvConfPath: resolvConf, stateDir, mode: 'resolv.conf' }).repairLeftovers();
+    await createSystemDns({ stateDir }).restore(d2.first.record as ResolverRecord);
     t.equal(
       readFileSync(resolvConf, 'utf8'),
       original,
-      'restored byte for byte after a killed daemon and the next repair',
+      'restored byte for byte after a killed daemon, from its record',
     );
     t.equal(sha('/etc/hosts'), hostsBefore, '/etc/hosts never touched');
     await run('true', []);

@@ -63,8 +63,9 @@ const server = new DnsServer({
 const system = createSystemDns({
   resolvConfPath: config.resolvConfPath,
   stateDir: config.stateDir,
-  mode: 'resolv.conf',
+  mode: 'resolvconf',
 });
+const record = await system.record('kvpn0');
 const applied = await system.apply({
   serverAddress: config.address,
   linkName: 'kvpn0',
@@ -84,13 +85,13 @@ await new Promise<void>((resolve) => {
     resolve();
   });
 });
-say({ ready: true, applied, forbidden: records.forbidden() });
+say({ ready: true, applied, record, forbidden: records.forbidden() });
 createInterface({ input: process.stdin }).on('line', async (line) => {
   if (line === 'stats') say({ stats: server.stats(), tunnelDials });
   if (line === 'down') {
     records.close();
     await server.close();
-    say({ down: await system.restore() });
+    say({ down: await system.restore(record) });
     process.exit(0);
   }
 });
