@@ -26,7 +26,7 @@ export function renderSummary(s: SessionSummary, command: string, foreground: bo
   else {
     text += row(
       'DNS',
-      `${s.dns.mode} via ${s.dns.server}: try \`curl http://SERVICE.${s.namespace}.svc.cluster.local/\``,
+      `${s.dns.mode} via ${s.dns.server}: try \`curl http://SERVICE.${s.namespace}.svc.${s.dns.clusterDomain ?? 'cluster.local'}/\``,
     );
   }
   text += row('relay pod', `${s.relayPod} in ${s.namespace}`);

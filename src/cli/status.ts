@@ -58,7 +58,7 @@ export function renderStatus(s: SessionStatus, command: string): string {
   const dns =
     s.dns.mode === 'off'
       ? 'off'
-      : `${s.dns.mode}, server ${s.dns.server}${s.dns.searchDomains.length ? `, search ${s.dns.searchDomains.join(' ')}` : ''}`;
+      : `${s.dns.mode}, server ${s.dns.server}, domain ${s.dns.clusterDomain}${s.dns.searchDomains.length ? `, search ${s.dns.searchDomains.join(' ')}` : ''}`;
   text += row('DNS', dns);
   text += row('TCP', `${t.tcpOpen} open, ${t.tcpTotal} total`);
   text += row('UDP', `${t.udpFlows} open, ${t.udpTotal} total`);

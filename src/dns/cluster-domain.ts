@@ -1,9 +1,10 @@
-// Finding the cluster domain (default cluster.local; clusters may use
-// another, e.g. "k8s.corp"). The cluster DNS knows it: the PTR of a
-// Service ClusterIP is <svc>.<ns>.svc.<domain>. The kubernetes.default
-// Service always takes the first address of the service range, so asking
-// for the PTR of that address (through the tunnel) needs no API rights.
-// A pod's resolv.conf says it too (clusterDnsFromPodResolvConf).
+// Finding the cluster domain (cluster.local by default; a cluster may use
+// another, e.g. "corp.internal"). The cluster DNS knows it: the PTR of a
+// Service ClusterIP is <svc>.<ns>.svc.<domain>. The kubernetes Service
+// always takes the first address of the service range, and the cluster
+// DNS has a ClusterIP of its own, so asking for the PTR of those (through
+// the tunnel) needs no API rights at all. CoreDNS's default Corefile
+// (`kubernetes cluster.local in-addr.arpa ip6.arpa`) and kube-dns answer it.
 import { decodeMessage, encodeQuestion, TYPE } from './codec.js';
 import { normalizeName, reverseName } from './names.js';
 import type { Forwarder } from './tcp-forwarder.js';
@@ -11,25 +12,29 @@ import type { Forwarder } from './tcp-forwarder.js';
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
 /**
- * Asks the cluster DNS for the PTR of each address in turn (e.g. the first
- * address of each service CIDR); the first answer of the form
+ * Asks the cluster DNS for the PTR of every address at once (so an
+ * unreachable cluster DNS costs one forward timeout, not one per address);
+ * the first address, in the order given, whose answer has the form
  * <svc>.<ns>.svc.<domain> gives the domain. Undefined if none does.
  */
 export async function detectClusterDomain(forwarder: Forwarder, serviceIps: string[]): Promise<string | undefined> {
-  for (const ip of serviceIps) {
-    const name = reverseName(ip);
-    if (!name) continue;
-    let answer: Uint8Array;
-    try {
-      answer = await forwarder.query(encodeQuestion(name, TYPE.PTR));
-    } catch {
-      continue;
-    }
-    for (const rr of decodeMessage(answer)?.answers ?? []) {
-      if (rr.type !== 'PTR') continue;
-      const m = /^[^.]+\.[^.]+\.svc\.(.+)$/.exec(normalizeName(String(rr.data)));
-      if (m?.[1]) return m[1];
-    }
+  const found = await Promise.all(serviceIps.map((ip) => domainFromPtr(forwarder, ip)));
+  return found.find((domain) => domain !== undefined);
+}
+
+async function domainFromPtr(forwarder: Forwarder, ip: string): Promise<string | undefined> {
+  const name = reverseName(ip);
+  if (!name) return undefined;
+  let answer: Uint8Array;
+  try {
+    answer = await forwarder.query(encodeQuestion(name, TYPE.PTR));
+  } catch {
+    return undefined;
+  }
+  for (const rr of decodeMessage(answer)?.answers ?? []) {
+    if (rr.type !== 'PTR') continue;
+    const m = /^[^.]+\.[^.]+\.svc\.(.+)$/.exec(normalizeName(String(rr.data)));
+    if (m?.[1]) return m[1];
   }
   return undefined;
 }

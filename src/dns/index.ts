@@ -18,7 +18,7 @@ export { ClusterRecords, type ClusterRecordsOptions } from './cluster-records.js
 export { createDnsDialer } from './dns-dialer.js';
 export { ForwardError, SystemDnsError } from './errors.js';
 export { reverseZonesOf } from './names.js';
-export { clusterDnsFromPodResolvConf, namespaceSearchDomains, parseResolvConf } from './resolv-conf.js';
+export { namespaceSearchDomains, parseResolvConf } from './resolv-conf.js';
 export {
   createSessionDnsServer,
   DnsServer,

@@ -1,7 +1,6 @@
 // resolv.conf(5) as text: what the machine's resolver is configured with
-// (to forward non-cluster names to the same servers), the file kvpn writes
-// in resolv.conf mode, and what a pod's resolv.conf says about the cluster
-// (its DNS Service address and cluster domain).
+// (to forward non-cluster names to the same servers), and the file kvpn
+// writes in resolv.conf mode.
 import { isIP } from 'node:net';
 
 export interface ResolvConf {
@@ -78,24 +77,4 @@ export function renderKvpnResolvConf(original: ResolvConf, input: KvpnResolvConf
 /** The search domains a pod in `namespace` gets: <ns>.svc.<zone> svc.<zone> <zone>. */
 export function namespaceSearchDomains(namespace: string, clusterDomain: string): string[] {
   return [`${namespace}.svc.${clusterDomain}`, `svc.${clusterDomain}`, clusterDomain];
-}
-
-/**
- * Reads a pod's resolv.conf (e.g. the relay pod's): its nameserver is the
- * cluster DNS Service, its search list names the cluster domain.
- */
-export function clusterDnsFromPodResolvConf(text: string): {
-  nameservers: string[];
-  clusterDomain: string | undefined;
-} {
-  const conf = parseResolvConf(text);
-  let clusterDomain: string | undefined;
-  for (const domain of conf.search) {
-    const m = /^svc\.(.+?)\.?$/.exec(domain);
-    if (m?.[1]) {
-      clusterDomain = m[1].toLowerCase();
-      break;
-    }
-  }
-  return { nameservers: conf.nameservers, clusterDomain };
 }

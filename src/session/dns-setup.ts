@@ -3,12 +3,17 @@
 // machine's original resolvers for other names in resolv.conf mode), the
 // dialer that hands the stack's packets for the DNS address to the server,
 // and the machine's resolver configuration (journaled before it changes).
+// The cluster domain is asked of the cluster DNS first (detectClusterDomain):
+// the zone, the search domains and the resolver's routing domain follow it.
 
 import {
   ClusterRecords,
   createClusterForwarder,
   createDnsDialer,
   createSessionDnsServer,
+  DEFAULT_CLUSTER_DOMAIN,
+  detectClusterDomain,
+  type Forwarder,
   namespaceSearchDomains,
   reverseZonesOf,
 } from '../dns/index.js';
@@ -20,8 +25,6 @@ import type { Dialer } from '../tun/stack/index.js';
 import { SystemResolver } from './dns-restore.js';
 import type { StateJournal } from './state-journal.js';
 import type { DnsMode } from './types.js';
-
-export const CLUSTER_DOMAIN = 'cluster.local';
 
 export interface DnsSetupOptions {
   client: KubeClient;
@@ -38,10 +41,14 @@ export interface DnsSetupOptions {
   resolvConfPath?: string | undefined;
   replaceSymlink?: boolean | undefined;
   log: Logger;
+  /** Problems the user should see in `kvpn status` (the log has them too). */
+  warn?: ((message: string) => void) | undefined;
 }
 
 export interface DnsSetup {
   readonly mode: Exclude<DnsMode, 'auto'>;
+  /** As the cluster DNS told it (DEFAULT_CLUSTER_DOMAIN if it would not); undefined with DNS off. */
+  readonly clusterDomain: string | undefined;
   readonly searchDomains: string[];
   /** The stack's dialer: the DNS address goes to our server, the rest to the tunnel. */
   readonly dialer: Dialer;
@@ -67,13 +74,41 @@ async function clusterDnsAddress(client: KubeClient, serviceCidrs: string[]): Pr
   return formatIpNumber(4, cidr.base + 10n);
 }
 
+/** The kubernetes Service's address in each service range: the range's first address. */
+function kubernetesServiceAddresses(serviceCidrs: string[]): string[] {
+  return serviceCidrs.map((text) => {
+    const cidr = parseCidr(text);
+    return formatIpNumber(cidr.family, cidr.base + 1n);
+  });
+}
+
+/** Asks the cluster DNS (no API rights needed); the default, and a warning, if it cannot tell. */
+async function clusterDomainOf(
+  forwarder: Forwarder | undefined,
+  serviceCidrs: string[],
+  clusterDns: string | undefined,
+  log: Logger,
+  warn: ((message: string) => void) | undefined,
+): Promise<string> {
+  const asked = [...kubernetesServiceAddresses(serviceCidrs), ...(clusterDns ? [clusterDns] : [])];
+  const detected = forwarder ? await detectClusterDomain(forwarder, asked) : undefined;
+  if (detected) {
+    log.info('cluster domain detected', { clusterDomain: detected, asked });
+    return detected;
+  }
+  const message = `the cluster DNS${clusterDns ? ` (${clusterDns})` : ''} did not name the cluster domain (PTR of ${asked.join(', ')}); assuming ${DEFAULT_CLUSTER_DOMAIN}`;
+  if (warn) warn(message);
+  else log.warn(message);
+  return DEFAULT_CLUSTER_DOMAIN;
+}
+
 export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
   const { log } = options;
-  const searchDomains = namespaceSearchDomains(options.namespace, CLUSTER_DOMAIN);
   const reverseZones = [...options.serviceCidrs, ...options.podCidrs].flatMap(reverseZonesOf);
   if (options.mode === 'off') {
     return {
       mode: 'off',
+      clusterDomain: undefined,
       searchDomains: [],
       dialer: options.dialer,
       apply: async () => {},
@@ -82,33 +117,46 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
       close: () => {},
     };
   }
-  const resolver = await SystemResolver.choose(options.mode, {
-    device: options.device,
-    dnsAddress: options.dnsAddress,
-    clusterDomain: CLUSTER_DOMAIN,
-    searchDomains,
-    routingDomains: reverseZones,
-    stateDir: options.stateDir,
-    sessionId: options.sessionId,
-    resolvConfPath: options.resolvConfPath,
-    replaceSymlink: options.replaceSymlink,
-    log,
-  });
+  const clusterDns = await clusterDnsAddress(options.client, options.serviceCidrs);
+  const clusterForwarder = clusterDns ? createClusterForwarder(options.dialer, clusterDns) : undefined;
+  let resolver: SystemResolver;
+  let clusterDomain: string;
+  let searchDomains: string[];
+  try {
+    clusterDomain = await clusterDomainOf(clusterForwarder, options.serviceCidrs, clusterDns, log, options.warn);
+    searchDomains = namespaceSearchDomains(options.namespace, clusterDomain);
+    resolver = await SystemResolver.choose(options.mode, {
+      device: options.device,
+      dnsAddress: options.dnsAddress,
+      clusterDomain,
+      searchDomains,
+      routingDomains: reverseZones,
+      stateDir: options.stateDir,
+      sessionId: options.sessionId,
+      resolvConfPath: options.resolvConfPath,
+      replaceSymlink: options.replaceSymlink,
+      log,
+    });
+  } catch (err) {
+    clusterForwarder?.close();
+    throw err;
+  }
   const records = ClusterRecords.fromInformers(options.client, {
-    clusterDomain: CLUSTER_DOMAIN,
+    clusterDomain,
     namespaces: 'all',
     fallbackNamespace: options.namespace,
     onError: (err) => log.debug('DNS watch', { error: err }),
   });
-  const clusterDns = await clusterDnsAddress(options.client, options.serviceCidrs);
+  // The forwarder that asked for the domain serves the queries (its tunnel stream is already open).
   const server = createSessionDnsServer({
     records,
-    ...(clusterDns ? { clusterForwarder: createClusterForwarder(options.dialer, clusterDns) } : {}),
+    ...(clusterForwarder ? { clusterForwarder } : {}),
     clusterReverseZones: reverseZones,
   });
-  log.info('DNS server ready', { address: options.dnsAddress, clusterDns, mode: resolver.mode });
+  log.info('DNS server ready', { address: options.dnsAddress, clusterDns, clusterDomain, mode: resolver.mode });
   return {
     mode: resolver.mode,
+    clusterDomain,
     searchDomains,
     dialer: createDnsDialer(options.dialer, server, options.dnsAddress),
     async apply(journal) {

@@ -240,6 +240,7 @@ export class Session {
       resolvConfPath: o.resolvConfPath,
       replaceSymlink: o.dnsReplaceSymlink,
       log,
+      warn: (m) => this.warn(m),
     });
     this.#stack = startStack(device, this.#dns.dialer, network);
     await routes.configureLink(device.mtu);
@@ -267,6 +268,7 @@ export class Session {
       client,
       dialer: this.#relay.dialer,
       dnsAddress: this.#dns.mode === 'off' ? undefined : network.dnsAddress,
+      clusterDomain: this.#dns.clusterDomain,
       viaKernel: !o.netns,
       signal: this.#hooks.signal,
     });
@@ -343,6 +345,7 @@ export class Session {
       dns: {
         mode: this.#dns?.mode ?? 'off',
         server: this.#dns && this.#dns.mode !== 'off' ? (this.#network?.dnsAddress ?? null) : null,
+        clusterDomain: this.#dns?.clusterDomain ?? null,
         searchDomains: this.#dns?.searchDomains ?? [],
       },
       relayPod: this.#relay?.podName ?? '',

@@ -66,7 +66,13 @@ export interface SessionSummary {
   device: string;
   routes: RouteInfo[];
   excluded: { cidr: string; reason: string }[];
-  dns: { mode: Exclude<DnsMode, 'auto'>; server: string | null; searchDomains: string[] };
+  dns: {
+    mode: Exclude<DnsMode, 'auto'>;
+    server: string | null;
+    /** As the cluster DNS named it; null with DNS off. */
+    clusterDomain: string | null;
+    searchDomains: string[];
+  };
   relayPod: string;
   socket: string;
   logFile: string;

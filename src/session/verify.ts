@@ -91,11 +91,11 @@ async function dialerConnect(
   }
 }
 
-async function checkDns(address: string): Promise<void> {
+async function checkDns(address: string, clusterDomain: string): Promise<void> {
   const resolver = new Resolver({ timeout: 2000, tries: 2 });
   resolver.setServers([address]);
   try {
-    await resolver.resolve4('kubernetes.default.svc.cluster.local');
+    await resolver.resolve4(`kubernetes.default.svc.${clusterDomain}`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // An authoritative "no such name" is an answer: the server is reachable.
@@ -109,6 +109,8 @@ export interface VerifyOptions {
   dialer: Dialer;
   /** The in-TUN DNS server, when DNS is on. */
   dnsAddress?: string | undefined;
+  /** The zone that server answers (default cluster.local). */
+  clusterDomain?: string | undefined;
   /** Connect through the kernel (false: the TUN is in another namespace). */
   viaKernel: boolean;
   signal?: AbortSignal | undefined;
@@ -154,7 +156,7 @@ export async function verifyTraffic(options: VerifyOptions): Promise<string> {
     parts.push('tunnel up (no Service in the namespace to try)');
   }
   if (options.dnsAddress && options.viaKernel) {
-    await checkDns(options.dnsAddress);
+    await checkDns(options.dnsAddress, options.clusterDomain ?? 'cluster.local');
     parts.push(`DNS answers at ${options.dnsAddress}`);
   }
   return `${parts.join(', ')} in ${Date.now() - started} ms`;

@@ -1,12 +1,12 @@
 // Cluster domain detection: the PTR of the kubernetes Service's address,
-// asked of the cluster DNS through the Dialer; and a pod's resolv.conf.
+// asked of the cluster DNS through the Dialer; and resolv.conf parsing.
 import t from 'tap';
 import { detectClusterDomain } from '../../src/dns/cluster-domain.js';
 import { createClusterForwarder } from '../../src/dns/cluster-forwarder.js';
-import { clusterDnsFromPodResolvConf, parseResolvConf } from '../../src/dns/resolv-conf.js';
+import { parseResolvConf } from '../../src/dns/resolv-conf.js';
 import { DnsServer } from '../../src/dns/server.js';
 import { buildZone } from '../../src/dns/zone.js';
-import { LoopbackDialer } from './fake-dns.js';
+import { LoopbackDialer, startFakeDns } from './fake-dns.js';
 import { service } from './fixtures.js';
 
 t.test('the PTR of kubernetes.default names the domain, whatever it is', async (t) => {
@@ -28,17 +28,24 @@ t.test('the PTR of kubernetes.default names the domain, whatever it is', async (
   t.equal(
     await detectClusterDomain(forwarder, ['not-an-ip', '10.100.9.9', '10.100.0.1']),
     'k8s.corp',
-    'tries each in turn',
+    'asks each; the first in order with an answer wins',
   );
 });
 
-t.test('a pod resolv.conf gives the cluster DNS address and domain', async (t) => {
-  const pod = 'search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n';
-  t.same(clusterDnsFromPodResolvConf(pod), { nameservers: ['10.96.0.10'], clusterDomain: 'cluster.local' });
-  t.same(clusterDnsFromPodResolvConf('nameserver 10.0.0.10\n'), {
-    nameservers: ['10.0.0.10'],
-    clusterDomain: undefined,
+t.test('a cluster DNS that does not answer costs one timeout, not one per address', async (t) => {
+  const silent = await startFakeDns(() => 'silent');
+  t.teardown(() => silent.close());
+  const forwarder = createClusterForwarder(new LoopbackDialer({ '10.100.0.10:53': silent.tcpPort }), '10.100.0.10', {
+    timeoutMs: 500,
   });
+  t.teardown(() => forwarder.close());
+  const started = Date.now();
+  t.equal(await detectClusterDomain(forwarder, ['10.100.0.1', '10.100.0.10', '10.101.0.1']), undefined);
+  const took = Date.now() - started;
+  t.ok(took < 1200, `asked at once: ${took} ms for three addresses with a 500 ms timeout`);
+});
+
+t.test('resolv.conf: last of search/domain wins, bad nameservers skipped, unknown lines kept', async (t) => {
   const conf = parseResolvConf(
     'domain a.example\n; comment\nnameserver fe80::1%eth0\nnameserver bogus\nsortlist 10.0.0.0/8\noptions edns0\noptions rotate\n',
   );

@@ -38,7 +38,7 @@ t.test('--also-proxy (CIDR and host name), --dns off, kvpn logs', async (t) => {
     { cidr: '10.244.0.0/16', source: 'pod' },
     { cidr: `${postgresIp}/32`, source: 'also-proxy' },
   ]);
-  t.same(s.dns, { mode: 'off', server: null, searchDomains: [] });
+  t.same(s.dns, { mode: 'off', server: null, clusterDomain: null, searchDomains: [] });
   t.ok(before.resolvConf === (await snapshot(cluster, kvpn)).resolvConf, 'resolv.conf untouched');
   const byIp = await laptop(cluster, 'curl', ['-sS', '-m', '10', `http://${await cluster.serviceIp('echo')}/`]);
   t.match(byIp.stdout, /^echo-/, 'IP addresses work without DNS');
