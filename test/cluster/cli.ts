@@ -12,7 +12,7 @@ import { sweepWorld } from './network/sweep.js';
 
 function usage(): never {
   process.stderr.write(
-    'usage: npm run cluster -- up [--nodes N] [--no-service-cidr-api] | down [--all] [ID...] | status\n',
+    'usage: npm run cluster -- up [--nodes N] [--no-service-cidr-api] [--cluster-domain D] | down [--all] [ID...] | status\n',
   );
   process.exit(2);
 }
@@ -20,13 +20,18 @@ function usage(): never {
 async function up(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { nodes: { type: 'string', default: '2' }, 'no-service-cidr-api': { type: 'boolean', default: false } },
+    options: {
+      nodes: { type: 'string', default: '2' },
+      'no-service-cidr-api': { type: 'boolean', default: false },
+      'cluster-domain': { type: 'string' },
+    },
   });
   const t0 = performance.now();
   const { state, daemon } = await launchWorld({
     owner: 'cli',
     nodes: Number(values.nodes),
     serviceCidrApi: !values['no-service-cidr-api'],
+    ...(values['cluster-domain'] ? { clusterDomain: values['cluster-domain'] } : {}),
   });
   daemon.stdout?.destroy();
   daemon.unref();
@@ -36,6 +41,7 @@ async function up(args: string[]): Promise<void> {
   const lines = [
     `test world ${state.id} is up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     `  API server   ${state.apiServerUrl} (inside the laptop namespace)`,
+    `  domain       ${state.clusterDomain} (e.g. echo.default.svc.${state.clusterDomain})`,
     `  contexts     staging (namespace default, token), admin (client cert), staging-exec (exec plugin),`,
     `               no-portforward (ServiceAccount token, namespace default, all of docs/rbac.md but pods/portforward)`,
     `  pods         ${pods.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.podIP}`).join(', ')}`,

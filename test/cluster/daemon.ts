@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ControlServer } from './control-server.js';
 import { sweepWorld } from './network/sweep.js';
 import { World } from './world.js';
-import { WorldLayout } from './world-config.js';
+import { DEFAULT_CLUSTER_DOMAIN, WorldLayout } from './world-config.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '2' },
     'service-cidr-api': { type: 'string', default: 'true' },
     'restart-backoff-ms': { type: 'string', default: '1000' },
+    'cluster-domain': { type: 'string', default: DEFAULT_CLUSTER_DOMAIN },
     'ready-timeout-ms': { type: 'string', default: '30000' },
   },
 });
@@ -36,6 +37,7 @@ const world = new World(
     nodes: Number(values.nodes),
     serviceCidrApi: values['service-cidr-api'] !== 'false',
     restartBackoffMs: Number(values['restart-backoff-ms']),
+    clusterDomain: values['cluster-domain'] ?? DEFAULT_CLUSTER_DOMAIN,
     owner,
     readyTimeoutMs: Number(values['ready-timeout-ms']),
   },

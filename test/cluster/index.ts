@@ -22,7 +22,7 @@ import { type LaunchOptions, launchWorld } from './launcher.js';
 import { run } from './network/shell.js';
 import { sweepWorld } from './network/sweep.js';
 import {
-  CLUSTER_DOMAIN,
+  DEFAULT_CLUSTER_DOMAIN,
   DNS_SERVICE_IP,
   POD_CIDR,
   SERVICE_CIDR,
@@ -36,7 +36,7 @@ import {
 export type { ContextName } from './kubeconfig.js';
 export type { LaunchOptions as ClusterOptions } from './launcher.js';
 export {
-  CLUSTER_DOMAIN,
+  DEFAULT_CLUSTER_DOMAIN,
   DNS_SERVICE_IP,
   POD_CIDR,
   SERVICE_CIDR,
@@ -82,7 +82,8 @@ export class Cluster {
   readonly serviceCidr = SERVICE_CIDR;
   readonly podCidr = POD_CIDR;
   readonly dnsServiceIp = DNS_SERVICE_IP;
-  readonly clusterDomain = CLUSTER_DOMAIN;
+  /** cluster.local unless the world was started with another (ClusterOptions.clusterDomain). */
+  readonly clusterDomain: string;
   readonly upstreamDnsIp = UPSTREAM_DNS_IP;
   /** A name only the laptop's upstream resolver knows, and its address. */
   readonly upstreamTestName = UPSTREAM_TEST_NAME;
@@ -101,6 +102,7 @@ export class Cluster {
     this.laptop = { name: state.laptopNetns, path: `/run/netns/${state.laptopNetns}` };
     this.apiServerUrl = state.apiServerUrl;
     this.apiServerPort = state.apiServerPort;
+    this.clusterDomain = state.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
     this.#daemon = daemon;
     this.#layout = new WorldLayout(state.id, state.dir.slice(0, -state.id.length - 1));
   }

@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './network/shell.js';
 import { sweepWorld } from './network/sweep.js';
-import { isWorldId, newWorldId, WORLD_PREFIX, WORLDS_ROOT, WorldLayout, type WorldState } from './world-config.js';
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  isClusterDomain,
+  isWorldId,
+  newWorldId,
+  WORLD_PREFIX,
+  WORLDS_ROOT,
+  WorldLayout,
+  type WorldState,
+} from './world-config.js';
 
 const STARTING_GRACE_MS = 60_000;
 const DAEMON = fileURLToPath(new URL('./daemon.ts', import.meta.url));
@@ -20,6 +29,8 @@ export interface LaunchOptions {
   serviceCidrApi?: boolean;
   /** First restart back-off of crashed containers after the first (default 1000 ms). */
   restartBackoffMs?: number;
+  /** The cluster domain (default cluster.local), as a kubelet's --cluster-domain: DNS zone, pod resolv.conf, names. */
+  clusterDomain?: string;
   owner?: 'cli' | 'test';
   readyTimeoutMs?: number;
   root?: string;
@@ -58,6 +69,8 @@ const STAND_IN_MALLOC_ENV = {
 };
 
 export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
+  const clusterDomain = opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+  if (!isClusterDomain(clusterDomain)) throw new Error(`"${clusterDomain}" is not a cluster domain (DNS labels)`);
   const id = newWorldId();
   const layout = new WorldLayout(id, opts.root);
   const owner = opts.owner ?? 'test';
@@ -80,6 +93,8 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
     String(opts.serviceCidrApi ?? true),
     '--restart-backoff-ms',
     String(opts.restartBackoffMs ?? 1000),
+    '--cluster-domain',
+    clusterDomain,
     '--ready-timeout-ms',
     String(opts.readyTimeoutMs ?? 30_000),
   ];

@@ -3,7 +3,7 @@
 // echo (HTTP 80, 2 pods), postgres (5432), headless peers (3 pods),
 // udp-echo (UDP 9000), ext (ExternalName → echo), shop/web (HTTP 80).
 import type { KObject } from './apiserver/objects.js';
-import { CLUSTER_DOMAIN, DNS_SERVICE_IP, KUBERNETES_SERVICE_IP } from './world-config.js';
+import { DNS_SERVICE_IP, KUBERNETES_SERVICE_IP } from './world-config.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are JSON
 type Json = any;
@@ -84,6 +84,7 @@ export function worldManifests(
   dnsZoneDir: string,
   serviceCidr: string,
   withServiceCidrApi: boolean,
+  clusterDomain: string,
 ): Manifest[] {
   const appVolume = (cm: string): Json => ({ name: 'app', configMap: { name: cm } });
   const echoSpec = (prefix: string): Json => ({
@@ -222,7 +223,7 @@ export function worldManifests(
       volumes: [{ name: 'app', configMap: { name: 'udp-echo-app' } }],
       terminationGracePeriodSeconds: 2,
     }),
-    service('default', 'ext', { type: 'ExternalName', externalName: `echo.default.svc.${CLUSTER_DOMAIN}` }),
+    service('default', 'ext', { type: 'ExternalName', externalName: `echo.default.svc.${clusterDomain}` }),
     service('shop', 'web', {
       selector: { app: 'web' },
       ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],

@@ -49,7 +49,7 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
   return { cert: await readFile(crt, 'utf8'), key: await readFile(key, 'utf8') };
 }
 
-export async function createPki(dir: string): Promise<WorldPki> {
+export async function createPki(dir: string, clusterDomain: string): Promise<WorldPki> {
   await mkdir(dir, { recursive: true });
   await run('openssl', [
     'req',
@@ -74,7 +74,7 @@ export async function createPki(dir: string): Promise<WorldPki> {
       dir,
       'apiserver',
       '/CN=kube-apiserver',
-      'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n',
+      `subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.${clusterDomain}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`,
     ),
     issue(
       dir,

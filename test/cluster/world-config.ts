@@ -15,7 +15,13 @@ export const POD_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 export const DNS_SERVICE_IP = '10.96.0.10';
-export const CLUSTER_DOMAIN = 'cluster.local';
+/** A world's cluster domain unless it is started with another (startCluster({ clusterDomain })). */
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
+/** A cluster domain the stand-in accepts: lower-case DNS labels, as the kubelet's --cluster-domain. */
+export function isClusterDomain(s: string): boolean {
+  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(s) && s.length <= 200;
+}
 /** Node addresses on the fabric bridge that joins the nodes (like kind's docker network). */
 export const NODE_NET_PREFIX = '172.18.0';
 /** The laptop's "system resolver" (its upstream DNS) and a name it knows. */
@@ -101,5 +107,7 @@ export interface WorldState {
   laptopNetns: string;
   apiServerUrl: string;
   apiServerPort: number;
+  /** What every name in the world ends with: cluster DNS zone, pod resolv.conf, certificates. */
+  clusterDomain: string;
   startedAt: string;
 }

@@ -29,7 +29,6 @@ import { WorldNetwork } from './network/topology.js';
 import { createPki } from './pki.js';
 import { buildPrograms } from './programs/build.js';
 import {
-  CLUSTER_DOMAIN,
   SERVICE_CIDR,
   UPSTREAM_DNS_IP,
   UPSTREAM_TEST_IP,
@@ -42,6 +41,8 @@ export interface WorldOptions {
   nodes: number;
   serviceCidrApi: boolean;
   restartBackoffMs: number;
+  /** Every name in the world ends with it (cluster DNS zone, pod resolv.conf, certificates). */
+  clusterDomain: string;
   owner: 'cli' | 'test';
   readyTimeoutMs: number;
 }
@@ -71,7 +72,7 @@ export class World {
     this.opts = opts;
     this.log = log;
     this.#serviceCidrApi = opts.serviceCidrApi;
-    this.network = new WorldNetwork(layout, opts.nodes);
+    this.network = new WorldNetwork(layout, opts.nodes, opts.clusterDomain);
     this.table = new ResourceTable((r) => r.resource !== 'servicecidrs' || this.#serviceCidrApi);
     this.rest = new Rest(this.store, this.admission);
     this.events = new EventRecorder(this.store);
@@ -91,7 +92,7 @@ export class World {
     await mkdir(L.dnsRecordsDir, { recursive: true });
     const [, pki, programs, pgTemplate] = await Promise.all([
       this.network.create(),
-      createPki(L.pkiDir),
+      createPki(L.pkiDir, this.opts.clusterDomain),
       buildPrograms(L.programsDir),
       ensurePgTemplate(),
     ]);
@@ -117,7 +118,7 @@ export class World {
     this.kubelet = kubelet;
     kubelet.registerNodes();
 
-    const zoneWriter = new DnsZoneWriter(this.store, L.dnsRecordsDir);
+    const zoneWriter = new DnsZoneWriter(this.store, L.dnsRecordsDir, this.opts.clusterDomain);
     this.kubeProxy = new KubeProxy(
       this.store,
       this.network.nodes.map((n) => n.netns),
@@ -133,7 +134,7 @@ export class World {
     ];
     this.#controllers = controllers;
     const [echo, udpEcho] = await Promise.all([readFile(programs.echo, 'utf8'), readFile(programs.udpEcho, 'utf8')]);
-    for (const m of worldManifests({ echo, udpEcho }, L.dnsRecordsDir, SERVICE_CIDR, true)) {
+    for (const m of worldManifests({ echo, udpEcho }, L.dnsRecordsDir, SERVICE_CIDR, true, this.opts.clusterDomain)) {
       this.rest.createObject(this.table.byKey(m.key), m.object, false);
     }
     const kubeEp = kubernetesEndpoints(L.nodeIp(0));
@@ -176,6 +177,7 @@ export class World {
       laptopNetns: L.laptopNetns,
       apiServerUrl: url,
       apiServerPort: port,
+      clusterDomain: this.opts.clusterDomain,
       startedAt: new Date().toISOString(),
     };
   }
@@ -196,7 +198,7 @@ export class World {
     await new Promise<void>((resolve) => this.#upstreamHttp?.listen(80, UPSTREAM_TEST_IP, resolve));
     await writeFile(
       `/etc/netns/${this.layout.laptopNetns}/resolv.conf`,
-      `# kvpn test world: the laptop's system resolver (upstream DNS, knows ${UPSTREAM_TEST_NAME}, not ${CLUSTER_DOMAIN})\nnameserver ${UPSTREAM_DNS_IP}\noptions edns0\n`,
+      `# kvpn test world: the laptop's system resolver (upstream DNS, knows ${UPSTREAM_TEST_NAME}, not ${this.opts.clusterDomain})\nnameserver ${UPSTREAM_DNS_IP}\noptions edns0\n`,
     );
   }
 

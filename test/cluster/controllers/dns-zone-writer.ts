@@ -4,16 +4,17 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from '../apiserver/store.js';
 import { clusterZone } from '../dns/zone.js';
-import { CLUSTER_DOMAIN } from '../world-config.js';
 import { Reconciler } from './reconciler.js';
 
 export class DnsZoneWriter extends Reconciler {
   #dir: string;
+  readonly #clusterDomain: string;
   #last = '';
 
-  constructor(store: Store, dir: string) {
+  constructor(store: Store, dir: string, clusterDomain: string) {
     super(store, ['services', 'discovery.k8s.io/endpointslices']);
     this.#dir = dir;
+    this.#clusterDomain = clusterDomain;
   }
 
   get path(): string {
@@ -24,7 +25,7 @@ export class DnsZoneWriter extends Reconciler {
     const zone = clusterZone(
       this.store.list('services'),
       this.store.list('discovery.k8s.io/endpointslices'),
-      CLUSTER_DOMAIN,
+      this.#clusterDomain,
     );
     const text = JSON.stringify(zone);
     if (text === this.#last) return;

@@ -94,7 +94,7 @@ export class PodRuntime {
     this.#sandbox = await this.#deps.network.addPod(this.node, this.name, this.namespace, hostname, spec.subdomain);
     if (this.#destroyed) return;
     await mkdir(join(this.dir, 'logs'), { recursive: true });
-    await writeFile(join(this.dir, 'resolv.conf'), podResolvConf(this.namespace));
+    await writeFile(join(this.dir, 'resolv.conf'), podResolvConf(this.namespace, this.#deps.network.clusterDomain));
     await writeFile(join(this.dir, 'hosts'), `127.0.0.1\tlocalhost\n${this.#sandbox.ip}\t${hostname}\n`);
     this.#sandboxReady = true;
     this.#publish();

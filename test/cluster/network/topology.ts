@@ -7,7 +7,7 @@
 // Nodes route each other's pod /24 over the fabric; Service rules live in
 // every node (network/service-rules.ts). The laptop has no link to any of it.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { CLUSTER_DOMAIN, DNS_SERVICE_IP, SERVICE_CIDR, type WorldLayout } from '../world-config.js';
+import { DNS_SERVICE_IP, SERVICE_CIDR, type WorldLayout } from '../world-config.js';
 import { PodIpAllocator } from './ipam.js';
 import { ipIn, run, sysctl } from './shell.js';
 
@@ -34,10 +34,13 @@ async function addNetns(name: string): Promise<void> {
 export class WorldNetwork {
   readonly layout: WorldLayout;
   readonly nodes: NodeNet[] = [];
+  /** Pods' resolv.conf search list and hostnames end with it. */
+  readonly clusterDomain: string;
   #podSeq = 0;
 
-  constructor(layout: WorldLayout, nodeCount: number) {
+  constructor(layout: WorldLayout, nodeCount: number, clusterDomain: string) {
     this.layout = layout;
+    this.clusterDomain = clusterDomain;
     for (let i = 0; i < nodeCount; i++) {
       this.nodes.push({
         index: i,
@@ -104,8 +107,8 @@ export class WorldNetwork {
       await ipIn(netns, 'route', 'add', 'default', 'via', node.ips.gateway);
       const etc = `/etc/netns/${netns}`;
       await mkdir(etc, { recursive: true });
-      await writeFile(`${etc}/resolv.conf`, podResolvConf(podNamespace));
-      const fqdn = subdomain ? `${hostname}.${subdomain}.${podNamespace}.svc.${CLUSTER_DOMAIN}` : undefined;
+      await writeFile(`${etc}/resolv.conf`, podResolvConf(podNamespace, this.clusterDomain));
+      const fqdn = subdomain ? `${hostname}.${subdomain}.${podNamespace}.svc.${this.clusterDomain}` : undefined;
       await writeFile(`${etc}/hosts`, podHosts(ip, hostname, fqdn));
     } catch (err) {
       node.ips.release(ip);
@@ -128,9 +131,10 @@ export class WorldNetwork {
   }
 }
 
-export function podResolvConf(namespace: string): string {
+/** What a kubelet writes for a pod with dnsPolicy ClusterFirst (its --cluster-dns, --cluster-domain). */
+export function podResolvConf(namespace: string, clusterDomain: string): string {
   return [
-    `search ${namespace}.svc.${CLUSTER_DOMAIN} svc.${CLUSTER_DOMAIN} ${CLUSTER_DOMAIN}`,
+    `search ${namespace}.svc.${clusterDomain} svc.${clusterDomain} ${clusterDomain}`,
     `nameserver ${DNS_SERVICE_IP}`,
     'options ndots:5',
     '',
