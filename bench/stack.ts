@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openTun } from '../src/tun/device.js';
-import { DirectDialer } from '../src/tun/stack/direct-dialer.js';
-import { Stack } from '../src/tun/stack/stack.js';
+import { Stack } from '../src/tun/stack/index.js';
+import { DirectDialer } from '../test/helpers/direct-dialer.js';
 import { NetNs, vethPair } from '../test/helpers/netns.js';
 import type { BenchReport } from './report.js';
 

@@ -60,38 +60,52 @@ export interface DialOutcome extends ProxyStatus {
   status: number;
 }
 
-/** What a failed dial of the relay's socket means, from the OS error code. */
+/**
+ * What a failed dial means, by the OS error of the relay's socket: the one table
+ * for it (test/helpers/direct-dialer.ts uses it too, so tests see what a dial in
+ * the cluster would give). The client turns the type into the stack's answer
+ * (src/tunnel/dial-failure.ts): a refusal is a RST, a destination that is not
+ * there is ICMP unreachable, a timeout is silence (the app's kernel retries the
+ * SYN). The comments say what produces each code on Linux.
+ */
+const SOCKET_ERRORS: Readonly<Record<string, Omit<DialOutcome, 'details'>>> = {
+  // The target answered the SYN with a RST (nothing listens), or ICMP port unreachable.
+  ECONNREFUSED: { status: 502, error: 'connection_refused' },
+  // The kernel's SYN retries ran out.
+  ETIMEDOUT: { status: 504, error: 'connection_timeout' },
+  // ICMP host unreachable or administratively prohibited (a NetworkPolicy that
+  // rejects), or no neighbour answered (a pod that is gone).
+  EHOSTUNREACH: { status: 502, error: 'destination_unavailable' },
+  // ICMP "destination host unknown" (RFC 1122 §3.2.2.1).
+  EHOSTDOWN: { status: 502, error: 'destination_unavailable' },
+  // No route from the relay's pod, or ICMP network unreachable.
+  ENETUNREACH: { status: 502, error: 'destination_ip_unroutable' },
+  // The pod's interface toward the destination is down: nothing there can be reached.
+  ENETDOWN: { status: 502, error: 'destination_ip_unroutable' },
+  // No usable local address or port toward the destination: an IPv6 target from a
+  // pod without IPv6, or every local port toward that address and port in use.
+  EADDRNOTAVAIL: { status: 502, error: 'destination_ip_unroutable' },
+  // A local rule refused the packet: netfilter in the pod's namespace (EPERM),
+  // a broadcast address or a security module (EACCES). Like a reject on the
+  // way, the app should hear "prohibited", not "refused".
+  EACCES: { status: 502, error: 'destination_ip_prohibited' },
+  EPERM: { status: 502, error: 'destination_ip_prohibited' },
+  // Resolving a name target (dns.lookup / c-ares codes).
+  ENOTFOUND: { status: 502, error: 'dns_error', rcode: 'NXDOMAIN' },
+  ENODATA: { status: 502, error: 'dns_error', rcode: 'NXDOMAIN' },
+  ESERVFAIL: { status: 502, error: 'dns_error', rcode: 'SERVFAIL' },
+  EREFUSED: { status: 502, error: 'dns_error', rcode: 'REFUSED' },
+  EAI_AGAIN: { status: 504, error: 'dns_timeout' },
+  ETIMEOUT: { status: 504, error: 'dns_timeout' },
+  // The connection broke while it was being set up.
+  ECONNRESET: { status: 502, error: 'connection_terminated' },
+  EPIPE: { status: 502, error: 'connection_terminated' },
+};
+
+/** What a failed dial of the relay's socket means, from the OS error code (see SOCKET_ERRORS). */
 export function classifySocketError(code: string | undefined, message: string): DialOutcome {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return { status: 502, error: 'connection_refused', details: message };
-    case 'ETIMEDOUT':
-      return { status: 504, error: 'connection_timeout', details: message };
-    case 'EHOSTUNREACH':
-    case 'EHOSTDOWN':
-      return { status: 502, error: 'destination_unavailable', details: message };
-    case 'ENETUNREACH':
-    case 'ENETDOWN':
-    case 'EADDRNOTAVAIL':
-      return { status: 502, error: 'destination_ip_unroutable', details: message };
-    case 'EACCES':
-    case 'EPERM':
-      return { status: 502, error: 'destination_ip_prohibited', details: message };
-    case 'ENOTFOUND':
-    case 'ENODATA':
-      return { status: 502, error: 'dns_error', rcode: 'NXDOMAIN', details: message };
-    case 'ESERVFAIL':
-    case 'EREFUSED':
-      return { status: 502, error: 'dns_error', rcode: code.slice(1), details: message };
-    case 'EAI_AGAIN':
-    case 'ETIMEOUT':
-      return { status: 504, error: 'dns_timeout', details: message };
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return { status: 502, error: 'connection_terminated', details: message };
-    default:
-      return { status: 502, error: 'proxy_internal_error', details: message };
-  }
+  const known = code !== undefined && Object.hasOwn(SOCKET_ERRORS, code) ? SOCKET_ERRORS[code] : undefined;
+  return { ...(known ?? { status: 502, error: 'proxy_internal_error' }), details: message };
 }
 
 /** `kvpn-relay; error=connection_refused; details="…"` (an RFC 8941 list member). */

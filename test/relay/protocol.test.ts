@@ -27,25 +27,39 @@ t.test('proxy-status round-trips error, rcode and quoted details', async (t) => 
 });
 
 t.test('socket errors map to RFC 9209 types and then to the stack answer', async (t) => {
-  const cases: [string, number, string, string][] = [
+  // Every code of the relay's table (docs/protocol.md): refused → RST, a destination
+  // that is not there → ICMP unreachable, a timeout → silence, the rest → RST.
+  const cases: [string, number, string, string, string?][] = [
     ['ECONNREFUSED', 502, 'connection_refused', 'refused'],
-    ['EHOSTUNREACH', 502, 'destination_unavailable', 'unreachable'],
-    ['ENETUNREACH', 502, 'destination_ip_unroutable', 'unreachable'],
     ['ETIMEDOUT', 504, 'connection_timeout', 'timeout'],
-    ['ENOTFOUND', 502, 'dns_error', 'unreachable'],
+    ['EHOSTUNREACH', 502, 'destination_unavailable', 'unreachable'],
+    ['EHOSTDOWN', 502, 'destination_unavailable', 'unreachable'],
+    ['ENETUNREACH', 502, 'destination_ip_unroutable', 'unreachable'],
+    ['ENETDOWN', 502, 'destination_ip_unroutable', 'unreachable'],
+    ['EADDRNOTAVAIL', 502, 'destination_ip_unroutable', 'unreachable'],
+    ['EACCES', 502, 'destination_ip_prohibited', 'unreachable'],
+    ['EPERM', 502, 'destination_ip_prohibited', 'unreachable'],
+    ['ENOTFOUND', 502, 'dns_error', 'unreachable', 'NXDOMAIN'],
+    ['ENODATA', 502, 'dns_error', 'unreachable', 'NXDOMAIN'],
+    ['ESERVFAIL', 502, 'dns_error', 'unreachable', 'SERVFAIL'],
+    ['EREFUSED', 502, 'dns_error', 'unreachable', 'REFUSED'],
     ['EAI_AGAIN', 504, 'dns_timeout', 'timeout'],
+    ['ETIMEOUT', 504, 'dns_timeout', 'timeout'],
     ['ECONNRESET', 502, 'connection_terminated', 'error'],
+    ['EPIPE', 502, 'connection_terminated', 'error'],
     ['EMFILE', 502, 'proxy_internal_error', 'error'],
+    ['toString', 502, 'proxy_internal_error', 'error'],
   ];
-  for (const [code, status, error, reason] of cases) {
+  for (const [code, status, error, reason, rcode] of cases) {
     const outcome = classifySocketError(code, 'x');
-    t.same([outcome.status, outcome.error], [status, error], code);
+    t.same([outcome.status, outcome.error, outcome.rcode, outcome.details], [status, error, rcode, 'x'], code);
     t.equal(
       dialFailureReason(outcome.status, parseProxyStatus(formatProxyStatus(outcome))),
       reason,
       `${code} → ${reason}`,
     );
   }
+  t.same(classifySocketError(undefined, 'y'), { status: 502, error: 'proxy_internal_error', details: 'y' }, 'no code');
   t.equal(dialFailureReason(504, undefined), 'timeout', 'a bare 504 is a timeout');
   t.equal(dialFailureReason(407, undefined), 'error');
 });

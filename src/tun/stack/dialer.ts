@@ -1,6 +1,7 @@
 // The dialer is what the stack hands terminated connections to. In
-// production it is the tunnel to the cluster (src/proxy); tests and
-// benchmarks use DirectDialer, which connects to real local sockets.
+// production it is the tunnel to the cluster (src/tunnel); tests and
+// benchmarks use test/helpers/direct-dialer.ts, which connects to real
+// local sockets.
 //
 // Contract (DESIGN.md decision 4, "dial first"):
 // - dialTcp resolves with a connected Duplex only once the far side has

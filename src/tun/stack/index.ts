@@ -9,7 +9,6 @@
 // Everything a batch produces leaves in one device.writeBatch().
 export type { DatagramFlow, Dialer, DialFailureReason, DialRequest, Endpoint } from './dialer.js';
 export { DialError } from './dialer.js';
-export { DirectDialer, type DirectDialerOptions, dialReasonFor } from './direct-dialer.js';
 export { Stack, type StackOptions } from './stack.js';
 export { DROP_REASONS, type DropReason, type StackStats } from './stats.js';
 export { DEFAULT_TCP_CONFIG, type TcpConfig } from './tcp/config.js';

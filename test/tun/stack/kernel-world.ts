@@ -5,8 +5,8 @@
 import type { Test } from 'tap';
 import { openTun, type TunDevice } from '../../../src/tun/device.js';
 import type { Dialer, Endpoint } from '../../../src/tun/stack/dialer.js';
-import { DirectDialer } from '../../../src/tun/stack/direct-dialer.js';
 import { Stack, type StackOptions } from '../../../src/tun/stack/stack.js';
+import { DirectDialer } from '../../helpers/direct-dialer.js';
 import { NetNs } from '../../helpers/netns.js';
 
 export const SERVICE_V4 = '10.200.0.5';

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { DialError, type Dialer, type DialRequest } from '../../../src/tun/stack/dialer.js';
-import { DirectDialer } from '../../../src/tun/stack/direct-dialer.js';
+import { DirectDialer } from '../../helpers/direct-dialer.js';
 import { isRoot } from '../../helpers/netns.js';
 import {
   defaultMap,

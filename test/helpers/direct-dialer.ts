@@ -5,7 +5,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { systemErrorCode } from '../../errors.js';
+import { systemErrorCode } from '../../src/errors.js';
+import { classifySocketError } from '../../src/relay/protocol.js';
 import {
   type DatagramFlow,
   DialError,
@@ -13,7 +14,8 @@ import {
   type DialFailureReason,
   type DialRequest,
   type Endpoint,
-} from './dialer.js';
+} from '../../src/tun/stack/index.js';
+import { dialFailureReason } from '../../src/tunnel/dial-failure.js';
 
 export type EndpointMap = (destination: Endpoint, request: DialRequest) => Endpoint | null;
 
@@ -25,22 +27,19 @@ export interface DirectDialerOptions {
   udpSendQueue?: number;
 }
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Shorter than a real dial's 30 s (src/tunnel/dialer.ts, and the relay's cap in
+ * src/relay/server/config.ts): a test's dead target should fail fast.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
 
-/** ECONNREFUSED → refused, EHOSTUNREACH/ENETUNREACH → unreachable, ETIMEDOUT → timeout. */
+/**
+ * The answer a dial through the relay would give for this socket error: the
+ * relay's table (classifySocketError), then the client's reading of it.
+ */
 export function dialReasonFor(err: unknown): DialFailureReason {
-  switch (systemErrorCode(err)) {
-    case 'ECONNREFUSED':
-      return 'refused';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'unreachable';
-    case 'ETIMEDOUT':
-      return 'timeout';
-    default:
-      return 'error';
-  }
+  const outcome = classifySocketError(systemErrorCode(err), err instanceof Error ? err.message : String(err));
+  return dialFailureReason(outcome.status, outcome);
 }
 
 export class DirectDialer implements Dialer {
@@ -51,7 +50,7 @@ export class DirectDialer implements Dialer {
   constructor(options: DirectDialerOptions) {
     const m = options.map;
     this.#map = typeof m === 'function' ? m : (d) => lookup(m, d);
-    this.#timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#udpQueue = options.udpSendQueue ?? 256;
   }
 

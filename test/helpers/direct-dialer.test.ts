@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import t from 'tap';
-import { DialError } from '../../../src/tun/stack/dialer.js';
-import { DirectDialer, dialReasonFor } from '../../../src/tun/stack/direct-dialer.js';
+import { DialError } from '../../src/tun/stack/index.js';
+import { DirectDialer, dialReasonFor } from './direct-dialer.js';
 
 const req = (address: string, port: number, signal = new AbortController().signal) => ({
   family: 4 as const,
@@ -10,14 +10,30 @@ const req = (address: string, port: number, signal = new AbortController().signa
   signal,
 });
 
-t.test('errno → dial failure reason', async (t) => {
-  const e = (code: string) => Object.assign(new Error(code), { code });
-  t.equal(dialReasonFor(e('ECONNREFUSED')), 'refused');
-  t.equal(dialReasonFor(e('EHOSTUNREACH')), 'unreachable');
-  t.equal(dialReasonFor(e('ENETUNREACH')), 'unreachable');
-  t.equal(dialReasonFor(e('ETIMEDOUT')), 'timeout');
-  t.equal(dialReasonFor(e('EPIPE')), 'error');
-});
+t.test(
+  'errno → the answer a dial through the relay gives (refused: RST, unreachable: ICMP, timeout: silence)',
+  async (t) => {
+    // Regression: this dialer had its own table, which answered EHOSTDOWN, ENETDOWN,
+    // EACCES and EPERM with a RST ("refused") where the relay answers ICMP unreachable.
+    const e = (code: string) => Object.assign(new Error(code), { code });
+    const cases: [string, string][] = [
+      ['ECONNREFUSED', 'refused'],
+      ['EHOSTUNREACH', 'unreachable'],
+      ['EHOSTDOWN', 'unreachable'],
+      ['ENETUNREACH', 'unreachable'],
+      ['ENETDOWN', 'unreachable'],
+      ['EADDRNOTAVAIL', 'unreachable'],
+      ['EACCES', 'unreachable'],
+      ['EPERM', 'unreachable'],
+      ['ETIMEDOUT', 'timeout'],
+      ['ECONNRESET', 'error'],
+      ['EPIPE', 'error'],
+      ['EMFILE', 'error'],
+    ];
+    for (const [code, reason] of cases) t.equal(dialReasonFor(e(code)), reason, code);
+    t.equal(dialReasonFor(new Error('no code')), 'error');
+  },
+);
 
 t.test('connects through the map; a closed port is refused; no mapping is unreachable', async (t) => {
   const server = createServer((s) => s.end('hi'));
