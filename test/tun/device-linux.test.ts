@@ -3,7 +3,10 @@ import t, { type Test } from 'tap';
 import { parseIp } from '../../src/net/ip.js';
 import { openTun, type TunDevice } from '../../src/tun/device.js';
 import { LinuxRouteTable } from '../../src/tun/routes-linux.js';
+import { IpProtocol } from '../../src/tun/wire/ip.js';
+import { Ipv4Packet } from '../../src/tun/wire/ipv4.js';
 import { buildUdpPacket } from '../../src/tun/wire/packet-builder.js';
+import { UdpPacket } from '../../src/tun/wire/udp.js';
 import { isRoot, NetNs } from '../helpers/netns.js';
 
 if (!isRoot()) {
@@ -29,8 +32,12 @@ function firstPacket(dev: TunDevice, match: (p: Uint8Array) => boolean): Promise
   });
 }
 
-const isUdpTo = (port: number) => (p: Uint8Array) =>
-  p[0] === 0x45 && p[9] === 17 && (((p[22] ?? 0) << 8) | (p[23] ?? 0)) === port;
+const isUdpTo = (port: number) => (p: Uint8Array) => {
+  const ip = new Ipv4Packet(p);
+  if (ip.checkLen() !== 0 || ip.version !== 4 || ip.protocol !== IpProtocol.Udp) return false;
+  const udp = new UdpPacket(ip.payload);
+  return udp.checkLen() === 0 && udp.dstPort === port;
+};
 
 t.test('a datagram routed into the TUN is read by the addon with its IP and UDP fields', async (t) => {
   const { ns, dev } = await tunInNamespace(t);

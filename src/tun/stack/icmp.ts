@@ -7,8 +7,10 @@
 import {
   buildIcmpv4Packet,
   buildIcmpv6Packet,
+  ICMP_HEADER_LEN,
   ICMPV4_ERROR_MAX_LEN,
   ICMPV6_ERROR_MAX_LEN,
+  ICMPV6_HEADER_LEN,
   Icmpv4Packet,
   Icmpv4Repr,
   Icmpv4Type,
@@ -17,8 +19,8 @@ import {
   Icmpv6Repr,
   Icmpv6Type,
   Icmpv6Unreachable,
-  pseudoHeaderSum,
-  verifyChecksum,
+  IPV4_HEADER_LEN,
+  IPV6_HEADER_LEN,
 } from '../wire/index.js';
 import type { DropReason } from './stats.js';
 
@@ -36,7 +38,7 @@ export function buildUnreachable(
   kind: UnreachableKind,
 ): Uint8Array {
   if (from.length === 4) {
-    const room = ICMPV4_ERROR_MAX_LEN - 20 - 8;
+    const room = ICMPV4_ERROR_MAX_LEN - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
     const repr = new Icmpv4Repr({
       kind: 'dst-unreachable',
       code: kind === 'port' ? Icmpv4Unreachable.PortUnreachable : Icmpv4Unreachable.HostUnreachable,
@@ -44,7 +46,7 @@ export function buildUnreachable(
     });
     return buildIcmpv4Packet(from, to, repr);
   }
-  const room = ICMPV6_ERROR_MAX_LEN - 40 - 8;
+  const room = ICMPV6_ERROR_MAX_LEN - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
   const repr = new Icmpv6Repr({
     kind: 'dst-unreachable',
     code: kind === 'port' ? Icmpv6Unreachable.PortUnreachable : Icmpv6Unreachable.AddressUnreachable,
@@ -71,20 +73,26 @@ export function buildEchoReply(
  * valid echo request, else why it is dropped (the caller checks that the
  * destination is one of ours).
  */
-export function readEchoRequest(
-  l4: Uint8Array,
-  src: Uint8Array,
-  dst: Uint8Array,
-): { ident: number; seqNo: number; data: Uint8Array } | DropReason {
-  if (l4.length < 8) return 'truncated';
-  const v4 = src.length === 4;
-  const ok = v4
-    ? verifyChecksum(l4, 0, l4.length)
-    : verifyChecksum(l4, 0, l4.length, pseudoHeaderSum(src, dst, 58, l4.length));
-  if (!ok) return 'checksum';
-  const type = l4[0] as number;
-  const isEcho = v4 ? type === Icmpv4Type.EchoRequest : type === Icmpv6Type.EchoRequest;
-  if (!isEcho || l4[1] !== 0) return 'icmpIgnored';
-  const view = v4 ? new Icmpv4Packet(l4) : new Icmpv6Packet(l4);
+export function readEchoRequest(l4: Uint8Array, src: Uint8Array, dst: Uint8Array): EchoRequest | DropReason {
+  if (src.length === 4) {
+    const view = new Icmpv4Packet(l4);
+    if (view.checkLen() !== 0) return 'truncated';
+    if (!view.verifyChecksum()) return 'checksum';
+    return echoFields(view, Icmpv4Type.EchoRequest);
+  }
+  const view = new Icmpv6Packet(l4);
+  if (view.checkLen() !== 0) return 'truncated';
+  if (!view.verifyChecksum(src, dst)) return 'checksum';
+  return echoFields(view, Icmpv6Type.EchoRequest);
+}
+
+interface EchoRequest {
+  ident: number;
+  seqNo: number;
+  data: Uint8Array;
+}
+
+function echoFields(view: Icmpv4Packet | Icmpv6Packet, echoRequestType: number): EchoRequest | DropReason {
+  if (view.msgType !== echoRequestType || view.code !== 0) return 'icmpIgnored';
   return { ident: view.echoIdent, seqNo: view.echoSeqNo, data: view.data };
 }

@@ -12,7 +12,21 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { parseIp } from '../../net/ip.js';
 import type { TunDevice } from '../device.js';
-import { findUpperLayer, IPV6_HEADER_LEN, Ipv4Packet, TcpPacket, TcpRepr, WireError } from '../wire/index.js';
+import {
+  findUpperLayer,
+  IPV4_DST_ADDR_OFFSET,
+  IPV4_SRC_ADDR_OFFSET,
+  IPV6_DST_ADDR_OFFSET,
+  IPV6_HEADER_LEN,
+  IPV6_SRC_ADDR_OFFSET,
+  IpProtocol,
+  Ipv4Packet,
+  Ipv6Packet,
+  ipVersion,
+  TcpPacket,
+  TcpRepr,
+  WireError,
+} from '../wire/index.js';
 import type { Dialer } from './dialer.js';
 import { FlowTable, flowHash } from './flow-table.js';
 import { buildEchoReply, readEchoRequest } from './icmp.js';
@@ -87,6 +101,7 @@ export class Stack {
   #closed = false;
   // Reused views: nothing is allocated per packet to parse headers.
   readonly #ip4 = new Ipv4Packet(NO_ADDR);
+  readonly #ip6 = new Ipv6Packet(NO_ADDR);
   readonly #tcpView = new TcpPacket(NO_ADDR);
   readonly #seg = new TcpRepr();
 
@@ -196,7 +211,7 @@ export class Stack {
 
   #input(pkt: Uint8Array, now: number): void {
     this.stats.packetsIn++;
-    const version = pkt.length > 0 ? (pkt[0] as number) >>> 4 : 0;
+    const version = ipVersion(pkt);
     let proto: number;
     let l4Start: number;
     let l4End: number;
@@ -221,17 +236,14 @@ export class Stack {
       proto = ip.protocol;
       l4Start = ip.headerLen;
       l4End = ip.totalLen;
-      srcOff = 12;
-      dstOff = 16;
+      srcOff = IPV4_SRC_ADDR_OFFSET;
+      dstOff = IPV4_DST_ADDR_OFFSET;
       addrLen = 4;
     } else if (version === 6) {
-      if (pkt.length < IPV6_HEADER_LEN) {
-        this.#drop('truncated');
-        return;
-      }
-      const payloadLen = ((pkt[4] as number) << 8) | (pkt[5] as number);
-      if (IPV6_HEADER_LEN + payloadLen > pkt.length) {
-        this.#drop('truncated');
+      const ip = this.#ip6.reset(pkt);
+      const r = ip.checkLen();
+      if (r !== 0) {
+        this.#drop(WIRE_DROP[r] as DropReason);
         return;
       }
       const upper = findUpperLayer(pkt);
@@ -241,29 +253,29 @@ export class Stack {
       }
       proto = upper >>> 16;
       l4Start = upper & 0xffff;
-      l4End = IPV6_HEADER_LEN + payloadLen;
-      srcOff = 8;
-      dstOff = 24;
+      l4End = IPV6_HEADER_LEN + ip.payloadLen;
+      srcOff = IPV6_SRC_ADDR_OFFSET;
+      dstOff = IPV6_DST_ADDR_OFFSET;
       addrLen = 16;
     } else {
       this.#drop('malformed');
       return;
     }
     switch (proto) {
-      case 6:
+      case IpProtocol.Tcp:
         this.#tcpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
         return;
-      case 17:
+      case IpProtocol.Udp:
         this.#udpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen, now);
         return;
-      case 1:
+      case IpProtocol.Icmp:
         if (addrLen === 4) {
           this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
           return;
         }
         this.#drop('unsupported');
         return;
-      case 58:
+      case IpProtocol.Icmpv6:
         if (addrLen === 16) {
           this.#icmpInput(pkt, pkt.subarray(l4Start, l4End), srcOff, dstOff, addrLen);
           return;

@@ -5,7 +5,6 @@ import { WireError } from './error.js';
 import { ICMP_HEADER_LEN, IcmpHeaderView } from './icmp-header.js';
 
 export { ICMP_HEADER_LEN } from './icmp-header.js';
-export const ICMPV4_PROTOCOL = 1;
 
 export const Icmpv4Type = { EchoReply: 0, DstUnreachable: 3, EchoRequest: 8, TimeExceeded: 11 } as const;
 export const Icmpv4Unreachable = {

@@ -4,9 +4,9 @@ import { readU32, writeU16, writeU32 } from './bytes.js';
 import { finishChecksum, pseudoHeaderSumV6, sumBytes, verifyChecksum } from './checksum.js';
 import { WireError } from './error.js';
 import { IcmpHeaderView } from './icmp-header.js';
+import { IpProtocol } from './ip.js';
 
 export const ICMPV6_HEADER_LEN = 8;
-export const ICMPV6_PROTOCOL = 58;
 export const Icmpv6Type = {
   DstUnreachable: 1,
   PacketTooBig: 2,
@@ -30,7 +30,7 @@ export class Icmpv6Packet extends IcmpHeaderView {
   }
   verifyChecksum(src: Uint8Array, dst: Uint8Array): boolean {
     const b = this.buffer;
-    return verifyChecksum(b, 0, b.length, pseudoHeaderSumV6(src, dst, ICMPV6_PROTOCOL, b.length));
+    return verifyChecksum(b, 0, b.length, pseudoHeaderSumV6(src, dst, IpProtocol.Icmpv6, b.length));
   }
   fillChecksum(src: Uint8Array, dst: Uint8Array): void {
     fillIcmpv6Checksum(this.buffer, 0, this.buffer.length, src, dst);
@@ -146,5 +146,5 @@ function kindToType(kind: Icmpv6Kind): number {
 
 export function fillIcmpv6Checksum(b: Uint8Array, o: number, len: number, src: Uint8Array, dst: Uint8Array): void {
   writeU16(b, o + 2, 0);
-  writeU16(b, o + 2, finishChecksum(sumBytes(b, o, len, pseudoHeaderSumV6(src, dst, ICMPV6_PROTOCOL, len))));
+  writeU16(b, o + 2, finishChecksum(sumBytes(b, o, len, pseudoHeaderSumV6(src, dst, IpProtocol.Icmpv6, len))));
 }

@@ -10,6 +10,7 @@ export * from './checksum.js';
 export * from './error.js';
 export * from './icmpv4.js';
 export * from './icmpv6.js';
+export * from './ip.js';
 export * from './ipv4.js';
 export * from './ipv6.js';
 export {

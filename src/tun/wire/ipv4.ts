@@ -4,7 +4,9 @@ import { checksum, verifyChecksum } from './checksum.js';
 import { WireError, type WireResult } from './error.js';
 
 export const IPV4_HEADER_LEN = 20;
-export const IP_PROTOCOL = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+/** Where the addresses sit in the header (the stack's flow table reads them in place). */
+export const IPV4_SRC_ADDR_OFFSET = 12;
+export const IPV4_DST_ADDR_OFFSET = 16;
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
 const FRAG_OFFSET_MASK = 0x1fff;
@@ -70,10 +72,10 @@ export class Ipv4Packet {
     return readU16(this.buffer, 10);
   }
   get srcAddr(): Uint8Array {
-    return this.buffer.subarray(12, 16);
+    return this.buffer.subarray(IPV4_SRC_ADDR_OFFSET, IPV4_DST_ADDR_OFFSET);
   }
   get dstAddr(): Uint8Array {
-    return this.buffer.subarray(16, 20);
+    return this.buffer.subarray(IPV4_DST_ADDR_OFFSET, IPV4_HEADER_LEN);
   }
   get payloadOffset(): number {
     return this.headerLen;
@@ -163,7 +165,7 @@ export function writeIpv4Header(
   b[o + 8] = hopLimit;
   b[o + 9] = protocol;
   writeU16(b, o + 10, 0);
-  b.set(src, o + 12);
-  b.set(dst, o + 16);
+  b.set(src, o + IPV4_SRC_ADDR_OFFSET);
+  b.set(dst, o + IPV4_DST_ADDR_OFFSET);
   writeU16(b, o + 10, checksum(b, o, IPV4_HEADER_LEN));
 }

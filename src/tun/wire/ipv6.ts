@@ -2,12 +2,12 @@
 // that walks extension headers to the upper-layer protocol.
 import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { WireError, type WireResult } from './error.js';
+import { IpProtocol } from './ip.js';
 
 export const IPV6_HEADER_LEN = 40;
-const EXT_HOP_BY_HOP = 0;
-const EXT_ROUTING = 43;
-const EXT_FRAGMENT = 44;
-const EXT_DEST_OPTIONS = 60;
+/** Where the addresses sit in the header (the stack's flow table reads them in place). */
+export const IPV6_SRC_ADDR_OFFSET = 8;
+export const IPV6_DST_ADDR_OFFSET = 24;
 const MAX_EXTENSION_HEADERS = 8;
 
 export class Ipv6Packet {
@@ -48,10 +48,10 @@ export class Ipv6Packet {
     return this.buffer[7] as number;
   }
   get srcAddr(): Uint8Array {
-    return this.buffer.subarray(8, 24);
+    return this.buffer.subarray(IPV6_SRC_ADDR_OFFSET, IPV6_DST_ADDR_OFFSET);
   }
   get dstAddr(): Uint8Array {
-    return this.buffer.subarray(24, 40);
+    return this.buffer.subarray(IPV6_DST_ADDR_OFFSET, IPV6_HEADER_LEN);
   }
   get payload(): Uint8Array {
     return this.buffer.subarray(IPV6_HEADER_LEN, IPV6_HEADER_LEN + this.payloadLen);
@@ -122,8 +122,10 @@ export function findUpperLayer(b: Uint8Array): number {
   let next = b[6] as number;
   let offset = IPV6_HEADER_LEN;
   for (let n = 0; n <= MAX_EXTENSION_HEADERS; n++) {
-    if (next === EXT_FRAGMENT) return -WireError.Unsupported;
-    if (next !== EXT_HOP_BY_HOP && next !== EXT_ROUTING && next !== EXT_DEST_OPTIONS) return (next << 16) | offset;
+    if (next === IpProtocol.Ipv6Fragment) return -WireError.Unsupported;
+    if (next !== IpProtocol.HopByHop && next !== IpProtocol.Ipv6Routing && next !== IpProtocol.Ipv6DestOptions) {
+      return (next << 16) | offset;
+    }
     if (offset + 8 > end) return -WireError.Truncated;
     const extLen = ((b[offset + 1] as number) + 1) * 8;
     if (offset + extLen > end) return -WireError.Truncated;
@@ -146,6 +148,6 @@ export function writeIpv6Header(
   writeU16(b, o + 4, payloadLen);
   b[o + 6] = nextHeader;
   b[o + 7] = hopLimit;
-  b.set(src, o + 8);
-  b.set(dst, o + 24);
+  b.set(src, o + IPV6_SRC_ADDR_OFFSET);
+  b.set(dst, o + IPV6_DST_ADDR_OFFSET);
 }

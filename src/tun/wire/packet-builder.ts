@@ -5,12 +5,13 @@
 // its send buffer, and `finishTcpPacket` stores the checksum.
 
 import { writeU16 } from './bytes.js';
-import { ICMPV4_PROTOCOL, type Icmpv4Repr } from './icmpv4.js';
-import { ICMPV6_PROTOCOL, type Icmpv6Repr } from './icmpv6.js';
+import type { Icmpv4Repr } from './icmpv4.js';
+import type { Icmpv6Repr } from './icmpv6.js';
+import { IpProtocol } from './ip.js';
 import { IPV4_HEADER_LEN, writeIpv4Header } from './ipv4.js';
 import { IPV6_HEADER_LEN, writeIpv6Header } from './ipv6.js';
-import { fillTcpChecksum, TCP_PROTOCOL, type TcpRepr } from './tcp.js';
-import { fillUdpChecksum, UDP_HEADER_LEN, UDP_PROTOCOL } from './udp.js';
+import { fillTcpChecksum, type TcpRepr } from './tcp.js';
+import { fillUdpChecksum, UDP_HEADER_LEN } from './udp.js';
 
 export const DEFAULT_HOP_LIMIT = 64;
 
@@ -53,7 +54,7 @@ export function beginTcpPacket(
   const ipLen = ipHeaderLenFor(src);
   const tcpLen = repr.headerLen + repr.payloadLen;
   const b = allocate(ipLen + tcpLen);
-  writeIpHeader(b, src, dst, TCP_PROTOCOL, tcpLen, hopLimit);
+  writeIpHeader(b, src, dst, IpProtocol.Tcp, tcpLen, hopLimit);
   repr.emitHeader(b, ipLen);
   return b;
 }
@@ -90,7 +91,7 @@ export function buildUdpPacket(
   const ipLen = ipHeaderLenFor(src);
   const udpLen = UDP_HEADER_LEN + payload.length;
   const b = allocate(ipLen + udpLen);
-  writeIpHeader(b, src, dst, UDP_PROTOCOL, udpLen, hopLimit);
+  writeIpHeader(b, src, dst, IpProtocol.Udp, udpLen, hopLimit);
   writeU16(b, ipLen, srcPort);
   writeU16(b, ipLen + 2, dstPort);
   writeU16(b, ipLen + 4, udpLen);
@@ -106,7 +107,7 @@ export function buildIcmpv4Packet(
   hopLimit = DEFAULT_HOP_LIMIT,
 ): Uint8Array {
   const b = allocate(IPV4_HEADER_LEN + repr.bufferLen);
-  writeIpv4Header(b, 0, src, dst, ICMPV4_PROTOCOL, repr.bufferLen, hopLimit);
+  writeIpv4Header(b, 0, src, dst, IpProtocol.Icmp, repr.bufferLen, hopLimit);
   repr.emitInto(b, IPV4_HEADER_LEN);
   return b;
 }
@@ -118,7 +119,7 @@ export function buildIcmpv6Packet(
   hopLimit = DEFAULT_HOP_LIMIT,
 ): Uint8Array {
   const b = allocate(IPV6_HEADER_LEN + repr.bufferLen);
-  writeIpv6Header(b, 0, src, dst, ICMPV6_PROTOCOL, repr.bufferLen, hopLimit);
+  writeIpv6Header(b, 0, src, dst, IpProtocol.Icmpv6, repr.bufferLen, hopLimit);
   repr.emitInto(b, IPV6_HEADER_LEN, src, dst);
   return b;
 }

@@ -6,10 +6,10 @@
 import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { checksum, finishChecksum, pseudoHeaderSum, sumBytes, verifyChecksum } from './checksum.js';
 import { WireError, type WireResult } from './error.js';
+import { IpProtocol } from './ip.js';
 
 export const TCP_HEADER_LEN = 20;
 export const TCP_MAX_HEADER_LEN = 60;
-export const TCP_PROTOCOL = 6;
 
 export const TcpFlag = {
   FIN: 0x01,
@@ -106,12 +106,12 @@ export class TcpPacket {
   }
   verifyChecksum(src: Uint8Array, dst: Uint8Array): boolean {
     const b = this.buffer;
-    return verifyChecksum(b, 0, b.length, pseudoHeaderSum(src, dst, TCP_PROTOCOL, b.length));
+    return verifyChecksum(b, 0, b.length, pseudoHeaderSum(src, dst, IpProtocol.Tcp, b.length));
   }
   fillChecksum(src: Uint8Array, dst: Uint8Array): void {
     const b = this.buffer;
     writeU16(b, 16, 0);
-    writeU16(b, 16, checksum(b, 0, b.length, pseudoHeaderSum(src, dst, TCP_PROTOCOL, b.length)));
+    writeU16(b, 16, checksum(b, 0, b.length, pseudoHeaderSum(src, dst, IpProtocol.Tcp, b.length)));
   }
 }
 
@@ -398,6 +398,6 @@ export class TcpRepr {
 /** Computes and stores the TCP checksum of `b[o, o+len)` (header + payload). */
 export function fillTcpChecksum(b: Uint8Array, o: number, len: number, src: Uint8Array, dst: Uint8Array): void {
   writeU16(b, o + 16, 0);
-  const sum = sumBytes(b, o, len, pseudoHeaderSum(src, dst, TCP_PROTOCOL, len));
+  const sum = sumBytes(b, o, len, pseudoHeaderSum(src, dst, IpProtocol.Tcp, len));
   writeU16(b, o + 16, finishChecksum(sum));
 }

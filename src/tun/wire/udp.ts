@@ -2,9 +2,9 @@
 import { readU16, writeU16 } from './bytes.js';
 import { finishChecksum, pseudoHeaderSum, sumBytes, verifyChecksum } from './checksum.js';
 import { WireError, type WireResult } from './error.js';
+import { IpProtocol } from './ip.js';
 
 export const UDP_HEADER_LEN = 8;
-export const UDP_PROTOCOL = 17;
 
 export class UdpPacket {
   buffer: Uint8Array;
@@ -45,7 +45,7 @@ export class UdpPacket {
   }
   verifyChecksum(src: Uint8Array, dst: Uint8Array): boolean {
     const len = this.len;
-    return verifyChecksum(this.buffer, 0, len, pseudoHeaderSum(src, dst, UDP_PROTOCOL, len));
+    return verifyChecksum(this.buffer, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len));
   }
   fillChecksum(src: Uint8Array, dst: Uint8Array): void {
     fillUdpChecksum(this.buffer, 0, this.len, src, dst);
@@ -107,6 +107,6 @@ export class UdpRepr {
 /** Stores the UDP checksum of `b[o, o+len)`; a computed 0 is sent as 0xffff. */
 export function fillUdpChecksum(b: Uint8Array, o: number, len: number, src: Uint8Array, dst: Uint8Array): void {
   writeU16(b, o + 6, 0);
-  const c = finishChecksum(sumBytes(b, o, len, pseudoHeaderSum(src, dst, UDP_PROTOCOL, len)));
+  const c = finishChecksum(sumBytes(b, o, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len)));
   writeU16(b, o + 6, c === 0 ? 0xffff : c);
 }

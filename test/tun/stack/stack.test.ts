@@ -238,3 +238,62 @@ t.test('UDP: a refused open answers ICMP port unreachable quoting the datagram',
   t.same(Buffer.from(icmp.data), Buffer.from(dgram), 'the whole datagram quoted');
   t.equal(stack.stats.dialErrors.refused, 1);
 });
+
+t.test('input: every IP packet the stack cannot take is counted under one reason', async (t) => {
+  const opened: string[] = [];
+  const dialer: Dialer = {
+    dialTcp: () => Promise.reject(new DialError('refused', 'no')),
+    openUdp: (r) => {
+      opened.push(`${r.destination.address}:${r.destination.port}`);
+      return Promise.reject(new DialError('error', 'no'));
+    },
+  };
+  const { device, stack } = world(t, dialer);
+  const v4 = buildUdpPacket(APP, SVC, 5000, 53, Buffer.from('q'));
+  const v6 = buildUdpPacket(APP6, OWN6, 5000, 53, Buffer.from('q'));
+  const edit = (p: Uint8Array, f: (b: Uint8Array) => void) => {
+    const b = Uint8Array.from(p); // not p.slice(): on a Buffer that is a view
+    f(b);
+    return b;
+  };
+  /** `v6` with one 8-byte extension header of type `ext` in front of the UDP header. */
+  const withExtension = (ext: number, extLen = 0) => {
+    const b = new Uint8Array(v6.length + 8);
+    b.set(v6.subarray(0, 40));
+    b[6] = ext;
+    const payload = v6.length - 40 + 8;
+    b[4] = payload >>> 8;
+    b[5] = payload & 0xff;
+    b[40] = 17;
+    b[41] = extLen;
+    b.set(v6.subarray(40), 48);
+    return b;
+  };
+  const cases: [string, Uint8Array, string][] = [
+    ['empty', new Uint8Array(0), 'malformed'],
+    ['version 5', edit(v4, (b) => (b[0] = 0x55)), 'malformed'],
+    ['IPv4 shorter than its header', v4.subarray(0, 12), 'truncated'],
+    ['IPv4 total length beyond the bytes', edit(v4, (b) => (b[3] = (b[3] as number) + 1)), 'truncated'],
+    ['IPv4 header length below 20', edit(v4, (b) => (b[0] = 0x44)), 'malformed'],
+    ['IPv4 fragment', edit(v4, (b) => (b[6] = 0x20)), 'unsupported'],
+    ['IPv4 carrying GRE', edit(v4, (b) => (b[9] = 47)), 'unsupported'],
+    ['IPv4 carrying ICMPv6', edit(v4, (b) => (b[9] = 58)), 'unsupported'],
+    ['IPv6 shorter than its header', v6.subarray(0, 39), 'truncated'],
+    ['IPv6 payload length beyond the bytes', edit(v6, (b) => (b[5] = (b[5] as number) + 1)), 'truncated'],
+    ['IPv6 fragment header', withExtension(44), 'unsupported'],
+    ['IPv6 extension header past the payload', withExtension(60, 1), 'truncated'],
+    ['IPv6 carrying ICMPv4', edit(v6, (b) => (b[6] = 1)), 'unsupported'],
+    ['IPv6 carrying GRE', edit(v6, (b) => (b[6] = 47)), 'unsupported'],
+  ];
+  for (const [name, packet, reason] of cases) {
+    const before = { ...stack.stats.drops };
+    device.inject([packet]);
+    const moved = Object.entries(stack.stats.drops).filter(([k, v]) => v !== before[k as keyof typeof before]);
+    t.same(moved, [[reason, (before[reason as keyof typeof before] as number) + 1]], name);
+  }
+  t.same(opened, [], 'none of them reached UDP');
+  // Hop-by-hop, routing and destination options are skipped to the UDP header.
+  for (const ext of [0, 43, 60]) device.inject([withExtension(ext)]);
+  t.same(opened, ['fd00:c8::1:53'], 'the flow behind the extension headers opened (once: same 4-tuple)');
+  t.equal(stack.stats.udp.datagramsFromApp, 3);
+});

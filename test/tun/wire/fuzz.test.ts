@@ -4,6 +4,7 @@ import t from 'tap';
 import { WireError } from '../../../src/tun/wire/error.js';
 import { Icmpv4Packet, Icmpv4Repr } from '../../../src/tun/wire/icmpv4.js';
 import { Icmpv6Packet, Icmpv6Repr } from '../../../src/tun/wire/icmpv6.js';
+import { IpProtocol } from '../../../src/tun/wire/ip.js';
 import { Ipv4Packet, Ipv4Repr } from '../../../src/tun/wire/ipv4.js';
 import { Ipv6Packet, Ipv6Repr } from '../../../src/tun/wire/ipv6.js';
 import { TcpPacket, TcpRepr } from '../../../src/tun/wire/tcp.js';
@@ -60,16 +61,16 @@ function parseAll(b: Uint8Array): void {
     l4 = v.payload;
   }
   switch (proto) {
-    case 6:
+    case IpProtocol.Tcp:
       record(tcp.parseFrom(tcpView.reset(l4), src, dst, { verifyChecksum: verify }));
       break;
-    case 17:
+    case IpProtocol.Udp:
       record(UdpRepr.parse(new UdpPacket(l4), src, dst, { verifyChecksum: verify }));
       break;
-    case 1:
+    case IpProtocol.Icmp:
       record(Icmpv4Repr.parse(new Icmpv4Packet(l4), { verifyChecksum: verify }));
       break;
-    case 58:
+    case IpProtocol.Icmpv6:
       record(Icmpv6Repr.parse(new Icmpv6Packet(l4), src, dst, { verifyChecksum: verify }));
       break;
   }

@@ -1,4 +1,5 @@
 // Tunables of the TCP core, with the defaults the stack uses.
+import { IPV4_HEADER_LEN, IPV6_HEADER_LEN, TCP_HEADER_LEN } from '../../wire/index.js';
 import { DEFAULT_MIN_RTO_MS } from './rtt.js';
 
 export interface TcpConfig {
@@ -31,7 +32,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = {
 
 /** Our MSS for an address family at this MTU (RFC 9293 §3.7.1). */
 export function mssFor(mtu: number, family: 4 | 6): number {
-  return mtu - (family === 4 ? 20 : 40) - 20;
+  return mtu - (family === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN) - TCP_HEADER_LEN;
 }
 
 /** Smallest window-scale shift that lets `bytes` fit the 16-bit field (RFC 7323 §2.2). */

@@ -17,7 +17,7 @@ import { formatIp } from '../../../net/ip.js';
 import type { TcpRepr } from '../../wire/index.js';
 import { SeqNumber } from '../../wire/index.js';
 import type { StackStats } from '../stats.js';
-import { type TcpConfig, windowShiftFor } from './config.js';
+import { mssFor, type TcpConfig, windowShiftFor } from './config.js';
 import type { TcpApp, TcpCloseReason, TcpEndpoints, TcpHost, TcpSynOptions } from './host.js';
 import { TcpOutput } from './output.js';
 import { Reassembly } from './reassembly.js';
@@ -69,7 +69,7 @@ export class TcpConnection {
     this.#host = host;
     this.config = config;
     const v4 = ends.localAddr.length === 4;
-    const ourMss = config.mtu - (v4 ? 40 : 60);
+    const ourMss = mssFor(config.mtu, v4 ? 4 : 6);
     const peerMss = syn.mss > 0 ? syn.mss : v4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
     this.snd = new TcpSender(iss, Math.max(64, Math.min(ourMss, peerMss)), config.minRtoMs);
     this.rcv = new TcpReceiver(syn.seq, config.rcvBufBytes);
