@@ -8,6 +8,10 @@
 //                                                                     ├─► cluster DNS: DnsTcpForwarder over the Dialer (tunnel)
 //                                                                     └─► original upstreams: UdpForwarder (resolv.conf mode)
 //
+// The zone's domain comes first: detectClusterDomain asks the cluster DNS,
+// through the same forwarder, for the PTR of the kubernetes Service.
+// Local answers are never limited; forwards are bounded in flight (server).
+//
 // The answering core (codec, zone, answer, response) is pure and
 // synchronous; sockets, timers and files live in server, tcp-connection, the
 // forwarders, cluster-records and system-dns-*.
