@@ -6,8 +6,19 @@ import type { LogLevel } from './log.js';
 
 export const DEFAULT_RELAY_PORT = 17071;
 export const DEFAULT_IDLE_EXIT_MS = 10 * 60_000;
+/**
+ * The longest dial the relay makes; a client may ask for less. Not shorter than
+ * the client's limit for a whole dial (src/tunnel/dialer.ts, 30 s, started earlier:
+ * waiting for a carrier counts), so the client's is the one that decides. The
+ * stack has none of its own (the 10 s it seemed to have was the test dialer's).
+ */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TCP_IDLE_MS = 2 * 60 * 60_000;
+/**
+ * Twice the laptop's (src/tun/stack/stack.ts, 60 s), on purpose: the laptop ends
+ * idle flows and the relay hears END_STREAM; this limit only ends flows whose
+ * client vanished without a word.
+ */
 export const DEFAULT_UDP_IDLE_MS = 120_000;
 /** Open flows over all carriers; matches 4 carriers × MAX_CONCURRENT_STREAMS. */
 export const DEFAULT_MAX_STREAMS = 32768;

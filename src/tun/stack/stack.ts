@@ -65,6 +65,11 @@ export const DEFAULT_MAX_CONNECTIONS = 65536;
 export const DEFAULT_MAX_PENDING_DIALS = 1024;
 export const DEFAULT_REASSEMBLY_BUDGET_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_UDP_FLOWS = 8192;
+/**
+ * The stack ends an idle UDP flow (through the dialer, so the relay hears of it).
+ * The relay's own limit (src/relay/server/config.ts, 120 s) is longer on purpose:
+ * this side decides, the relay's only ends flows whose client vanished.
+ */
 export const DEFAULT_UDP_IDLE_MS = 60_000;
 export const DEFAULT_UDP_QUEUE_DATAGRAMS = 64;
 
