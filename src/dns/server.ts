@@ -146,12 +146,13 @@ export class DnsServer {
   }
 
   /**
-   * Answers one DNS message from `client`. `reply` is called exactly once,
-   * synchronously for local answers, with the response or undefined (dropped).
+   * Answers one DNS message. `reply` is called exactly once, synchronously
+   * for local answers, with the response or undefined (dropped). Who asked
+   * is passed along but not used: nothing is limited per client.
    */
   handle(
     message: Uint8Array,
-    client: Endpoint,
+    _client: Endpoint,
     transport: Transport,
     reply: (response: Buffer | undefined) => void,
   ): void {
