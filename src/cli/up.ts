@@ -63,16 +63,16 @@ function absoluteKubeconfig(list: string | undefined): string | undefined {
     .join(':');
 }
 
-/** Fails fast, as the invoking user, on what sudo cannot fix: kubeconfig, context, credentials, reachability. */
+/**
+ * Fails fast, as the invoking user, on what sudo cannot fix: kubeconfig,
+ * context, credentials, reachability. Reads the kubeconfig once, in this
+ * process; the root session reads it again in its own.
+ */
 async function preflight(args: UpArgs): Promise<void> {
-  const { KubeClient } = await import('../kube/client.js');
-  const { KubeApiError } = await import('../kube/errors.js');
-  const client = KubeClient.load({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
+  const { loadKubeconfig, probeApi } = await import('../session/session-client.js');
+  const { client } = loadKubeconfig({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
   try {
-    await client.request('GET', `/api/v1/namespaces/${client.namespace}/pods`, { query: { limit: 1 } });
-  } catch (err) {
-    // A namespace-scoped user may not list pods; the relay step says precisely what is missing.
-    if (!(err instanceof KubeApiError && err.status === 403)) throw err;
+    await probeApi(client);
   } finally {
     client.close();
   }

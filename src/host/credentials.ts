@@ -1,26 +1,27 @@
 // Kubernetes credentials stay the invoking user's (DESIGN.md decision 10).
 //
-// When kvpn runs as root through sudo, the session loads the user's own
-// kubeconfig files but with a one-entry overlay file in front of them
-// (kubectl's merge rules: the first file to define a name wins). The overlay
-// redefines the context's user as an exec credential plugin: kvpn itself,
-// `kvpn __exec-credential`. That helper starts as root, drops to the user's
-// uid, gid and groups, takes the user's environment (handed over by the
-// unprivileged CLI before sudo, or rebuilt from SUDO_* and the passwd entry),
-// loads the user's kubeconfig as the user — running their exec plugin (cloud
-// auth helpers) as the user — and prints the resulting token or client
-// certificate as an ExecCredential. Root never runs the user's plugin, and
-// the user's environment never touches the disk: it travels to the helper
-// in the KVPN_EXEC_AS variable of the session process.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// When kvpn runs as root through sudo, the session reads the user's own
+// kubeconfig files once and lays a one-entry overlay over them in memory
+// (what a file in front would do under kubectl's merge rules: the first
+// definition of a name wins). The overlay redefines the context's user as an
+// exec credential plugin: kvpn itself, `kvpn __exec-credential`. That
+// helper starts as root, drops to the user's uid, gid and groups, takes the
+// user's environment (handed over by the unprivileged CLI before sudo, or
+// rebuilt from SUDO_* and the passwd entry), loads the user's kubeconfig as
+// the user — running their exec plugin (cloud auth helpers) as the user —
+// and prints the resulting token or client certificate as an
+// ExecCredential. Root never runs the user's plugin, and the user's
+// environment never touches the disk: it travels to the helper in the
+// KVPN_EXEC_AS variable of the session process.
+import { readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { KvpnError } from '../errors.js';
+import type { ExecPlugin } from '../kube/client.js';
 import { selfCommand } from './self-command.js';
 
 export const EXEC_AS_ENV = 'KVPN_EXEC_AS';
 /** How long the daemon may reuse what the helper printed before asking again. */
 export const CREDENTIAL_REUSE_MS = 60_000;
-export const OVERLAY_FILE = 'kubeconfig-overlay.json';
 
 export interface InvokingUser {
   uid: number;
@@ -113,42 +114,18 @@ interface ExecAs {
 }
 
 /**
- * Writes the overlay for `kubeUser` (the context's user entry) into `dir`
- * and sets KVPN_EXEC_AS for the helper. Returns the kubeconfig path list
- * the session must load: the overlay first, then the user's files.
+ * The overlay's user entry: kvpn's helper as the exec plugin of the
+ * context's user. Sets KVPN_EXEC_AS in `env` (the session process's) so the
+ * helper knows whom to become and which files (`userPaths`, the user's own)
+ * to load as them.
  */
 export function enableCredentialOverlay(
-  dir: string,
   user: InvokingUser,
   userPaths: string[],
   context: string,
-  kubeUser: string,
   env: NodeJS.ProcessEnv = process.env,
-): string {
+): ExecPlugin {
   const self = selfCommand();
-  const overlay = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    users: [
-      {
-        name: kubeUser,
-        user: {
-          exec: {
-            apiVersion: 'client.authentication.k8s.io/v1',
-            command: self.command,
-            args: [...self.args, '__exec-credential'],
-            // The helper is ours: no inherited node flags (they might need root's files).
-            env: [{ name: 'NODE_OPTIONS', value: '' }],
-            interactiveMode: 'Never',
-            provideClusterInfo: false,
-          },
-        },
-      },
-    ],
-  };
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, OVERLAY_FILE);
-  writeFileSync(path, `${JSON.stringify(overlay, null, 2)}\n`, { mode: 0o600 });
   const execAs: ExecAs = {
     uid: user.uid,
     gid: user.gid,
@@ -158,7 +135,15 @@ export function enableCredentialOverlay(
     context,
   };
   env[EXEC_AS_ENV] = JSON.stringify(execAs);
-  return [path, ...userPaths].join(delimiter);
+  return {
+    apiVersion: 'client.authentication.k8s.io/v1',
+    command: self.command,
+    args: [...self.args, '__exec-credential'],
+    // The helper is ours: no inherited node flags (they might need root's files).
+    env: [{ name: 'NODE_OPTIONS', value: '' }],
+    interactiveMode: 'Never',
+    provideClusterInfo: false,
+  };
 }
 
 function dropPrivileges(target: ExecAs): void {

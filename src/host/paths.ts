@@ -44,7 +44,7 @@ export interface SessionPaths {
   id: string;
   /** The journal: session facts and every change made to the OS and cluster. */
   stateFile: string;
-  /** Private files of this session (kubeconfig overlay, resolver backup). */
+  /** Private files of this session (resolver backup). */
   sessionDir: string;
   logFile: string;
   socket: string;

@@ -34,6 +34,16 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** An exec credential plugin, as a kubeconfig's `users[].user.exec` names it. */
+export interface ExecPlugin {
+  apiVersion: string;
+  command: string;
+  args: string[];
+  env: { name: string; value: string }[];
+  interactiveMode: 'Never' | 'IfAvailable' | 'Always';
+  provideClusterInfo: boolean;
+}
+
 export class KubeconfigError extends KvpnError {
   constructor(message: string, options: { cause?: unknown; remedy?: string } = {}) {
     super('KVPN_ERR_KUBECONFIG', 'config', message, options);
@@ -139,6 +149,23 @@ export class KubeClient {
     config.setCurrentContext(wanted);
     const namespace = target.namespace ?? config.getContextObject(wanted)?.namespace ?? 'default';
     return new KubeClient(config, namespace);
+  }
+
+  /**
+   * The same kubeconfig with the context's user authenticating through `exec`
+   * instead: what a file defining only that user, put in front of the others,
+   * would give (kubectl's merge: the first definition of a name wins) —
+   * without reading the files again.
+   */
+  withExecUser(exec: ExecPlugin): KubeClient {
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: this.#config.clusters,
+      users: this.#config.users.map((u) => (u.name === this.userName ? { name: u.name, exec } : u)),
+      contexts: this.#config.contexts,
+      currentContext: this.#config.currentContext,
+    });
+    return new KubeClient(config, this.namespace);
   }
 
   /** Context names in the loaded kubeconfig. */

@@ -3,13 +3,14 @@
 // credentials (created only if a cluster object must be deleted), the
 // resolver restore, and the list of links other live sessions own.
 
-import { enableCredentialOverlay, type InvokingUser } from '../host/credentials.js';
+import type { InvokingUser } from '../host/credentials.js';
 import type { Logger } from '../host/log.js';
-import { type SessionDirs, sessionPaths, sessionsDir } from '../host/paths.js';
-import { KubeClient } from '../kube/client.js';
+import { type SessionDirs, sessionsDir } from '../host/paths.js';
+import type { KubeClient } from '../kube/client.js';
 import { routeTable } from '../tun/routes.js';
 import { restoreResolver } from './dns-restore.js';
 import { isStale } from './registry.js';
+import { asInvokingUser, type LoadedKubeconfig, loadKubeconfig } from './session-client.js';
 import { listStates, type SessionState, StateJournal } from './state-journal.js';
 import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
 
@@ -23,11 +24,17 @@ export function linksOfLiveSessions(dirs: SessionDirs, exceptId: string): Set<st
   return links;
 }
 
+/**
+ * `loaded`: the kubeconfig this process has already read (a starting
+ * session's); used instead of reading the files again when the state names
+ * the same files and context (undo names its namespaces itself).
+ */
 export async function cleanupDeps(
   dirs: SessionDirs,
   state: SessionState,
   user: InvokingUser | undefined,
   log: Logger,
+  loaded?: LoadedKubeconfig,
 ): Promise<UndoDeps & { close(): void }> {
   const routes = await routeTable(state.netns ? { netns: state.netns } : {});
   let client: KubeClient | undefined;
@@ -35,29 +42,18 @@ export async function cleanupDeps(
     routes,
     async kube() {
       if (client) return client;
-      let kubeconfig = state.kubeconfig;
-      if (user) {
-        // Load once from the files only, to learn the context's user entry.
-        const plain = KubeClient.load({ kubeconfig, context: state.context, namespace: state.namespace });
-        const userPaths = (kubeconfig ?? '').split(':').filter(Boolean);
-        if (plain.userName) {
-          kubeconfig = enableCredentialOverlay(
-            sessionPaths(dirs, state.id).sessionDir,
-            user,
-            userPaths,
-            state.context,
-            plain.userName,
-          );
-        }
-        plain.close();
-      }
-      client = KubeClient.load({ kubeconfig, context: state.context, namespace: state.namespace });
+      const same = loaded && loaded.kubeconfig === state.kubeconfig && loaded.client.contextName === state.context;
+      const source = same
+        ? loaded
+        : loadKubeconfig({ kubeconfig: state.kubeconfig, context: state.context, namespace: state.namespace });
+      client = asInvokingUser(source, user);
       return client;
     },
     restoreDns: (change) => restoreResolver(change, log),
     linkOwnedElsewhere: (device) => linksOfLiveSessions(dirs, state.id).has(device),
     close() {
-      client?.close();
+      // Without the overlay, the client is the one the starting session goes on with.
+      if (client !== loaded?.client) client?.close();
     },
   };
 }
@@ -68,9 +64,10 @@ export async function cleanupSession(
   statePath: string,
   user: InvokingUser | undefined,
   log: Logger,
+  loaded?: LoadedKubeconfig,
 ): Promise<UndoOutcome[]> {
   const journal = StateJournal.open(statePath);
-  const deps = await cleanupDeps(dirs, journal.state, user, log);
+  const deps = await cleanupDeps(dirs, journal.state, user, log, loaded);
   try {
     const outcomes = await undoJournal(journal, deps);
     for (const o of outcomes) log.info(`cleanup: ${o.result} ${o.what}`, o.detail ? { detail: o.detail } : {});

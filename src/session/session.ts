@@ -31,7 +31,7 @@ import { type DnsSetup, startDns } from './dns-setup.js';
 import { isStale } from './registry.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';
-import { apiServerAddresses, connectAsUser, readKubeconfig } from './session-client.js';
+import { apiServerAddresses, connectAsUser, type LoadedKubeconfig, loadKubeconfig } from './session-client.js';
 import { SessionRoutes } from './session-routes.js';
 import { buildStatus } from './session-status.js';
 import { openDevice, type StackSetup, startStack } from './stack-setup.js';
@@ -136,13 +136,14 @@ export class Session {
     const log = this.#log;
     this.#table = await routeTable(o.netns ? { netns: o.netns } : {});
 
-    // 1. kubeconfig: read the files (no credentials yet) to name the session and take its lock.
-    const target = { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace };
-    const plain = readKubeconfig(target);
+    // 1. kubeconfig: read the files, once for the whole start (no credentials yet), to name the
+    // session and take its lock.
+    const loaded = loadKubeconfig({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace });
+    const plain = loaded.client;
     const dirs = { stateDir: o.stateDir, runtimeDir: o.runtimeDir };
     this.#paths = sessionPaths(dirs, sessionId(plain.contextName));
     this.#hooks.log.attach?.(this.#paths.logFile);
-    const journal = await this.#takeLock({
+    const journal = await this.#takeLock(loaded, {
       id: this.#paths.id,
       context: plain.contextName,
       namespace: plain.namespace,
@@ -167,7 +168,7 @@ export class Session {
     });
     journal.record({ kind: 'file', path: this.#paths.sessionDir, what: 'session directory' });
     mkdirSync(this.#paths.sessionDir, { recursive: true, mode: 0o700 });
-    const client = await connectAsUser(plain, target, this.#hooks.user, this.#paths.sessionDir);
+    const client = await connectAsUser(loaded, this.#hooks.user);
     this.#client = client;
     this.#progress(
       'kubeconfig',
@@ -296,7 +297,7 @@ export class Session {
   }
 
   /** Creates the state file; a crashed earlier session of this context is cleaned up first. */
-  async #takeLock(facts: SessionFacts): Promise<StateJournal> {
+  async #takeLock(loaded: LoadedKubeconfig, facts: SessionFacts): Promise<StateJournal> {
     try {
       return StateJournal.create(this.#paths.stateFile, facts);
     } catch (err) {
@@ -304,7 +305,7 @@ export class Session {
     }
     this.#log.warn('a previous session of this context did not stop cleanly; cleaning up what it left');
     const dirs = { stateDir: this.#options.stateDir, runtimeDir: this.#options.runtimeDir };
-    const outcomes = await cleanupSession(dirs, this.#paths.stateFile, this.#hooks.user, this.#log);
+    const outcomes = await cleanupSession(dirs, this.#paths.stateFile, this.#hooks.user, this.#log, loaded);
     this.#hooks.onPreviousCleaned?.(outcomes);
     if (outcomes.some((o) => o.result === 'failed')) {
       throw new KvpnError(

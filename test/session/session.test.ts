@@ -1,15 +1,22 @@
 // The Session in-process, without the daemon: its TUN, link and routes live
 // in the test world's laptop namespace, its resolver change goes to the
 // laptop's resolv.conf, and the laptop's own programs reach the cluster
-// through it. close() undoes everything and says what.
+// through it. close() undoes everything and says what. A start reads the
+// kubeconfig once, also when it first cleans up after a crashed session.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { streamLogger } from '../../src/host/log.js';
+import { sessionId, sessionPaths } from '../../src/host/paths.js';
 import { Session } from '../../src/session/session.js';
-import type { ProgressEvent } from '../../src/session/types.js';
+import { StateJournal } from '../../src/session/state-journal.js';
+import type { ProgressEvent, SessionOptions } from '../../src/session/types.js';
+import type { UndoOutcome } from '../../src/session/undo.js';
 import { startCluster } from '../cluster/index.js';
+import { countReads } from '../helpers/file-reads.js';
 import { laptopApi } from './helpers/laptop-api.js';
 
 t.test('a session in the laptop namespace, started and closed in-process', async (t) => {
@@ -21,24 +28,27 @@ t.test('a session in the laptop namespace, started and closed in-process', async
   const resolvBefore = readFileSync(cluster.laptopResolvConf);
   const logLines: string[] = [];
   const steps: ProgressEvent[] = [];
+  const options: SessionOptions = {
+    kubeconfig: api.kubeconfig,
+    context: 'staging',
+    stateDir: join(dir, 'state'),
+    runtimeDir: join(dir, 'run'),
+    alsoProxy: [],
+    neverProxy: ['10.244.1.0/24'],
+    dns: 'resolvconf',
+    allowConflictingRoutes: false,
+    netns: cluster.laptop.name,
+    resolvConfPath: cluster.laptopResolvConf,
+  };
 
-  const session = await Session.start(
-    {
-      kubeconfig: api.kubeconfig,
-      context: 'staging',
-      stateDir: join(dir, 'state'),
-      runtimeDir: join(dir, 'run'),
-      alsoProxy: [],
-      neverProxy: ['10.244.1.0/24'],
-      dns: 'resolvconf',
-      allowConflictingRoutes: false,
-      netns: cluster.laptop.name,
-      resolvConfPath: cluster.laptopResolvConf,
-    },
-    { log: streamLogger((l) => logLines.push(l), 'debug'), onProgress: (e) => steps.push(e) },
-  );
+  const reads = countReads(t, api.kubeconfig);
+  const session = await Session.start(options, {
+    log: streamLogger((l) => logLines.push(l), 'debug'),
+    onProgress: (e) => steps.push(e),
+  });
   let closed = false;
   t.teardown(() => (closed ? undefined : session.close()));
+  t.equal(reads(), 1, 'the start read the kubeconfig once');
 
   t.same(
     steps.map((s) => s.step),
@@ -120,4 +130,39 @@ t.test('a session in the laptop namespace, started and closed in-process', async
     [],
   );
   t.match(logLines.join(''), /info session up startupMs=\d+/);
+
+  t.test('a start after a crash cleans up with the kubeconfig it read', async (t) => {
+    // A session of the same context whose process died, leaving its relay in the journal:
+    // undoing it needs the cluster, so the cleanup needs a Kubernetes client.
+    const dead = spawn('true');
+    await once(dead, 'exit');
+    const paths = sessionPaths({ stateDir: options.stateDir, runtimeDir: options.runtimeDir }, sessionId('staging'));
+    const crashed = StateJournal.create(paths.stateFile, {
+      id: paths.id,
+      context: 'staging',
+      namespace: 'default',
+      cluster: summary.cluster,
+      server: summary.server,
+      kubeconfig: api.kubeconfig,
+      netns: cluster.laptop.name,
+      socket: paths.socket,
+      logFile: paths.logFile,
+      createdAt: new Date().toISOString(),
+      ownerPid: dead.pid as number,
+    });
+    crashed.record({ kind: 'relay', namespace: 'default', sessionId: paths.id });
+    const before = reads();
+    const cleaned: UndoOutcome[] = [];
+    const again = await Session.start(options, {
+      log: streamLogger(() => {}, 'error'),
+      onPreviousCleaned: (outcomes) => cleaned.push(...outcomes),
+    });
+    t.teardown(() => again.close());
+    t.match(cleaned, [{ change: { kind: 'relay' }, result: 'absent' }], "the crashed session's relay was looked for");
+    t.equal(reads() - before, 1, 'the start, cleanup included, read the kubeconfig once');
+    t.same(
+      (await again.close()).filter((o) => o.result === 'failed'),
+      [],
+    );
+  });
 });
