@@ -26,7 +26,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   tunnel: ['', 'net', 'kube', 'relay', 'tun/stack'],
   session: ['', 'net', 'host', 'kube', 'control', 'tun', 'tun/wire', 'tun/stack', 'dns', 'relay', 'tunnel'],
   daemon: ['', 'host', 'control', 'tun', 'session'],
-  cli: ['', 'net', 'host', 'control', 'relay', 'session', 'daemon'],
+  sessions: ['', 'host', 'control', 'session', 'daemon'],
+  cli: ['', 'net', 'relay', 'sessions'],
 };
 
 /** What the relay bundle (relay/server) may import besides itself: the protocol both ends share. */

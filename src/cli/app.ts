@@ -133,7 +133,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       async (argv) => setCode(await (await import('./version.js')).runVersion(argv as unknown as VersionArgs, io)),
     )
     .command('__exec-credential', false, {}, async () => {
-      io.out(`${await (await import('../host/credentials.js')).execCredential()}\n`);
+      io.out(`${await (await import('../sessions/index.js')).execCredential()}\n`);
       setCode(EXIT.OK);
     })
     .completion('completion', 'Print a shell completion script (bash/zsh): source <(kvpn completion)')

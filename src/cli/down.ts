@@ -2,19 +2,22 @@
 // and undoes its own changes; a crashed one's state file is undone here
 // (as root: kvpn re-runs itself through sudo if needed). Idempotent:
 // nothing to do is success. Prints what was cleaned.
-import { existsSync, unlinkSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { callDaemon } from '../control/client.js';
-import { invokingUser } from '../host/credentials.js';
-import { silentLogger } from '../host/log.js';
-import { resolveDirs } from '../host/paths.js';
-import { isAlive } from '../host/process-info.js';
-import { contextOf, findSessions, type KnownSession, selectSessions } from '../session/registry.js';
-import type { UndoOutcome } from '../session/undo.js';
+import {
+  cleanUpLeftovers,
+  contextOf,
+  findSessions,
+  invokingUser,
+  isRoot,
+  readHandoff,
+  resolveDirs,
+  type StopReport,
+  stopDaemons,
+  type UndoOutcome,
+} from '../sessions/index.js';
 import type { GlobalArgs } from './app.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
-import { isRoot, readHandoff, reexecWithSudo } from './privilege.js';
+import { reexecWithSudo } from './privilege.js';
 import { UsageError } from './render-error.js';
 
 export interface DownArgs extends GlobalArgs {
@@ -23,7 +26,6 @@ export interface DownArgs extends GlobalArgs {
   handoff?: string | undefined;
 }
 
-const SHUTDOWN_TIMEOUT_MS = 60_000;
 const VERBS: Record<UndoOutcome['result'], string> = {
   undone: 'removed',
   absent: 'already gone',
@@ -41,13 +43,18 @@ export function renderOutcomes(outcomes: readonly UndoOutcome[]): string {
     .join('');
 }
 
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await sleep(25);
-  }
-  return !isAlive(pid);
+function report(io: CliIo): StopReport {
+  return {
+    stopping: (context) => io.out(`Stopping session ${context}…\n`),
+    stopped: (outcomes) => io.out(renderOutcomes(outcomes)),
+    stillRunning: (pid) => io.err(`  the daemon (pid ${pid}) is still running after cleanup; it will be stopped.\n`),
+    staleSocketRemoved: (context, socket) => io.out(`Session ${context}: stale control socket ${socket} removed.\n`),
+    cleanupFailed: (context, err) => io.err(`  cannot clean up session ${context}: ${err.message}\n`),
+    cleanedUp: (context, crashed, outcomes) => {
+      if (crashed) io.out(`Session ${context} was not running (crashed or killed); cleaning up what it left:\n`);
+      if (crashed || outcomes.some((o) => o.result !== 'absent')) io.out(renderOutcomes(outcomes));
+    },
+  };
 }
 
 function forwardedArgs(args: DownArgs, dirs: { stateDir: string; runtimeDir: string }): string[] {
@@ -64,7 +71,7 @@ function forwardedArgs(args: DownArgs, dirs: { stateDir: string; runtimeDir: str
 export async function runDown(args: DownArgs, io: CliIo, command = 'kvpn'): Promise<number> {
   const dirs = resolveDirs(args, io.env);
   const handoff = args.handoff === 'stdin' ? await readHandoff() : undefined;
-  const sessions = selectSessions(await findSessions(dirs), args);
+  const sessions = await findSessions(dirs, args);
   if (!sessions.length) {
     io.out(`No kvpn session${args.context ? ` for context "${args.context}"` : ''} is running; nothing to clean up.\n`);
     return EXIT.OK;
@@ -75,25 +82,9 @@ export async function runDown(args: DownArgs, io: CliIo, command = 'kvpn'): Prom
       `Pick one with \`${command} down --context NAME\`, or stop all with \`${command} down --all\`.`,
     );
   }
-  let failed = false;
-  const leftovers: KnownSession[] = [];
-  for (const s of sessions) {
-    if (!s.status) {
-      leftovers.push(s);
-      continue;
-    }
-    io.out(`Stopping session ${s.status.context}…\n`);
-    const outcomes = await callDaemon<UndoOutcome[]>(s.socket, 'shutdown', undefined, SHUTDOWN_TIMEOUT_MS);
-    io.out(renderOutcomes(outcomes));
-    failed ||= outcomes.some((o) => o.result === 'failed');
-    if (!(await waitForExit(s.status.pid, 10_000))) {
-      io.err(`  the daemon (pid ${s.status.pid}) is still running after cleanup; it will be stopped.\n`);
-      failed = true;
-    }
-    // Anything the daemon could not undo is still in its state file.
-    if (s.statePath && existsSync(s.statePath)) leftovers.push({ ...s, status: undefined });
-  }
-  if (leftovers.length && !isRoot()) {
+  const reported = report(io);
+  const stopped = await stopDaemons(sessions, reported);
+  if (stopped.leftovers.length && !isRoot()) {
     io.err(`Cleaning up after a stopped daemon needs root.\n`);
     return reexecWithSudo(
       'down',
@@ -103,28 +94,8 @@ export async function runDown(args: DownArgs, io: CliIo, command = 'kvpn'): Prom
     );
   }
   const user = isRoot() ? invokingUser(io.env, handoff) : undefined;
-  for (const s of leftovers) {
-    if (!s.statePath) {
-      io.out(`Session ${contextOf(s)}: stale control socket ${s.socket} removed.\n`);
-      try {
-        unlinkSync(s.socket);
-      } catch {}
-      continue;
-    }
-    if (!existsSync(s.statePath)) continue;
-    const crashed = s.unreachable !== undefined && s.status === undefined;
-    const { cleanupSession } = await import('../session/cleanup.js');
-    const outcomes = await cleanupSession(dirs, s.statePath, user, silentLogger).catch((err: unknown) => {
-      failed = true;
-      io.err(`  cannot clean up session ${contextOf(s)}: ${(err as Error).message}\n`);
-      return [] as UndoOutcome[];
-    });
-    const done = outcomes.filter((o) => o.result !== 'absent');
-    if (crashed) io.out(`Session ${contextOf(s)} was not running (crashed or killed); cleaning up what it left:\n`);
-    if (crashed || done.length) io.out(renderOutcomes(outcomes));
-    failed ||= outcomes.some((o) => o.result === 'failed');
-  }
-  if (failed) {
+  const cleaned = await cleanUpLeftovers(dirs, stopped.leftovers, user, reported);
+  if (stopped.failed || cleaned.failed) {
     io.err(`Some changes could not be undone; they stay recorded, so \`${command} down\` can retry.\n`);
     return EXIT.SYSTEM;
   }

@@ -2,10 +2,8 @@
 // Its path comes from the daemon (status) or the state file; the log is
 // kept after `down` for post-mortems, so a crashed session's log is found
 // in the logs directory by its session id too.
-import { createReadStream, existsSync, statSync, watch } from 'node:fs';
-import { join } from 'node:path';
-import { resolveDirs, sessionId } from '../host/paths.js';
-import { findSessions, selectSessions } from '../session/registry.js';
+import { createReadStream, statSync, watch } from 'node:fs';
+import { findSessions, logFileOf, resolveDirs } from '../sessions/index.js';
 import type { GlobalArgs } from './app.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -28,17 +26,11 @@ async function printFrom(path: string, start: number, io: CliIo): Promise<number
 
 export async function runLogs(args: LogsArgs, io: CliIo, command = 'kvpn'): Promise<number> {
   const dirs = resolveDirs(args, io.env);
-  const sessions = selectSessions(await findSessions(dirs), { context: args.context });
-  let path: string | undefined;
+  const sessions = await findSessions(dirs, { context: args.context });
   if (sessions.length > 1) {
     throw new UsageError('several sessions are running', `Pick one with \`${command} logs --context NAME\`.`);
   }
-  const only = sessions[0];
-  path = only?.status?.logFile ?? only?.state?.logFile;
-  if (!path && args.context !== undefined) {
-    const candidate = join(dirs.stateDir, 'logs', `${sessionId(args.context)}.log`);
-    if (existsSync(candidate)) path = candidate;
-  }
+  const path = logFileOf(dirs, sessions[0], args.context);
   if (!path) {
     io.err(
       `No kvpn session${args.context ? ` for context "${args.context}"` : ''} found; pass --context for a stopped one.\n`,

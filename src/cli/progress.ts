@@ -1,6 +1,6 @@
 // What `up` prints: one line per step as it completes, then the summary
 // a new user needs — what is reachable now, how names resolve, how to stop.
-import { type ProgressEvent, type SessionSummary, STEP_TITLES } from '../session/types.js';
+import { type ProgressEvent, type SessionSummary, STEP_TITLES } from '../sessions/index.js';
 import type { CliIo } from './io.js';
 
 function seconds(ms: number): string {

@@ -2,9 +2,7 @@
 // asked from its daemon over the control socket. A session whose daemon is
 // gone is shown as crashed, with the command that cleans it up.
 // JSON form: {"schema":1,"sessions":[SessionStatus | {id, context, state:"crashed"|"unreachable", error}]}.
-import { resolveDirs } from '../host/paths.js';
-import { contextOf, findSessions, type KnownSession, selectSessions } from '../session/registry.js';
-import type { SessionStatus } from '../session/types.js';
+import { contextOf, findSessions, type KnownSession, resolveDirs, type SessionStatus } from '../sessions/index.js';
 import type { GlobalArgs } from './app.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -89,7 +87,7 @@ function brokenEntry(s: KnownSession): Record<string, unknown> {
 
 export async function runStatus(args: StatusArgs, io: CliIo, command = 'kvpn'): Promise<number> {
   const dirs = resolveDirs(args, io.env);
-  const sessions = selectSessions(await findSessions(dirs), { context: args.context });
+  const sessions = await findSessions(dirs, { context: args.context });
   if (args.json) {
     const list = sessions.map((s) => s.status ?? brokenEntry(s));
     io.out(`${JSON.stringify({ schema: 1, sessions: list }, null, 2)}\n`);

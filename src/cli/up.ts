@@ -2,18 +2,27 @@
 // user's credentials, refuse a second session for the same context (and
 // clean up after a crashed one), then start the session — as a daemon, or
 // attached with --foreground — printing each step and a summary.
-import { isAbsolute, resolve } from 'node:path';
-import { bootLogPath, launchDaemon } from '../daemon/launch.js';
-import { invokingUser, userKubeconfigPaths } from '../host/credentials.js';
-import { resolveDirs, type SessionDirs } from '../host/paths.js';
 import { isCidr } from '../net/cidr.js';
-import type { DnsMode, SessionOptions } from '../session/types.js';
-import type { UndoOutcome } from '../session/undo.js';
+import {
+  absoluteKubeconfig,
+  anyFailed,
+  type DnsMode,
+  invokingUser,
+  isRoot,
+  preflight,
+  readHandoff,
+  resolveDirs,
+  runForeground,
+  type SessionDirs,
+  type StartRequest,
+  startDaemon,
+  type UndoOutcome,
+} from '../sessions/index.js';
 import type { GlobalArgs } from './app.js';
 import { renderOutcomes } from './down.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
-import { isRoot, readHandoff, reexecWithSudo } from './privilege.js';
+import { reexecWithSudo } from './privilege.js';
 import { progressPrinter, renderSummary } from './progress.js';
 import { UsageError } from './render-error.js';
 
@@ -55,29 +64,6 @@ export function parseTargets(values: readonly string[], flag: string, hosts: boo
   return out;
 }
 
-function absoluteKubeconfig(list: string | undefined): string | undefined {
-  return list
-    ?.split(':')
-    .filter(Boolean)
-    .map((p) => (isAbsolute(p) ? p : resolve(p)))
-    .join(':');
-}
-
-/**
- * Fails fast, as the invoking user, on what sudo cannot fix: kubeconfig,
- * context, credentials, reachability. Reads the kubeconfig once, in this
- * process; the root session reads it again in its own.
- */
-async function preflight(args: UpArgs): Promise<void> {
-  const { loadKubeconfig, probeApi } = await import('../session/session-client.js');
-  const { client } = loadKubeconfig({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
-  try {
-    await probeApi(client);
-  } finally {
-    client.close();
-  }
-}
-
 function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
   const out: string[] = [];
   const kubeconfig = absoluteKubeconfig(args.kubeconfig);
@@ -105,20 +91,17 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
   }
   const dirs = resolveDirs(args, io.env);
   if (!isRoot()) {
-    await preflight(args);
+    await preflight({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
     return reexecWithSudo('up', forwardedArgs(args, dirs), WHY_ROOT, io);
   }
   const handoff = args.handoff === 'stdin' ? await readHandoff() : undefined;
   const user = invokingUser(io.env, handoff);
-  const kubeconfig = user ? userKubeconfigPaths(user, args.kubeconfig).join(':') : absoluteKubeconfig(args.kubeconfig);
   // The session reads the kubeconfig itself (this process stays light: it only starts it).
-
-  const options: SessionOptions = {
-    kubeconfig,
+  const request: StartRequest = {
+    kubeconfig: args.kubeconfig,
     context: args.context,
     namespace: args.namespace,
-    stateDir: dirs.stateDir,
-    runtimeDir: dirs.runtimeDir,
+    dirs,
     alsoProxy,
     neverProxy,
     relayImage: args.relayImage,
@@ -127,25 +110,27 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
     allowConflictingRoutes: args.allowConflicting,
     tunName: args.device,
     mtu: args.mtu,
-    owner: user ? { uid: user.uid, gid: user.gid } : undefined,
   };
   io.err(`Connecting${args.context ? ` to context "${args.context}"` : ''}…\n`);
-  const onPreviousCleaned = (outcomes: UndoOutcome[]) =>
-    io.err(
-      `  a previous session for this context did not stop cleanly; removed what it left:\n${renderOutcomes(outcomes)}`,
-    );
-  if (args.foreground) {
-    const { runForeground } = await import('./foreground.js');
-    return runForeground(options, user, io, command, onPreviousCleaned);
-  }
-  const summary = await launchDaemon({
-    options,
-    user,
-    bootLog: bootLogPath(dirs.stateDir),
+  const hooks = {
     env: io.env,
     onProgress: progressPrinter(io),
-    onPreviousCleaned,
-  });
+    onPreviousCleaned: (outcomes: UndoOutcome[]) =>
+      io.err(
+        `  a previous session for this context did not stop cleanly; removed what it left:\n${renderOutcomes(outcomes)}`,
+      ),
+  };
+  if (args.foreground) {
+    const { summary, outcomes } = await runForeground(request, user, {
+      ...hooks,
+      onReady: (s) => io.out(renderSummary(s, command, true)),
+      onDisconnecting: () => io.err('\nDisconnecting…\n'),
+      onDebugLog: (line) => io.err(line),
+    });
+    io.out(`Disconnected from ${summary.context}:\n${renderOutcomes(outcomes)}`);
+    return anyFailed(outcomes) ? EXIT.SYSTEM : EXIT.OK;
+  }
+  const summary = await startDaemon(request, user, hooks);
   io.out(renderSummary(summary, command, false));
   return EXIT.OK;
 }
