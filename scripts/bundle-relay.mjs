@@ -1,6 +1,6 @@
 // Bundles the in-cluster relay (src/relay/server/main.ts) into one
 // dependency-free file, dist/relay/relay.js, shipped to the cluster in a
-// ConfigMap and run by a stock node image (DESIGN.md decision 7).
+// ConfigMap and run by a stock node image (docs/design.md §7).
 
 import { existsSync } from 'node:fs';
 import { build } from 'esbuild';

@@ -1,4 +1,4 @@
-// Kubernetes credentials stay the invoking user's (DESIGN.md decision 10).
+// Kubernetes credentials stay the invoking user's (docs/design.md §10).
 //
 // When kvpn runs as root through sudo, the session reads the user's own
 // kubeconfig files once and lays a one-entry overlay over them in memory

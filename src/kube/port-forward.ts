@@ -1,4 +1,4 @@
-// Port-forward to one port of a pod, as a Node Duplex (DESIGN.md decision 6).
+// Port-forward to one port of a pod, as a Node Duplex (docs/design.md §6).
 //
 //   write(bytes) ─► [0x00 | bytes] WebSocket message ─► API server ─► kubelet ─► pod 127.0.0.1:PORT
 //   push(bytes)  ◄─ [0x00 | bytes] ◄──────────────────────────────────────────┘

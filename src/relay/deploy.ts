@@ -1,4 +1,4 @@
-// Deploys and keeps the session's relay pod (DESIGN.md decision 7).
+// Deploys and keeps the session's relay pod (docs/design.md §7).
 //
 //   deployRelay ─► ConfigMap (bundle) + Secret (token) + Pod ─► watch until Ready
 //                  403 / image pull / unschedulable / exit ─► RelayError naming cause and fix

@@ -1,4 +1,4 @@
-// The objects one relay session consists of (DESIGN.md decision 7): a
+// The objects one relay session consists of (docs/design.md §7): a
 // ConfigMap with the bundled relay, a Secret with the session token, and a
 // hardened Pod that runs `node` on the bundle. Pure: options in, JSON out.
 

@@ -179,7 +179,7 @@ export function parseAuthority(authority: string | undefined): { host: string; p
 }
 
 /**
- * Flow-control windows (DESIGN.md decision 5): one stream must not be
+ * Flow-control windows (docs/design.md §5): one stream must not be
  * window-bound at 20 ms RTT, nor behind the buffers of the path itself (the
  * API server's and kernel socket queues hold several MiB each way). One
  * stream through the tunnel on test/cluster, 0 ms added: 16/64 MiB

@@ -1,4 +1,4 @@
-// Which address ranges belong to the cluster (DESIGN.md decision 9). Each
+// Which address ranges belong to the cluster (docs/design.md §9). Each
 // source is tried in order of precision and a refusal (403, 404, a missing
 // field) moves on to the next, so a namespace-scoped user still gets working
 // ranges:

@@ -2,7 +2,7 @@
 // --never-proxy, the API server's addresses and the routes already on the
 // machine in; routes to add, what was carved out and why, and conflicts out.
 //   - The API server's own addresses are never routed (that would cut the
-//     tunnel): a range containing one is split around it (DESIGN.md 9).
+//     tunnel): a range containing one is split around it (docs/design.md §9).
 //   - --never-proxy ranges are carved out the same way.
 //   - A range overlapping an existing route on another interface is a
 //     conflict naming both; default routes never count.

@@ -1,4 +1,4 @@
-// The N HTTP/2 connections (carriers) behind the tunnel (DESIGN.md 5): each slot
+// The N HTTP/2 connections (carriers) behind the tunnel (docs/design.md §5): each slot
 // connects, serves until its carrier is lost, backs off, reconnects.
 //
 //   slot i:  connect ─► up ─(lost: its streams are reset)─► backoff ─► connect …

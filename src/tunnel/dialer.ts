@@ -1,4 +1,4 @@
-// The stack's Dialer, made of N HTTP/2 connections (carriers) to the relay (DESIGN.md 5).
+// The stack's Dialer, made of N HTTP/2 connections (carriers) to the relay (docs/design.md §5).
 //
 //   dialTcp ─► least-loaded up carrier ─► CONNECT host:port ─► 200: TunnelConnection
 //                                                           └► 502/504 + proxy-status: DialError(reason)

@@ -1,5 +1,5 @@
-// A small Kubernetes API stand-in for the DNS tests (until test/cluster is
-// there): lists and watches of Services, EndpointSlices and Pods in the
+// A small Kubernetes API for the DNS unit tests, which need no test world
+// (test/cluster): lists and watches of Services, EndpointSlices and Pods in the
 // real wire format, with resourceVersions, and per-token RBAC that answers
 // cluster-wide requests from a namespace-scoped user with a 403 Status.
 import { once } from 'node:events';

@@ -3,7 +3,7 @@
 // benchmarks use test/helpers/direct-dialer.ts, which connects to real
 // local sockets.
 //
-// Contract (DESIGN.md decision 4, "dial first"):
+// Contract (docs/design.md §4, "dial first"):
 // - dialTcp resolves with a connected Duplex only once the far side has
 //   accepted; the stack answers the SYN only then.
 // - It rejects with a DialError whose `reason` picks the stack's answer:

@@ -1,5 +1,5 @@
 // Per SYN, decide: ignore, reset, or complete (gVisor's forwarder.go shape),
-// with the dial first (DESIGN.md decision 4). A SYN for an unknown 4-tuple
+// with the dial first (docs/design.md §4). A SYN for an unknown 4-tuple
 // asks the dialer to connect; only a connected dial becomes a TcpConnection
 // (which answers SYN-ACK). Refused/error → RST, unreachable → ICMP
 // unreachable, timeout → silence. Retransmitted SYNs while the dial is
