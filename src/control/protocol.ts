@@ -5,7 +5,6 @@
 // Lines are bounded; a peer that sends garbage is answered once and dropped.
 
 export const CONTROL_MAX_LINE_BYTES = 1024 * 1024;
-export const CONTROL_PROTOCOL_VERSION = 1;
 
 export type ControlMethod = 'hello' | 'status' | 'shutdown';
 

@@ -195,7 +195,6 @@ function wireNameLength(bytes: Buffer): number {
 
 export type DnsMessage = dnsPacket.DecodedPacket;
 export type DnsRecord = dnsPacket.Answer;
-export type DnsQuestion = dnsPacket.Question;
 export type DnsOutgoing = dnsPacket.Packet;
 
 export const FLAG = {

@@ -42,4 +42,4 @@ export {
 } from './system-dns.js';
 export { DnsTcpForwarder, type Forwarder } from './tcp-forwarder.js';
 export { UdpForwarder } from './udp-forwarder.js';
-export { buildZone, RECORD_TTL_S, type ZoneSnapshot } from './zone.js';
+export { buildZone, type ZoneSnapshot } from './zone.js';

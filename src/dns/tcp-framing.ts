@@ -2,8 +2,6 @@
 // preceded by its length as two bytes, big-endian. The decoder holds at
 // most one partial message (≤ 64 KiB + one chunk).
 
-export const MAX_MESSAGE_BYTES = 65535;
-
 export function frame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(message.length + 2);
   out.writeUInt16BE(message.length, 0);

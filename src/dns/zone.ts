@@ -101,10 +101,6 @@ export class ZoneSnapshot {
   }
 }
 
-export function emptyZone(clusterDomain: string): ZoneSnapshot {
-  return buildZone({ clusterDomain, serviceScope: new Set(), podScope: new Set() });
-}
-
 class ZoneBuilder {
   readonly #zone: string;
   readonly #names = new Map<string, { specs: RecordSpec[]; seen: Set<string>; cname?: string }>();

@@ -49,10 +49,6 @@ export function formatCidr(c: Cidr): string {
   return `${formatIpNumber(c.family, c.base)}/${c.length}`;
 }
 
-export function lastAddress(c: Cidr): bigint {
-  return c.base | ((1n << BigInt(BITS[c.family] - c.length)) - 1n);
-}
-
 export function containsIp(c: Cidr, family: 4 | 6, value: bigint): boolean {
   return c.family === family && (value & mask(family, c.length)) === c.base;
 }

@@ -7,7 +7,7 @@
 // `kvpn down`; the state file goes when the journal is empty.
 import { rmSync } from 'node:fs';
 import { systemErrorCode } from '../errors.js';
-import { isAlive, stopProcess } from '../host/process-info.js';
+import { stopProcess } from '../host/process-info.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
@@ -144,14 +144,4 @@ export async function undoJournal(journal: StateJournal, deps: UndoDeps): Promis
   }
   if (journal.entries.length === 0) journal.remove();
   return outcomes;
-}
-
-/** The daemon of a journal, if it is still running. */
-export function liveDaemon(
-  entries: readonly JournalEntry[],
-): { pid: number; startTime?: string | undefined } | undefined {
-  for (const e of entries) {
-    if (e.change.kind === 'process' && isAlive(e.change.pid, e.change.startTime)) return e.change;
-  }
-  return undefined;
 }

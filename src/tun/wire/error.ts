@@ -12,12 +12,5 @@ export const WireError = {
 } as const;
 export type WireError = (typeof WireError)[keyof typeof WireError];
 
-export const WIRE_ERROR_NAMES: Readonly<Record<WireError, string>> = {
-  1: 'truncated',
-  2: 'malformed',
-  3: 'checksum',
-  4: 'unsupported',
-};
-
 /** 0 for success, else the error. */
 export type WireResult = 0 | WireError;

@@ -9,7 +9,6 @@ import { WireError, type WireResult } from './error.js';
 import { IpProtocol } from './ip.js';
 
 export const TCP_HEADER_LEN = 20;
-export const TCP_MAX_HEADER_LEN = 60;
 
 export const TcpFlag = {
   FIN: 0x01,
@@ -25,7 +24,6 @@ export const TcpFlag = {
 /** SYN, FIN, RST and PSH folded: at most one of them is meaningful. */
 export const TcpControl = { None: 0, Psh: 1, Syn: 2, Fin: 3, Rst: 4 } as const;
 export type TcpControl = (typeof TcpControl)[keyof typeof TcpControl];
-export const TCP_CONTROL_NAMES = ['none', 'psh', 'syn', 'fin', 'rst'] as const;
 
 const OPT_END = 0;
 const OPT_NOP = 1;
