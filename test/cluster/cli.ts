@@ -12,7 +12,7 @@ import { sweepWorld } from './network/sweep.js';
 
 function usage(): never {
   process.stderr.write(
-    'usage: npm run cluster -- up [--nodes N] [--no-service-cidr-api] [--cluster-domain D] | down [--all] [ID...] | status\n',
+    'usage: npm run cluster -- up [--real] [--nodes N] [--no-service-cidr-api] [--cluster-domain D] | down [--all] [ID...] | status\n',
   );
   process.exit(2);
 }
@@ -24,11 +24,14 @@ async function up(args: string[]): Promise<void> {
       nodes: { type: 'string', default: '2' },
       'no-service-cidr-api': { type: 'boolean', default: false },
       'cluster-domain': { type: 'string' },
+      real: { type: 'boolean', default: false },
     },
   });
+  if (values.real) process.stderr.write('starting a real Kubernetes world (builds its components first if needed)\n');
   const t0 = performance.now();
   const { state, daemon } = await launchWorld({
     owner: 'cli',
+    ...(values.real ? { kind: 'real' as const, build: true } : {}),
     nodes: Number(values.nodes),
     serviceCidrApi: !values['no-service-cidr-api'],
     ...(values['cluster-domain'] ? { clusterDomain: values['cluster-domain'] } : {}),
@@ -39,7 +42,7 @@ async function up(args: string[]): Promise<void> {
   const pods = await c.objects('pods');
   const services = await c.objects('services');
   const lines = [
-    `test world ${state.id} is up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `${state.kind === 'real' ? 'real Kubernetes' : 'test'} world ${state.id} is up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     `  API server   ${state.apiServerUrl} (inside the laptop namespace)`,
     `  domain       ${state.clusterDomain} (e.g. echo.default.svc.${state.clusterDomain})`,
     `  contexts     staging (namespace default, token), admin (client cert), staging-exec (exec plugin),`,
@@ -81,7 +84,7 @@ async function status(): Promise<void> {
   if (worlds.length === 0) process.stdout.write('no test worlds\n');
   for (const w of worlds) {
     process.stdout.write(
-      `${w.id} ${w.alive ? 'running' : 'dead (run down)'} owner=${w.state?.owner ?? '?'} ${w.state?.apiServerUrl ?? ''} ${w.state?.kubeconfig ?? ''}\n`,
+      `${w.id} ${w.state?.kind ?? 'stand-in'} ${w.alive ? 'running' : 'dead (run down)'} owner=${w.state?.owner ?? '?'} ${w.state?.apiServerUrl ?? ''} ${w.state?.kubeconfig ?? ''}\n`,
     );
   }
 }

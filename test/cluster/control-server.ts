@@ -96,7 +96,7 @@ export class ControlServer {
           })),
         );
       case 'GET /upstream-dns/queries':
-        return reply(w.upstreamDns?.queries ?? []);
+        return reply(w.upstream.dns?.queries ?? []);
       case 'GET /apiserver/requests':
         return reply(w.apiServer?.requests ?? []);
       case 'POST /faults/kill-pod':

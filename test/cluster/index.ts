@@ -89,6 +89,8 @@ export class Cluster {
   readonly upstreamTestName = UPSTREAM_TEST_NAME;
   readonly upstreamTestIp = UPSTREAM_TEST_IP;
   readonly state: WorldState;
+  /** 'stand-in' (our API server and kubelet) or 'real' (Kubernetes' own components). */
+  readonly kind: 'stand-in' | 'real';
   #daemon: ChildProcess | undefined;
   #layout: WorldLayout;
   #agent: NetnsAgent | undefined;
@@ -103,6 +105,7 @@ export class Cluster {
     this.apiServerUrl = state.apiServerUrl;
     this.apiServerPort = state.apiServerPort;
     this.clusterDomain = state.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+    this.kind = state.kind ?? 'stand-in';
     this.#daemon = daemon;
     this.#layout = new WorldLayout(state.id, state.dir.slice(0, -state.id.length - 1));
   }
@@ -457,7 +460,9 @@ function execInNetns(
   opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', netns, cmd, ...args], {
+    // A name under /run/netns, or a path (a real world's pod: /proc/PID/ns/net).
+    const argv = netns.startsWith('/') ? ['nsenter', `--net=${netns}`, cmd] : ['ip', 'netns', 'exec', netns, cmd];
+    const child = spawn(argv[0] as string, [...argv.slice(1), ...args], {
       env: opts.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

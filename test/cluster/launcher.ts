@@ -1,7 +1,7 @@
 // Starting and finding worlds from outside: creates the laptop namespace,
 // starts the daemon inside it, waits for its READY line; lists worlds on
 // disk and tells live ones from a crashed one's leftovers.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import {
   isClusterDomain,
   isWorldId,
   newWorldId,
+  REAL_CACHE_ROOT,
   WORLD_PREFIX,
   WORLDS_ROOT,
   WorldLayout,
@@ -21,6 +22,7 @@ import {
 
 const STARTING_GRACE_MS = 60_000;
 const DAEMON = fileURLToPath(new URL('./daemon.ts', import.meta.url));
+const REAL_DAEMON = fileURLToPath(new URL('./real/daemon.ts', import.meta.url));
 const LOADER = fileURLToPath(new URL('../../scripts/ts-loader.mjs', import.meta.url));
 
 export interface LaunchOptions {
@@ -33,6 +35,10 @@ export interface LaunchOptions {
   clusterDomain?: string;
   owner?: 'cli' | 'test';
   readyTimeoutMs?: number;
+  /** The stand-in (default) or real Kubernetes components, built by test/cluster/real/build-components.sh. */
+  kind?: 'stand-in' | 'real';
+  /** Real world: build the components when they are not built yet (minutes), instead of failing. */
+  build?: boolean;
   root?: string;
 }
 
@@ -74,30 +80,42 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
   const id = newWorldId();
   const layout = new WorldLayout(id, opts.root);
   const owner = opts.owner ?? 'test';
+  const real = opts.kind === 'real' ? await realComponents(opts.build ?? false) : undefined;
   await run('ip', ['netns', 'add', layout.laptopNetns]);
   await run('ip', ['-n', layout.laptopNetns, 'link', 'set', 'lo', 'up']);
-  const args = [
-    `--net=/run/netns/${layout.laptopNetns}`,
-    process.execPath,
-    ...STAND_IN_NODE_FLAGS,
-    '--import',
-    LOADER,
-    DAEMON,
-    '--id',
-    id,
-    '--owner',
-    owner,
-    '--nodes',
-    String(opts.nodes ?? 2),
-    '--service-cidr-api',
-    String(opts.serviceCidrApi ?? true),
-    '--restart-backoff-ms',
-    String(opts.restartBackoffMs ?? 1000),
-    '--cluster-domain',
-    clusterDomain,
-    '--ready-timeout-ms',
-    String(opts.readyTimeoutMs ?? 30_000),
-  ];
+  const common = ['--id', id, '--owner', owner, '--cluster-domain', clusterDomain];
+  const args = real
+    ? [
+        `--net=/run/netns/${layout.laptopNetns}`,
+        process.execPath,
+        '--import',
+        LOADER,
+        REAL_DAEMON,
+        ...common,
+        '--bin',
+        real.bin,
+        '--image-cache',
+        real.imageCache,
+        '--ready-timeout-ms',
+        String(opts.readyTimeoutMs ?? 180_000),
+      ]
+    : [
+        `--net=/run/netns/${layout.laptopNetns}`,
+        process.execPath,
+        ...STAND_IN_NODE_FLAGS,
+        '--import',
+        LOADER,
+        DAEMON,
+        ...common,
+        '--nodes',
+        String(opts.nodes ?? 2),
+        '--service-cidr-api',
+        String(opts.serviceCidrApi ?? true),
+        '--restart-backoff-ms',
+        String(opts.restartBackoffMs ?? 1000),
+        '--ready-timeout-ms',
+        String(opts.readyTimeoutMs ?? 30_000),
+      ];
   if (opts.root) args.push('--root', opts.root);
   // A CLI world outlives the terminal that started it: its stderr goes to the log.
   let stderr: 'inherit' | number = 'inherit';
@@ -135,6 +153,26 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
     await sweepWorld(id, layout.dir);
     throw err;
   }
+}
+
+export class RealWorldUnavailableError extends Error {
+  readonly code = 'REAL_WORLD_UNAVAILABLE';
+}
+
+/** The built components (and where images are cached); builds them first only when asked to. */
+async function realComponents(build: boolean): Promise<{ bin: string; imageCache: string }> {
+  const cache = process.env.KVPN_REAL_CACHE ?? REAL_CACHE_ROOT;
+  const script = fileURLToPath(new URL('./real/build-components.sh', import.meta.url));
+  const env = { ...process.env, KVPN_REAL_CACHE: cache, ...(build ? {} : { KVPN_REAL_NO_BUILD: '1' }) };
+  const bin = await new Promise<string>((resolve, reject) => {
+    execFile('bash', [script], { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) resolve(stdout.trim().split('\n').pop() ?? '');
+      else if (err.code === 3)
+        reject(new RealWorldUnavailableError(`the real world's components are not built: run ${script} (5-10 min)`));
+      else reject(new Error(`building the real world's components failed: ${String(stderr).slice(-2000)}`));
+    });
+  });
+  return { bin, imageCache: `${cache}/images` };
 }
 
 export interface WorldOnDisk {

@@ -19,7 +19,8 @@ export interface WorldPki {
 
 const CURVE = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-async function issue(dir: string, name: string, subject: string, ext: string): Promise<KeyPair> {
+/** A key and a certificate signed by the CA in `dir` (ca.crt, ca.key), as `dir`/`name`.{key,crt}. */
+export async function issue(dir: string, name: string, subject: string, ext: string): Promise<KeyPair> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const crt = join(dir, `${name}.crt`);
@@ -49,7 +50,8 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
   return { cert: await readFile(crt, 'utf8'), key: await readFile(key, 'utf8') };
 }
 
-export async function createPki(dir: string, clusterDomain: string): Promise<WorldPki> {
+/** A fresh CA in `dir` (ca.crt, ca.key). */
+export async function createCa(dir: string): Promise<KeyPair> {
   await mkdir(dir, { recursive: true });
   await run('openssl', [
     'req',
@@ -68,7 +70,11 @@ export async function createPki(dir: string, clusterDomain: string): Promise<Wor
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
-  const ca = { cert: await readFile(join(dir, 'ca.crt'), 'utf8'), key: await readFile(join(dir, 'ca.key'), 'utf8') };
+  return { cert: await readFile(join(dir, 'ca.crt'), 'utf8'), key: await readFile(join(dir, 'ca.key'), 'utf8') };
+}
+
+export async function createPki(dir: string, clusterDomain: string): Promise<WorldPki> {
+  const ca = await createCa(dir);
   const [server, admin] = await Promise.all([
     issue(
       dir,

@@ -10,6 +10,8 @@ export const WORLD_PREFIX = 'kc';
 export const WORLDS_ROOT = '/tmp/kvpn-cluster';
 /** initdb once, copy many times (kept across worlds). */
 export const CACHE_ROOT = '/var/tmp/kvpn-cluster-cache';
+/** The real world's built components and images (kept across worlds; KVPN_REAL_CACHE overrides). */
+export const REAL_CACHE_ROOT = '/var/tmp/kvpn-real';
 
 export const POD_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/12';
@@ -110,4 +112,6 @@ export interface WorldState {
   /** What every name in the world ends with: cluster DNS zone, pod resolv.conf, certificates. */
   clusterDomain: string;
   startedAt: string;
+  /** Our stand-in (the default) or real Kubernetes components (test/cluster/real). */
+  kind?: 'stand-in' | 'real';
 }

@@ -2,8 +2,7 @@
 // laptop network namespace): network, PKI, store and API server,
 // controllers, kubelet, the laptop's upstream resolver, and the faults.
 
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { Admission } from './apiserver/admission.js';
 import { Authenticator } from './apiserver/auth.js';
 import { type KObject, podIsReady } from './apiserver/objects.js';
@@ -17,25 +16,18 @@ import { GarbageCollector } from './controllers/garbage.js';
 import { KubeProxy } from './controllers/kube-proxy.js';
 import { Scheduler } from './controllers/scheduler.js';
 import { WorkloadController } from './controllers/workloads.js';
-import { DnsServer } from './dns/server.js';
 import { ApiPathFaults } from './faults/api-path.js';
 import { newCredentials, writeKubeconfig } from './kubeconfig.js';
 import { EventRecorder } from './kubelet/events.js';
 import { Kubelet } from './kubelet/kubelet.js';
 import { ensurePgTemplate } from './kubelet/postgres-template.js';
 import { kubernetesEndpoints, worldManifests } from './manifests.js';
+import { LaptopUpstream } from './network/laptop-upstream.js';
 import { sweepWorld } from './network/sweep.js';
 import { WorldNetwork } from './network/topology.js';
 import { createPki } from './pki.js';
 import { buildPrograms } from './programs/build.js';
-import {
-  SERVICE_CIDR,
-  UPSTREAM_DNS_IP,
-  UPSTREAM_TEST_IP,
-  UPSTREAM_TEST_NAME,
-  type WorldLayout,
-  type WorldState,
-} from './world-config.js';
+import { SERVICE_CIDR, type WorldLayout, type WorldState } from './world-config.js';
 
 export interface WorldOptions {
   nodes: number;
@@ -61,8 +53,7 @@ export class World {
   kubelet: Kubelet | undefined;
   kubeProxy: KubeProxy | undefined;
   faults: ApiPathFaults | undefined;
-  upstreamDns: DnsServer | undefined;
-  #upstreamHttp: HttpServer | undefined;
+  readonly upstream = new LaptopUpstream();
   #controllers: { stop(): void }[] = [];
   #stopped = false;
   readonly log: (line: string) => void;
@@ -166,7 +157,7 @@ export class World {
     const url = `https://127.0.0.1:${port}`;
     await writeKubeconfig(L.kubeconfig, L.dir, url, pki, creds);
     this.faults = new ApiPathFaults(port);
-    await this.#startUpstream();
+    await this.upstream.start(this.layout.laptopNetns, this.opts.clusterDomain);
     await this.#waitReady();
     return {
       id: L.id,
@@ -180,26 +171,6 @@ export class World {
       clusterDomain: this.opts.clusterDomain,
       startedAt: new Date().toISOString(),
     };
-  }
-
-  /** The laptop's "system resolver" and a web server for its test name. */
-  async #startUpstream(): Promise<void> {
-    this.upstreamDns = new DnsServer({
-      zones: ['test'],
-      ttl: 60,
-      outside: 'NXDOMAIN',
-      records: {
-        [UPSTREAM_TEST_NAME]: { A: [UPSTREAM_TEST_IP], TXT: ['kvpn test world upstream'] },
-        [`www.${UPSTREAM_TEST_NAME}`]: { CNAME: UPSTREAM_TEST_NAME },
-      },
-    });
-    await this.upstreamDns.listen(UPSTREAM_DNS_IP, 53);
-    this.#upstreamHttp = createHttpServer((_req, res) => res.end(`upstream ${UPSTREAM_TEST_NAME}\n`));
-    await new Promise<void>((resolve) => this.#upstreamHttp?.listen(80, UPSTREAM_TEST_IP, resolve));
-    await writeFile(
-      `/etc/netns/${this.layout.laptopNetns}/resolv.conf`,
-      `# kvpn test world: the laptop's system resolver (upstream DNS, knows ${UPSTREAM_TEST_NAME}, not ${this.opts.clusterDomain})\nnameserver ${UPSTREAM_DNS_IP}\noptions edns0\n`,
-    );
   }
 
   /** Every bootstrap pod Ready and the Service rules loaded with their endpoints. */
@@ -230,8 +201,7 @@ export class World {
     for (const c of this.#controllers) c.stop();
     await this.apiServer?.stop().catch(() => undefined);
     this.faults?.close();
-    this.upstreamDns?.close();
-    this.#upstreamHttp?.close();
+    this.upstream.close();
     await this.kubelet?.stop().catch(() => undefined);
     await sweepWorld(this.layout.id, this.layout.dir, process.pid);
   }

@@ -2,6 +2,7 @@
 // killing every process still inside them), its /etc/netns files, and its
 // directory. Works from names alone, so it also cleans up after a crash.
 import { readdir, rm } from 'node:fs/promises';
+import { realWorldCgroupRoot, removeCgroupRoot } from '../real/cgroups.js';
 import { run } from './shell.js';
 import { killNetnsProcesses } from './topology.js';
 
@@ -22,6 +23,8 @@ export async function sweepWorld(
   const names = await worldNetnsNames(worldId);
   // Kill first everywhere, then delete: a pod's process may hold a node's socket.
   await Promise.all(names.map((n) => killNetnsProcesses(n, sparePid)));
+  // A real world's pods are in no named namespace: they are found by cgroup.
+  await removeCgroupRoot(realWorldCgroupRoot(worldId));
   await Promise.all(names.map((n) => run('ip', ['netns', 'delete', n]).catch(() => undefined)));
   const etc = (await listDir('/etc/netns')).filter((n) => n.startsWith(`${worldId}-`));
   await Promise.all(etc.map((n) => rm(`/etc/netns/${n}`, { recursive: true, force: true })));
