@@ -6,7 +6,7 @@
 //
 // Nodes route each other's pod /24 over the fabric; Service rules live in
 // every node (network/service-rules.ts). The laptop has no link to any of it.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { DNS_SERVICE_IP, SERVICE_CIDR, type WorldLayout } from '../world-config.js';
 import { PodIpAllocator } from './ipam.js';
 import { ipIn, run, sysctl } from './shell.js';
@@ -151,13 +151,27 @@ function podHosts(ip: string, hostname: string, fqdn?: string): string {
   ].join('\n');
 }
 
-/** SIGKILLs every process whose network namespace is `netns`. */
+/**
+ * SIGKILLs every process whose network namespace is `netns`, until none is
+ * left. Reads /proc itself: `ip netns pids` gives up (and lists nothing)
+ * when a process exits while it scans, which left containerd shims behind.
+ */
 export async function killNetnsProcesses(netns: string, sparePid?: number): Promise<void> {
-  const out = await run('ip', ['netns', 'pids', netns]).catch(() => '');
-  for (const pid of out.split(/\s+/).filter(Boolean)) {
-    if (Number(pid) === sparePid) continue;
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {}
+  const target = await stat(`/run/netns/${netns}`).catch(() => undefined);
+  if (!target) return;
+  for (let round = 0; round < 20; round++) {
+    let found = 0;
+    for (const entry of await readdir('/proc')) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid) || pid === sparePid || pid === process.pid) continue;
+      const ns = await stat(`/proc/${pid}/ns/net`).catch(() => undefined);
+      if (ns?.ino !== target.ino || ns.dev !== target.dev) continue;
+      found++;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    if (found === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
