@@ -40,6 +40,12 @@ function row(label: string, value: string): string {
   return `  ${label.padEnd(12)}${value}\n`;
 }
 
+/** What an optional read RBAC refused costs, and the rule that restores it (docs/rbac.md). */
+export function formatDegradation(d: SessionStatus['degradations'][number]): string {
+  const quote = (list: string[]) => list.map((x) => `"${x}"`).join(', ');
+  return `${d.what}; restore with RBAC ${quote(d.restore.verbs)} on ${quote(d.restore.resources)} in namespace "${d.restore.namespace}" (docs/rbac.md)`;
+}
+
 export function renderStatus(s: SessionStatus, command: string): string {
   const t = s.traffic;
   const e = t.dialErrors;
@@ -68,6 +74,8 @@ export function renderStatus(s: SessionStatus, command: string): string {
     'dial errors',
     `${e.refused} refused, ${e.unreachable} unreachable, ${e.timeout} timed out, ${e.error} other`,
   );
+  // `?? []`: a daemon of an older kvpn does not report it.
+  for (const d of s.degradations ?? []) text += row('degraded', formatDegradation(d));
   for (const w of s.warnings.slice(-3)) text += row('warning', w);
   text += row('log', `${s.logFile} (${command} logs --context ${s.context})`);
   text += row('stop with', `${command} down --context ${s.context}`);

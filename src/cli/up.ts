@@ -14,6 +14,7 @@ import {
   resolveDirs,
   runForeground,
   type SessionDirs,
+  type SessionSummary,
   type StartRequest,
   startDaemon,
   type UndoOutcome,
@@ -25,6 +26,7 @@ import type { CliIo } from './io.js';
 import { reexecWithSudo } from './privilege.js';
 import { progressPrinter, renderSummary } from './progress.js';
 import { UsageError } from './render-error.js';
+import { formatDegradation } from './status.js';
 
 export interface UpArgs extends GlobalArgs {
   context?: string | undefined;
@@ -83,6 +85,11 @@ function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
   return out;
 }
 
+/** One warning line per optional read RBAC refused (the session works, less well). */
+function degradedLines(summary: SessionSummary): string {
+  return (summary.degradations ?? []).map((d) => `  ! degraded: ${formatDegradation(d)}\n`).join('');
+}
+
 export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<number> {
   const alsoProxy = parseTargets(args.alsoProxy, '--also-proxy', true);
   const neverProxy = parseTargets(args.neverProxy, '--never-proxy', false);
@@ -123,7 +130,10 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
   if (args.foreground) {
     const { summary, outcomes } = await runForeground(request, user, {
       ...hooks,
-      onReady: (s) => io.out(renderSummary(s, command, true)),
+      onReady: (s) => {
+        io.err(degradedLines(s));
+        io.out(renderSummary(s, command, true));
+      },
       onDisconnecting: () => io.err('\nDisconnecting…\n'),
       onDebugLog: (line) => io.err(line),
     });
@@ -131,6 +141,7 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
     return anyFailed(outcomes) ? EXIT.SYSTEM : EXIT.OK;
   }
   const summary = await startDaemon(request, user, hooks);
+  io.err(degradedLines(summary));
   io.out(renderSummary(summary, command, false));
   return EXIT.OK;
 }

@@ -2,8 +2,8 @@
 // the current zone snapshot it either builds the reply, or says where the
 // query must go (the cluster DNS through the tunnel, or the original
 // upstream servers), or asks for an ExternalName target to be resolved.
-import { CLASS_ANY, CLASS_IN, type EncodedRecords, type Query, RCODE, TYPE } from './codec.js';
-import { inZone, isReverseName, labelsAbove } from './names.js';
+import { CLASS_ANY, CLASS_IN, type DnsMessage, type EncodedRecords, type Query, RCODE, TYPE } from './codec.js';
+import { inZone, isReverseName, labelsAbove, normalizeName } from './names.js';
 import { NAMESPACE_LABEL } from './namespace-probe.js';
 import { buildResponse, type Transport } from './response.js';
 import { scopeCovers, type ZoneNode, type ZoneSnapshot } from './zone.js';
@@ -130,4 +130,24 @@ function answerNode(
     current = next;
   }
   return reply(RCODE.NOERROR, chain, negative);
+}
+
+/** An address the cluster DNS gave for a name in the zone: under svc (a Service or its endpoints) or pod. */
+export interface ClusterAddress {
+  name: string;
+  address: string;
+  kind: 'service' | 'pod';
+}
+
+/** The A/AAAA records of a forwarded answer owned by names in `zone` (not CNAME targets outside it). */
+export function clusterAddressesOf(message: DnsMessage, zone: string): ClusterAddress[] {
+  const out: ClusterAddress[] = [];
+  for (const rr of message.answers ?? []) {
+    if ((rr.type !== 'A' && rr.type !== 'AAAA') || typeof rr.data !== 'string') continue;
+    const name = normalizeName(rr.name);
+    if (!inZone(name, zone)) continue;
+    const kind = labelsAbove(name, zone).at(-1) === 'pod' ? 'pod' : 'service';
+    out.push({ name, address: rr.data, kind });
+  }
+  return out;
 }

@@ -5,6 +5,9 @@
 // namespace-scoped Role, a 403), that kind is watched in the connected
 // namespace only, and everything else in the zone is left to the cluster
 // DNS (the answering core forwards names in namespaces we do not cover).
+// Refused there too (the tunnel-only Role of docs/rbac.md), the kind is not
+// watched at all: its scope stays empty, so its names are all forwarded,
+// never answered NXDOMAIN from a zone that simply lacks them.
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { Informer, type KubeObject } from '../kube/informer.js';
@@ -54,6 +57,7 @@ export class ClusterRecords implements RecordSource {
   #lastBuildMs = 0;
   #closed = false;
   readonly #listeners = new Set<(zone: ZoneSnapshot) => void>();
+  readonly #settledWaiters: (() => void)[] = [];
 
   private constructor(client: KubeClient, options: ClusterRecordsOptions) {
     this.#client = client;
@@ -90,6 +94,12 @@ export class ClusterRecords implements RecordSource {
     return this.#scope(['services', 'endpointslices']);
   }
 
+  /** Resolves once each watch has synced or been refused wherever it was tried (or on close). */
+  settled(): Promise<void> {
+    if (this.#closed || this.#isSettled()) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
   /** Namespaces (or '*') whose watch was refused with 403, per kind. */
   forbidden(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
@@ -103,6 +113,7 @@ export class ClusterRecords implements RecordSource {
     clearTimeout(this.#timer);
     for (const watch of this.#watches.values()) for (const informer of watch.informers.values()) informer.close();
     this.#listeners.clear();
+    for (const resolve of this.#settledWaiters.splice(0)) resolve();
   }
 
   #watch(kind: Kind, namespace: string): void {
@@ -110,7 +121,10 @@ export class ClusterRecords implements RecordSource {
     if (!watch || watch.informers.has(namespace) || this.#closed) return;
     const informer = new Informer<KubeObject>(this.#client, PATHS[kind](namespace === '*' ? undefined : namespace), {
       onEvent: () => this.#changed(),
-      onSynced: () => this.#changed(),
+      onSynced: () => {
+        this.#changed();
+        this.#checkSettled();
+      },
       onError: (err) => this.#onError(kind, namespace, err),
     });
     watch.informers.set(namespace, informer);
@@ -128,6 +142,18 @@ export class ClusterRecords implements RecordSource {
     const fallback = this.#options.fallbackNamespace;
     if (namespace === '*' && fallback && !watch?.forbidden.has(fallback)) this.#watch(kind, fallback);
     this.#changed();
+    this.#checkSettled();
+  }
+
+  #isSettled(): boolean {
+    for (const watch of this.#watches.values())
+      for (const informer of watch.informers.values()) if (!informer.synced) return false;
+    return true;
+  }
+
+  #checkSettled(): void {
+    if (this.#settledWaiters.length && this.#isSettled())
+      for (const resolve of this.#settledWaiters.splice(0)) resolve();
   }
 
   #changed(): void {

@@ -8,6 +8,8 @@
 //                                                                     ├─► cluster DNS: DnsTcpForwarder over the Dialer (tunnel)
 //                                                                     └─► original upstreams: UdpForwarder (resolv.conf mode)
 //
+// Addresses the cluster DNS answers for zone names are shown to the session
+// (onClusterAddresses) before the reply leaves: it routes ranges it lacks.
 // The zone's domain comes first: detectClusterDomain asks the cluster DNS,
 // through the same forwarder, for the PTR of the kubernetes Service.
 // Local answers are never limited; forwards are bounded in flight (server).
@@ -16,6 +18,7 @@
 // synchronous; sockets, timers and files live in server, tcp-connection, the
 // forwarders, cluster-records and system-dns-*.
 
+export type { ClusterAddress } from './answer.js';
 export { DEFAULT_CLUSTER_DOMAIN, detectClusterDomain } from './cluster-domain.js';
 export { type ClusterForwarderOptions, createClusterForwarder } from './cluster-forwarder.js';
 export { ClusterRecords, type ClusterRecordsOptions } from './cluster-records.js';

@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Endpoint } from '../tun/stack/index.js';
-import { type AnswerPolicy, decide } from './answer.js';
+import { type AnswerPolicy, type ClusterAddress, clusterAddressesOf, decide } from './answer.js';
 import {
   answerRecordsOf,
   decodeMessage,
@@ -49,6 +49,12 @@ export interface DnsServerOptions {
   upstream?: Forwarder;
   /** Reverse zones of the cluster CIDRs (reverseZonesOf): unknown PTR names there go to the cluster DNS. */
   clusterReverseZones?: string[];
+  /**
+   * Sees the addresses the cluster DNS answers for names in the zone; a
+   * promise returned holds the reply until it settles (the session routes a
+   * new range first, so the client's first packet already goes the right way).
+   */
+  onClusterAddresses?: (found: ClusterAddress[]) => Promise<void> | undefined;
   /** Most forwarded queries waiting at once, per destination (cluster DNS, upstream); beyond, dropped. */
   maxPendingForwards?: number;
   tcp?: DnsTcpConnectionOptions & { maxConnections?: number };
@@ -85,6 +91,7 @@ export class DnsServer {
   readonly #records: RecordSource;
   readonly #cluster: Forwarder | undefined;
   readonly #probe: NamespaceProbe | undefined;
+  readonly #onClusterAddresses: DnsServerOptions['onClusterAddresses'];
   #upstream: Forwarder | undefined;
   readonly #policy: AnswerPolicy;
   readonly #maxPending: number;
@@ -119,6 +126,7 @@ export class DnsServer {
     this.#cluster = options.clusterForwarder;
     this.#probe = options.clusterForwarder ? new NamespaceProbe(options.clusterForwarder) : undefined;
     this.#upstream = options.upstream;
+    this.#onClusterAddresses = options.onClusterAddresses;
     this.#policy = {
       clusterForwarding: Boolean(options.clusterForwarder),
       upstreamForwarding: Boolean(options.upstream),
@@ -274,14 +282,23 @@ export class DnsServer {
     forwarder.query(query.bytes).then(
       (answer) => {
         this.#pending[to]--;
-        if (answer.length < 12 || ((answer[2] ?? 0) & 0x80) === 0 || !decodeMessage(answer)) {
+        const message = answer.length >= 12 && ((answer[2] ?? 0) & 0x80) !== 0 ? decodeMessage(answer) : undefined;
+        if (!message) {
           this.#stats.forwardFailures++;
           this.#servfail(query, reply);
           return;
         }
         const response = relayResponse(query, answer, transport);
         if (response.length < answer.length) this.#stats.truncated++;
-        reply(response);
+        const found =
+          to === 'cluster' && this.#onClusterAddresses ? clusterAddressesOf(message, this.#records.zone.domain) : [];
+        const holding = found.length ? this.#onClusterAddresses?.(found) : undefined;
+        if (holding)
+          holding.then(
+            () => reply(response),
+            () => reply(response),
+          );
+        else reply(response);
       },
       (err: unknown) => {
         this.#pending[to]--;
@@ -394,11 +411,12 @@ function isOverloaded(err: unknown): boolean {
  * what the daemon runs: any tuning belongs here, in neither caller.
  */
 export function createSessionDnsServer(
-  parts: Pick<DnsServerOptions, 'records' | 'clusterForwarder' | 'clusterReverseZones'>,
+  parts: Pick<DnsServerOptions, 'records' | 'clusterForwarder' | 'clusterReverseZones' | 'onClusterAddresses'>,
 ): DnsServer {
   return new DnsServer({
     records: parts.records,
     ...(parts.clusterForwarder ? { clusterForwarder: parts.clusterForwarder } : {}),
     clusterReverseZones: parts.clusterReverseZones ?? [],
+    ...(parts.onClusterAddresses ? { onClusterAddresses: parts.onClusterAddresses } : {}),
   });
 }

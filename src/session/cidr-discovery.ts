@@ -1,9 +1,11 @@
 // Which address ranges belong to the cluster (docs/design.md §9). Each
 // source is tried in order of precision and a refusal (403, 404, a missing
 // field) moves on to the next, so a namespace-scoped user still gets working
-// ranges:
+// ranges, and a user with only the tunnel Role (docs/rbac.md) is not stopped:
 //   Services: ServiceCIDR API → the range quoted by the "invalid ClusterIP"
-//             error of a dry-run create → a /16 around every Service IP seen.
+//             error of a dry-run create → a /16 around every Service IP seen
+//             → (none: src/session/discovery.ts then covers the kubernetes
+//             and cluster DNS Services, found through the tunnel).
 //   Pods:     nodes' spec.podCIDRs → a cover of the pod IPs seen, kept up to
 //             date by a pod watch (new ranges are reported as pods appear).
 
@@ -19,7 +21,12 @@ export const POD_COVER_PREFIX = { 4: 16, 6: 64 } as const;
 /** An address that no cluster will hand out as a ClusterIP (TEST-NET-1). */
 export const PROBE_CLUSTER_IP = '192.0.2.1';
 
-export type ServiceCidrSource = 'servicecidr-api' | 'invalid-clusterip' | 'service-ips' | 'none';
+export type ServiceCidrSource =
+  | 'servicecidr-api'
+  | 'invalid-clusterip'
+  | 'service-ips'
+  | 'well-known-services'
+  | 'none';
 export type PodCidrSource = 'node-podcidrs' | 'pod-ips' | 'none';
 
 export interface CidrDiscovery<S> {
@@ -27,6 +34,8 @@ export interface CidrDiscovery<S> {
   source: S;
   /** Why more precise sources were skipped, for logs and `status`. */
   notes: string[];
+  /** Rights RBAC refused in the namespace ("create services"), which a Role could grant. */
+  forbidden: string[];
 }
 
 interface ServiceCidrObject {
@@ -47,6 +56,10 @@ function describe(err: unknown): string {
   if (err instanceof KubeApiError)
     return `${err.status} ${err.reason ?? ''} ${err.apiMessage}`.replace(/\s+/g, ' ').trim();
   return (err as Error).message;
+}
+
+function isForbidden(err: unknown): boolean {
+  return err instanceof KubeApiError && err.status === 403;
 }
 
 /** Hard failures (unreachable API, expired credentials) end discovery; refusals fall through. */
@@ -121,13 +134,34 @@ async function fromInvalidClusterIp(client: KubeClient, namespace: string): Prom
   throw new KubeApiError('POST', 'services (dry run)', 422, { message: 'the probe ClusterIP was accepted' });
 }
 
-async function listAcross<T extends KubeObject>(client: KubeClient, resource: string, namespace: string): Promise<T[]> {
+/** Cluster-wide, else the namespace; undefined (and a note) if neither may be listed. */
+async function listAcross<T extends KubeObject>(
+  client: KubeClient,
+  resource: string,
+  namespace: string,
+  found: { notes: string[]; forbidden: string[] },
+): Promise<T[] | undefined> {
   try {
     return (await client.request<{ items?: T[] }>('GET', `/api/v1/${resource}`)).items ?? [];
   } catch (err) {
     if (!isRefusal(err)) throw err;
-    return (await client.request<{ items?: T[] }>('GET', `/api/v1/namespaces/${namespace}/${resource}`)).items ?? [];
   }
+  try {
+    return (await client.request<{ items?: T[] }>('GET', `/api/v1/namespaces/${namespace}/${resource}`)).items ?? [];
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    found.notes.push(`${resource} in ${namespace}: ${describe(err)}`);
+    if (isForbidden(err)) found.forbidden.push(`list ${resource}`);
+    return undefined;
+  }
+}
+
+/** The /16 (v6: /112) cover of Service IPs, wherever they were seen. */
+export function serviceIpCover(ips: Iterable<string>): string[] {
+  return cover(
+    [...ips].filter((ip) => ip !== 'None'),
+    SERVICE_COVER_PREFIX,
+  );
 }
 
 export async function discoverServiceCidrs(
@@ -135,25 +169,24 @@ export async function discoverServiceCidrs(
   namespace: string,
 ): Promise<CidrDiscovery<ServiceCidrSource>> {
   const notes: string[] = [];
+  const forbidden: string[] = [];
   try {
-    return { cidrs: await fromServiceCidrApi(client), source: 'servicecidr-api', notes };
+    return { cidrs: await fromServiceCidrApi(client), source: 'servicecidr-api', notes, forbidden };
   } catch (err) {
     if (!isRefusal(err)) throw err;
     notes.push(`ServiceCIDR API: ${describe(err)}`);
   }
   try {
-    return { cidrs: await fromInvalidClusterIp(client, namespace), source: 'invalid-clusterip', notes };
+    return { cidrs: await fromInvalidClusterIp(client, namespace), source: 'invalid-clusterip', notes, forbidden };
   } catch (err) {
     if (!isRefusal(err)) throw err;
     notes.push(`invalid-ClusterIP probe: ${describe(err)}`);
+    if (isForbidden(err)) forbidden.push('create services');
   }
-  const services = await listAcross<ServiceObject>(client, 'services', namespace);
-  const ips = services.flatMap((s) => s.spec?.clusterIPs ?? (s.spec?.clusterIP ? [s.spec.clusterIP] : []));
-  const cidrs = cover(
-    ips.filter((ip) => ip !== 'None'),
-    SERVICE_COVER_PREFIX,
-  );
-  return { cidrs, source: cidrs.length ? 'service-ips' : 'none', notes };
+  const services = await listAcross<ServiceObject>(client, 'services', namespace, { notes, forbidden });
+  const ips = (services ?? []).flatMap((s) => s.spec?.clusterIPs ?? (s.spec?.clusterIP ? [s.spec.clusterIP] : []));
+  const cidrs = serviceIpCover(ips);
+  return { cidrs, source: cidrs.length ? 'service-ips' : 'none', notes, forbidden };
 }
 
 export function podIps(pod: PodObject): string[] {
@@ -164,22 +197,27 @@ export function podIps(pod: PodObject): string[] {
 
 export async function discoverPodCidrs(client: KubeClient, namespace: string): Promise<CidrDiscovery<PodCidrSource>> {
   const notes: string[] = [];
+  const forbidden: string[] = [];
   try {
     const nodes = (await client.request<{ items?: NodeObject[] }>('GET', '/api/v1/nodes')).items ?? [];
     const cidrs = validCidrs(nodes.flatMap((n) => n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])));
-    if (cidrs.length) return { cidrs, source: 'node-podcidrs', notes };
+    if (cidrs.length) return { cidrs, source: 'node-podcidrs', notes, forbidden };
     notes.push('nodes: no podCIDRs set (the CNI allocates pod IPs itself)');
   } catch (err) {
     if (!isRefusal(err)) throw err;
     notes.push(`nodes: ${describe(err)}`);
   }
-  const pods = await listAcross<PodObject>(client, 'pods', namespace);
-  const cidrs = cover(pods.flatMap(podIps), POD_COVER_PREFIX);
-  return { cidrs, source: cidrs.length ? 'pod-ips' : 'none', notes };
+  const pods = await listAcross<PodObject>(client, 'pods', namespace, { notes, forbidden });
+  const cidrs = cover((pods ?? []).flatMap(podIps), POD_COVER_PREFIX);
+  return { cidrs, source: cidrs.length ? 'pod-ips' : 'none', notes, forbidden };
 }
 
-/** The cover prefix around one pod IP, or undefined if `known` already contains it. */
-export function uncoveredRange(ip: string, known: readonly string[]): string | undefined {
+/** The cover prefix around one IP (a pod's by default), or undefined if `known` already contains it. */
+export function uncoveredRange(
+  ip: string,
+  known: readonly string[],
+  prefix: { 4: number; 6: number } = POD_COVER_PREFIX,
+): string | undefined {
   let parsed: { family: 4 | 6; value: bigint };
   try {
     parsed = parseIpNumber(ip);
@@ -191,7 +229,7 @@ export function uncoveredRange(ip: string, known: readonly string[]): string | u
       if (containsIp(parseCidr(text), parsed.family, parsed.value)) return undefined;
     } catch {}
   }
-  return formatCidr(around(parsed.family, parsed.value, POD_COVER_PREFIX[parsed.family]));
+  return formatCidr(around(parsed.family, parsed.value, prefix[parsed.family]));
 }
 
 export interface PodRangeWatcherOptions {

@@ -1,8 +1,10 @@
 // What undoing a journal needs from the outside world: the route table of
 // the right network namespace, a Kubernetes client with the invoking user's
 // credentials (created only if a cluster object must be deleted), the
-// resolver restore, and the list of links other live sessions own.
+// resolver restore, and the list of links other live sessions own. Also the
+// session lock: a start first cleans up what a crashed session left.
 
+import { KvpnError } from '../errors.js';
 import type { InvokingUser } from '../host/credentials.js';
 import type { Logger } from '../host/log.js';
 import { type SessionDirs, sessionsDir } from '../host/paths.js';
@@ -11,7 +13,7 @@ import { routeTable } from '../tun/routes.js';
 import { restoreResolver } from './dns-restore.js';
 import { isStale } from './registry.js';
 import { asInvokingUser, type LoadedKubeconfig, loadKubeconfig } from './session-client.js';
-import { listStates, type SessionState, StateJournal } from './state-journal.js';
+import { listStates, SessionExistsError, type SessionFacts, type SessionState, StateJournal } from './state-journal.js';
 import { type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
 
 /** Links journaled by other sessions whose daemons still run. */
@@ -75,4 +77,31 @@ export async function cleanupSession(
   } finally {
     deps.close();
   }
+}
+
+/** Creates the state file (the session's lock); a crashed earlier session of this context is cleaned up first. */
+export async function takeLock(
+  dirs: SessionDirs,
+  stateFile: string,
+  loaded: LoadedKubeconfig,
+  hooks: { log: Logger; user?: InvokingUser | undefined; onPreviousCleaned?: (outcomes: UndoOutcome[]) => void },
+  facts: SessionFacts,
+): Promise<StateJournal> {
+  try {
+    return StateJournal.create(stateFile, facts);
+  } catch (err) {
+    if (!(err instanceof SessionExistsError) || !err.existing || !isStale(err.existing)) throw err;
+  }
+  hooks.log.warn('a previous session of this context did not stop cleanly; cleaning up what it left');
+  const outcomes = await cleanupSession(dirs, stateFile, hooks.user, hooks.log, loaded);
+  hooks.onPreviousCleaned?.(outcomes);
+  if (outcomes.some((o) => o.result === 'failed')) {
+    throw new KvpnError(
+      'KVPN_ERR_CLEANUP_FAILED',
+      'system',
+      `what the previous session for context "${facts.context}" left could not all be removed`,
+      { remedy: 'Run `kvpn down` and follow what it says.' },
+    );
+  }
+  return StateJournal.create(stateFile, facts);
 }

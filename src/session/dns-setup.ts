@@ -5,8 +5,12 @@
 // and the machine's resolver configuration (journaled before it changes).
 // The cluster domain is asked of the cluster DNS first (detectClusterDomain):
 // the zone, the search domains and the resolver's routing domain follow it.
+// A user who may not read Services still gets DNS: the cluster DNS is found
+// through the tunnel (cluster-services.ts), the watches it may not open are
+// reported by forbiddenWatches(), and the server forwards their names.
 
 import {
+  type ClusterAddress,
   ClusterRecords,
   createClusterForwarder,
   createDnsDialer,
@@ -22,6 +26,7 @@ import type { KubeClient } from '../kube/client.js';
 import { parseCidr } from '../net/cidr.js';
 import { formatIpNumber } from '../net/ip.js';
 import type { Dialer } from '../tun/stack/index.js';
+import type { WellKnownServices } from './cluster-services.js';
 import { SystemResolver } from './dns-restore.js';
 import type { StateJournal } from './state-journal.js';
 import type { DnsMode } from './types.js';
@@ -43,6 +48,10 @@ export interface DnsSetupOptions {
   log: Logger;
   /** Problems the user should see in `kvpn status` (the log has them too). */
   warn?: ((message: string) => void) | undefined;
+  /** The kubernetes and kube-dns Services through the tunnel, for when kube-dns may not be read. */
+  wellKnown?: (() => Promise<WellKnownServices>) | undefined;
+  /** Addresses the cluster DNS answered (see DnsServerOptions.onClusterAddresses). */
+  onClusterAddresses?: ((found: ClusterAddress[]) => Promise<void> | undefined) | undefined;
 }
 
 export interface DnsSetup {
@@ -56,11 +65,22 @@ export interface DnsSetup {
   apply(journal: StateJournal): Promise<void>;
   restore(): Promise<boolean>;
   stats(): Record<string, number>;
+  /** Resolves once every watch has synced or been refused, or after `maxMs`. */
+  settled(maxMs: number): Promise<void>;
+  /** Namespaces (or '*') whose watch RBAC refused, per kind ({} with DNS off). */
+  forbiddenWatches(): Record<string, string[]>;
   close(): void;
 }
 
-/** kube-dns's ClusterIP when readable, else the conventional 10th address of the service range. */
-async function clusterDnsAddress(client: KubeClient, serviceCidrs: string[]): Promise<string | undefined> {
+/**
+ * kube-dns's ClusterIP when readable, else its address as the relay pod's
+ * resolver gives it, else the conventional 10th address of the service range.
+ */
+async function clusterDnsAddress(
+  client: KubeClient,
+  serviceCidrs: string[],
+  wellKnown: (() => Promise<WellKnownServices>) | undefined,
+): Promise<string | undefined> {
   try {
     const svc = await client.request<{ spec?: { clusterIP?: string } }>(
       'GET',
@@ -68,6 +88,8 @@ async function clusterDnsAddress(client: KubeClient, serviceCidrs: string[]): Pr
     );
     if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') return svc.spec.clusterIP;
   } catch {}
+  const resolved = (await wellKnown?.())?.clusterDns[0];
+  if (resolved) return resolved;
   const first = serviceCidrs.find((c) => !c.includes(':'));
   if (!first) return undefined;
   const cidr = parseCidr(first);
@@ -114,10 +136,12 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
       apply: async () => {},
       restore: async () => false,
       stats: () => ({}),
+      settled: async () => {},
+      forbiddenWatches: () => ({}),
       close: () => {},
     };
   }
-  const clusterDns = await clusterDnsAddress(options.client, options.serviceCidrs);
+  const clusterDns = await clusterDnsAddress(options.client, options.serviceCidrs, options.wellKnown);
   const clusterForwarder = clusterDns ? createClusterForwarder(options.dialer, clusterDns) : undefined;
   let resolver: SystemResolver;
   let clusterDomain: string;
@@ -152,6 +176,7 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
     records,
     ...(clusterForwarder ? { clusterForwarder } : {}),
     clusterReverseZones: reverseZones,
+    ...(options.onClusterAddresses ? { onClusterAddresses: options.onClusterAddresses } : {}),
   });
   log.info('DNS server ready', { address: options.dnsAddress, clusterDns, clusterDomain, mode: resolver.mode });
   return {
@@ -168,6 +193,15 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
     },
     restore: () => resolver.restore(),
     stats: () => ({ ...server.stats() }) as unknown as Record<string, number>,
+    async settled(maxMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, maxMs);
+      });
+      await Promise.race([records.settled(), late]);
+      clearTimeout(timer);
+    },
+    forbiddenWatches: () => records.forbidden(),
     close() {
       records.close();
       void server.close();

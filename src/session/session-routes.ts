@@ -1,6 +1,7 @@
 // The session's link and routes: which kvpnN and TUN network it gets, the
 // route plan checked against the machine's routes, and each route journaled
-// before it is added — at start, and later when pods appear in new ranges.
+// before it is added — at start, and later when pods appear in new ranges
+// or the cluster DNS names an address outside them.
 import { KvpnError } from '../errors.js';
 import type { SessionDirs } from '../host/paths.js';
 import type { RouteTable } from '../tun/routes.js';
@@ -100,11 +101,15 @@ export class SessionRoutes {
     await this.add({ cidr: hostPrefix(address), source: 'also-proxy' });
   }
 
-  /** A pod appeared outside the routed ranges: route its range too (same carve-outs and checks). */
-  async addDiscovered(cidr: string, pod: string): Promise<boolean> {
+  /**
+   * A range found while running — a pod outside the routed ranges, or an
+   * address the cluster DNS answered — routed too (same carve-outs and
+   * checks). `why` names what is in it, for the conflict warning.
+   */
+  async addDiscovered(cidr: string, source: 'service' | 'pod', why: string): Promise<boolean> {
     const plan = planRoutes({
-      service: [],
-      pod: [cidr],
+      service: source === 'service' ? [cidr] : [],
+      pod: source === 'pod' ? [cidr] : [],
       alsoProxy: [],
       neverProxy: this.#o.neverProxy,
       apiServer: this.#apiServer,
@@ -116,9 +121,7 @@ export class SessionRoutes {
     );
     if (conflicts.length && !this.#o.allowConflicting) {
       const c = conflicts[0];
-      this.#o.warn(
-        `pod ${pod} is in ${cidr}, which overlaps ${c?.theirs.destination} dev ${c?.theirs.device}; not routed`,
-      );
+      this.#o.warn(`${why} is in ${cidr}, which overlaps ${c?.theirs.destination} dev ${c?.theirs.device}; not routed`);
       return false;
     }
     for (const r of plan.routes) if (!conflicts.some((c) => c.theirs.destination === r.cidr)) await this.add(r);

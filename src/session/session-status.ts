@@ -1,10 +1,53 @@
-// The status document (`kvpn status --json`, schema 1) assembled from each
-// component's counters. Pure: the parts in, the document out.
+// The startup summary and the status document (`kvpn status --json`,
+// schema 1) assembled from each component's facts and counters. Pure: the
+// parts in, the document out.
+import type { SessionPaths } from '../host/paths.js';
+import type { KubeClient } from '../kube/client.js';
 import type { Ranges } from './discovery.js';
 import type { DnsSetup } from './dns-setup.js';
 import type { RelaySetup } from './relay-setup.js';
+import type { SessionRoutes } from './session-routes.js';
 import type { StackSetup } from './stack-setup.js';
-import type { RouteInfo, SessionStatus, SessionSummary } from './types.js';
+import type { TunNetwork } from './tun-network.js';
+import type { Degradation, RouteInfo, SessionStatus, SessionSummary } from './types.js';
+
+export interface SummaryParts {
+  paths: SessionPaths;
+  client: KubeClient;
+  network: TunNetwork | undefined;
+  routes: SessionRoutes | undefined;
+  dns: DnsSetup | undefined;
+  relay: RelaySetup | undefined;
+  startedAt: number;
+  now: number;
+  pid: number;
+  degradations: Degradation[];
+}
+
+export function buildSummary(p: SummaryParts): SessionSummary {
+  return {
+    id: p.paths.id,
+    context: p.client.contextName,
+    cluster: p.client.clusterName,
+    server: p.client.server.origin,
+    namespace: p.client.namespace,
+    device: p.network?.device ?? '',
+    routes: p.routes?.routed ?? [],
+    excluded: p.routes?.excluded ?? [],
+    dns: {
+      mode: p.dns?.mode ?? 'off',
+      server: p.dns && p.dns.mode !== 'off' ? (p.network?.dnsAddress ?? null) : null,
+      clusterDomain: p.dns?.clusterDomain ?? null,
+      searchDomains: p.dns?.searchDomains ?? [],
+    },
+    relayPod: p.relay?.podName ?? '',
+    socket: p.paths.socket,
+    logFile: p.paths.logFile,
+    pid: p.pid,
+    startupMs: p.now - p.startedAt,
+    degradations: p.degradations,
+  };
+}
 
 export interface StatusParts {
   summary: SessionSummary;
@@ -17,6 +60,7 @@ export interface StatusParts {
   dns: DnsSetup | undefined;
   ranges: Ranges | undefined;
   warnings: string[];
+  degradations: Degradation[];
 }
 
 export function buildStatus(p: StatusParts): SessionStatus {
@@ -54,5 +98,6 @@ export function buildStatus(p: StatusParts): SessionStatus {
     },
     dnsStats: p.dns?.stats() ?? {},
     warnings: [...p.warnings],
+    degradations: p.degradations,
   };
 }

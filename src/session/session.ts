@@ -2,11 +2,14 @@
 //
 //   start:  kubeconfig (lock, credentials) ─► TUN device ─► relay ∥ CIDR discovery ─► DNS server,
 //           stack, link and routes ─► resolver ─► verify ─► control socket
-//   run:    pod watch adds routes for new pod ranges; the tunnel recreates a lost relay;
-//           status() reads every component's counters
+//   run:    pod watch and cluster DNS answers add routes for new ranges; the tunnel recreates
+//           a lost relay; status() reads every component's counters
 //   close:  stop watchers and the tunnel, then undo the journal newest-first
 //           (resolver, routes, link, relay objects, files) — the same code that
 //           `kvpn down` runs after a crash
+//
+// Only the tunnel Role of docs/rbac.md is required: each optional read RBAC
+// refuses degrades one feature (degradations.ts) instead of failing the start.
 //
 // Every change to the OS or the cluster is journaled (state-journal.ts)
 // before it is made. A failed or aborted start undoes what it did before
@@ -24,20 +27,22 @@ import type { KubeClient } from '../kube/client.js';
 import { isCidr } from '../net/cidr.js';
 import type { TunDevice } from '../tun/device.js';
 import { type RouteTable, routeTable } from '../tun/routes.js';
-import { cleanupSession } from './cleanup.js';
-import { discoverRanges, type Ranges, RangeWatcher } from './discovery.js';
+import { takeLock } from './cleanup.js';
+import { wellKnownServices } from './cluster-services.js';
+import { degradations } from './degradations.js';
+import { completeServiceRange, discoverRanges, type Ranges, RangeWatcher, rangesInferred } from './discovery.js';
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
-import { isStale } from './registry.js';
+import { LearnedRoutes } from './learned-routes.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';
-import { apiServerAddresses, connectAsUser, type LoadedKubeconfig, loadKubeconfig } from './session-client.js';
+import { apiServerAddresses, connectAsUser, loadKubeconfig } from './session-client.js';
 import { SessionRoutes } from './session-routes.js';
-import { buildStatus } from './session-status.js';
+import { buildStatus, buildSummary } from './session-status.js';
 import { openDevice, type StackSetup, startStack } from './stack-setup.js';
-import { SessionExistsError, type SessionFacts, StateJournal } from './state-journal.js';
+import type { StateJournal } from './state-journal.js';
 import type { TunNetwork } from './tun-network.js';
-import type { ProgressEvent, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
+import type { Degradation, ProgressEvent, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
 import { sweepRelay, type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
 import { verifyTraffic } from './verify.js';
 
@@ -52,6 +57,8 @@ export interface SessionHooks {
 }
 
 export const MAX_WARNINGS = 20;
+/** How long the summary waits for the DNS watches to sync or be refused (they usually have by then). */
+export const DNS_SETTLE_MAX_MS = 3000;
 
 export class StartAbortedError extends KvpnError {
   constructor(reason: unknown) {
@@ -72,6 +79,7 @@ export class Session {
   #client: KubeClient | undefined;
   #table!: RouteTable;
   #routes: SessionRoutes | undefined;
+  #learned: LearnedRoutes | undefined;
   #relay: RelaySetup | undefined;
   #device: TunDevice | undefined;
   #stack: StackSetup | undefined;
@@ -143,7 +151,7 @@ export class Session {
     const dirs = { stateDir: o.stateDir, runtimeDir: o.runtimeDir };
     this.#paths = sessionPaths(dirs, sessionId(plain.contextName));
     this.#hooks.log.attach?.(this.#paths.logFile);
-    const journal = await this.#takeLock(loaded, {
+    const journal = await takeLock(dirs, this.#paths.stateFile, loaded, this.#hooks, {
       id: this.#paths.id,
       context: plain.contextName,
       namespace: plain.namespace,
@@ -211,10 +219,13 @@ export class Session {
     // Don't leave a rejection unobserved while the other is awaited.
     discovering.catch(() => {});
     lookingUp.catch(() => {});
-    this.#relay = await relayStarting;
-    this.#progress('relay', `pod ${this.#relay.podName} in ${client.namespace}`);
+    const relay = await relayStarting;
+    this.#relay = relay;
+    this.#progress('relay', `pod ${relay.podName} in ${client.namespace}`);
 
-    this.#ranges = await discovering;
+    // Asked of the relay's resolver only if the API would not tell.
+    const wellKnown = wellKnownServices((name) => relay.dialer.resolve(name));
+    this.#ranges = await completeServiceRange(await discovering, wellKnown, log);
     const planned = await routes.plan({
       service: this.#ranges.service.cidrs,
       pod: this.#ranges.pod.cidrs,
@@ -227,6 +238,13 @@ export class Session {
     );
 
     // 4. DNS server, stack on the TUN, link and routes.
+    const learned = new LearnedRoutes({
+      routes,
+      onRouted: (cidr, source) => this.#ranges?.[source].cidrs.push(cidr),
+      warn: (m) => this.warn(m),
+      log,
+    });
+    this.#learned = learned;
     this.#dns = await startDns({
       client,
       dialer: this.#relay.dialer,
@@ -242,6 +260,9 @@ export class Session {
       replaceSymlink: o.dnsReplaceSymlink,
       log,
       warn: (m) => this.warn(m),
+      wellKnown,
+      // Guessed ranges grow as the cluster DNS names what lies outside them.
+      onClusterAddresses: rangesInferred(this.#ranges) ? (found) => learned.learn(found) : undefined,
     });
     this.#stack = startStack(device, this.#dns.dialer, network);
     await routes.configureLink(device.mtu);
@@ -272,15 +293,16 @@ export class Session {
       clusterDomain: this.#dns.clusterDomain,
       viaKernel: !o.netns,
       signal: this.#hooks.signal,
+      wellKnown,
     });
     this.#progress('verify', verified);
 
     this.#rangeWatcher = new RangeWatcher(client, {
       known: () => routes.routed.map((r) => r.cidr),
-      onNewRange: (cidr, pod) => void this.#addDiscoveredRange(cidr, pod),
+      onNewRange: (cidr, pod) => void learned.add(cidr, 'pod', `pod ${pod}`),
       log,
     });
-    this.#rangeWatcher.start(this.#ranges.pod.source === 'pod-ips');
+    this.#rangeWatcher.start(this.#ranges.pod.source !== 'node-podcidrs');
 
     journal.record({ kind: 'file', path: this.#paths.socket, what: 'control socket' });
     this.#control = await ControlServer.listen({
@@ -292,69 +314,35 @@ export class Session {
         shutdown: () => this.close(),
       },
     });
+    await this.#dns.settled(DNS_SETTLE_MAX_MS);
     this.#summary = this.#buildSummary();
+    for (const d of this.#summary.degradations) log.warn(`degraded: ${d.what}`, { restoreWith: d.restore });
     log.info('session up', { startupMs: this.#summary.startupMs });
   }
 
-  /** Creates the state file; a crashed earlier session of this context is cleaned up first. */
-  async #takeLock(loaded: LoadedKubeconfig, facts: SessionFacts): Promise<StateJournal> {
-    try {
-      return StateJournal.create(this.#paths.stateFile, facts);
-    } catch (err) {
-      if (!(err instanceof SessionExistsError) || !err.existing || !isStale(err.existing)) throw err;
-    }
-    this.#log.warn('a previous session of this context did not stop cleanly; cleaning up what it left');
-    const dirs = { stateDir: this.#options.stateDir, runtimeDir: this.#options.runtimeDir };
-    const outcomes = await cleanupSession(dirs, this.#paths.stateFile, this.#hooks.user, this.#log, loaded);
-    this.#hooks.onPreviousCleaned?.(outcomes);
-    if (outcomes.some((o) => o.result === 'failed')) {
-      throw new KvpnError(
-        'KVPN_ERR_CLEANUP_FAILED',
-        'system',
-        `what the previous session for context "${facts.context}" left could not all be removed`,
-        {
-          remedy: 'Run `kvpn down` and follow what it says.',
-        },
-      );
-    }
-    return StateJournal.create(this.#paths.stateFile, facts);
-  }
-
-  async #addDiscoveredRange(cidr: string, pod: string): Promise<void> {
-    if (this.#closing || !this.#routes) return;
-    try {
-      if (await this.#routes.addDiscovered(cidr, pod)) {
-        this.#ranges?.pod.cidrs.push(cidr);
-        this.#log.info('new pod range routed', { cidr, pod });
-      }
-    } catch (err) {
-      this.warn(`could not route the new pod range ${cidr}: ${(err as Error).message}`);
-    }
-  }
-
   #buildSummary(): SessionSummary {
-    const client = this.#client as KubeClient;
-    return {
-      id: this.#paths.id,
-      context: client.contextName,
-      cluster: client.clusterName,
-      server: client.server.origin,
-      namespace: client.namespace,
-      device: this.#network?.device ?? '',
-      routes: this.#routes?.routed ?? [],
-      excluded: this.#routes?.excluded ?? [],
-      dns: {
-        mode: this.#dns?.mode ?? 'off',
-        server: this.#dns && this.#dns.mode !== 'off' ? (this.#network?.dnsAddress ?? null) : null,
-        clusterDomain: this.#dns?.clusterDomain ?? null,
-        searchDomains: this.#dns?.searchDomains ?? [],
-      },
-      relayPod: this.#relay?.podName ?? '',
-      socket: this.#paths.socket,
-      logFile: this.#paths.logFile,
+    return buildSummary({
+      paths: this.#paths,
+      client: this.#client as KubeClient,
+      network: this.#network,
+      routes: this.#routes,
+      dns: this.#dns,
+      relay: this.#relay,
+      startedAt: this.#startedAt,
+      now: Date.now(),
       pid: process.pid,
-      startupMs: Date.now() - this.#startedAt,
-    };
+      degradations: this.#degradations(),
+    });
+  }
+
+  /** Optional reads RBAC refused, as of now (a DNS watch may be refused later). */
+  #degradations(): Degradation[] {
+    return degradations({
+      ranges: this.#ranges,
+      forbiddenWatches: this.#dns?.forbiddenWatches() ?? {},
+      namespace: this.#client?.namespace ?? '',
+      clusterDomain: this.#dns?.clusterDomain,
+    });
   }
 
   summary(): SessionSummary {
@@ -373,6 +361,7 @@ export class Session {
       dns: this.#dns,
       ranges: this.#ranges,
       warnings: this.#warnings,
+      degradations: this.#degradations(),
     });
   }
 
@@ -385,6 +374,7 @@ export class Session {
   async #teardown(): Promise<UndoOutcome[]> {
     this.#log.info('closing session');
     this.#rangeWatcher?.close();
+    this.#learned?.close();
     const journal = this.#journal;
     // Our own process entry is not ours to undo: we are exiting.
     for (const e of journal?.entries ?? [])

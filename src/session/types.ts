@@ -57,6 +57,17 @@ export interface RouteInfo {
   source: 'service' | 'pod' | 'also-proxy';
 }
 
+/**
+ * Something that works less well because RBAC refused an optional read
+ * (docs/rbac.md), with what kvpn does instead and the rule that restores it.
+ */
+export interface Degradation {
+  /** What is degraded and what happens instead, one line. */
+  what: string;
+  /** The Role rule that would restore it, in the session's namespace. */
+  restore: { verbs: string[]; resources: string[]; namespace: string };
+}
+
 export interface SessionSummary {
   id: string;
   context: string;
@@ -78,6 +89,8 @@ export interface SessionSummary {
   logFile: string;
   pid: number;
   startupMs: number;
+  /** Optional reads RBAC refused, and what that costs; [] with the optional Role of docs/rbac.md. */
+  degradations: Degradation[];
 }
 
 export interface DialErrorCounts {

@@ -2,14 +2,18 @@
 // connection to a Service of the session's namespace goes the way an app's
 // would — kernel, TUN, stack, tunnel, relay, Service — and an answer of
 // either kind (connected, or refused by the far side) proves the path. A
-// DNS query to the in-TUN server proves names resolve. In-process tests
-// whose TUN lives in another network namespace verify through the tunnel
-// dialer instead of the kernel.
+// DNS query to the in-TUN server proves names resolve. Where the namespace
+// has no Service, or its Services may not be listed (the tunnel-only Role),
+// the cluster's own kubernetes and kube-dns Services are tried instead.
+// In-process tests whose TUN lives in another network namespace verify
+// through the tunnel dialer instead of the kernel.
 import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
 import { KvpnError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/errors.js';
 import type { Dialer } from '../tun/stack/index.js';
+import { CLUSTER_DNS_SERVICE, KUBERNETES_SERVICE, type WellKnownServices } from './cluster-services.js';
 
 export const VERIFY_ATTEMPT_TIMEOUT_MS = 4000;
 export const VERIFY_MAX_TARGETS = 3;
@@ -33,11 +37,15 @@ export class VerifyError extends KvpnError {
   }
 }
 
-/** TCP Services with a ClusterIP in the namespace, at most a few. */
-export async function serviceTargets(client: KubeClient): Promise<ServiceTarget[]> {
-  const list = await client
-    .request<{ items?: ServiceObject[] }>('GET', `/api/v1/namespaces/${client.namespace}/services`)
-    .catch(() => ({ items: [] as ServiceObject[] }));
+/** TCP Services with a ClusterIP in the namespace, at most a few; undefined if RBAC refuses the list. */
+export async function serviceTargets(client: KubeClient): Promise<ServiceTarget[] | undefined> {
+  let list: { items?: ServiceObject[] };
+  try {
+    list = await client.request<{ items?: ServiceObject[] }>('GET', `/api/v1/namespaces/${client.namespace}/services`);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 403) return undefined;
+    list = { items: [] };
+  }
   const out: ServiceTarget[] = [];
   for (const s of list.items ?? []) {
     const ip = s.spec?.clusterIP;
@@ -49,6 +57,14 @@ export async function serviceTargets(client: KubeClient): Promise<ServiceTarget[
     a.name.startsWith('kubernetes.') ? -1 : b.name.startsWith('kubernetes.') ? 1 : a.name.localeCompare(b.name),
   );
   return out.slice(0, VERIFY_MAX_TARGETS);
+}
+
+/** The kubernetes Service (HTTPS) and the cluster DNS (DNS over TCP), as the tunnel resolved them. */
+export function wellKnownTargets(found: WellKnownServices): ServiceTarget[] {
+  return [
+    ...found.kubernetes.map((address) => ({ name: KUBERNETES_SERVICE.name, address, port: KUBERNETES_SERVICE.port })),
+    ...found.clusterDns.map((address) => ({ name: CLUSTER_DNS_SERVICE.name, address, port: CLUSTER_DNS_SERVICE.port })),
+  ].slice(0, VERIFY_MAX_TARGETS);
 }
 
 /** Resolves 'connected' or 'refused' (both prove the path), rejects on timeout or other errors. */
@@ -113,13 +129,18 @@ export interface VerifyOptions {
   clusterDomain?: string | undefined;
   /** Connect through the kernel (false: the TUN is in another namespace). */
   viaKernel: boolean;
+  /** The cluster's own Services, tried when the namespace offers none. */
+  wellKnown?: (() => Promise<WellKnownServices>) | undefined;
   signal?: AbortSignal | undefined;
 }
 
 /** Resolves with one line saying what was verified; rejects with VerifyError. */
 export async function verifyTraffic(options: VerifyOptions): Promise<string> {
   const started = Date.now();
-  const targets = await serviceTargets(options.client);
+  const listed = await serviceTargets(options.client);
+  let targets = listed ?? [];
+  if (!targets.length && options.wellKnown) targets = wellKnownTargets(await options.wellKnown());
+  const unlisted = listed ? '' : " (the namespace's Services may not be listed)";
   const parts: string[] = [];
   if (targets.length) {
     // All at once: one unreachable Service must not cost a timeout. A connection wins at once;
@@ -139,7 +160,7 @@ export async function verifyTraffic(options: VerifyOptions): Promise<string> {
           : dialerConnect(options.dialer, target, options.signal);
         attempt.then(
           (how) => {
-            const line = `TCP to ${target.name} (${target.address}:${target.port}) ${how}`;
+            const line = `TCP to ${target.name} (${target.address}:${target.port}) ${how}${unlisted}`;
             if (how === 'connected') resolve(line);
             else refused ??= line;
             settle();
@@ -153,7 +174,7 @@ export async function verifyTraffic(options: VerifyOptions): Promise<string> {
     });
     parts.push(ok);
   } else {
-    parts.push('tunnel up (no Service in the namespace to try)');
+    parts.push(`tunnel up (no Service to try${unlisted})`);
   }
   if (options.dnsAddress && options.viaKernel) {
     await checkDns(options.dnsAddress, options.clusterDomain ?? 'cluster.local');

@@ -1,7 +1,8 @@
 // The answering core, through DnsServer.handle with no sockets: each test
 // is a query and the answer Kubernetes DNS would give.
 import t from 'tap';
-import { decodeMessage } from '../../src/dns/codec.js';
+import { clusterAddressesOf } from '../../src/dns/answer.js';
+import { decodeMessage, encodeMessage } from '../../src/dns/codec.js';
 import { DnsServer } from '../../src/dns/server.js';
 import { buildZone } from '../../src/dns/zone.js';
 import { answers, ask, handle, query, rcodeOf } from './client.js';
@@ -193,4 +194,25 @@ t.test('a namespace we cannot see is not ours to deny', async (t) => {
     'no forwarder: NXDOMAIN as the last word',
   );
   t.equal(rcodeOf(await ask(s, 'nosuch.kube-system.svc.cluster.local', 'A')), 'NXDOMAIN');
+});
+
+t.test('addresses in a forwarded answer: only records owned by zone names, each as a Service or a pod', async (t) => {
+  const message = decodeMessage(
+    encodeMessage({
+      type: 'response',
+      id: 1,
+      answers: [
+        { name: 'web.shop.svc.cluster.local', type: 'A', ttl: 5, data: '10.100.3.4' },
+        { name: 'Dual.Shop.svc.cluster.local.', type: 'AAAA', ttl: 5, data: 'fd00:96::3' },
+        { name: '10-244-7-2.shop.pod.cluster.local', type: 'A', ttl: 5, data: '10.244.7.2' },
+        { name: 'search.shop.svc.cluster.local', type: 'CNAME', ttl: 5, data: 'search.example.net' },
+        { name: 'search.example.net', type: 'A', ttl: 60, data: '203.0.113.9' },
+      ],
+    }),
+  );
+  t.same(clusterAddressesOf(message as NonNullable<typeof message>, 'cluster.local'), [
+    { name: 'web.shop.svc.cluster.local', address: '10.100.3.4', kind: 'service' },
+    { name: 'dual.shop.svc.cluster.local', address: 'fd00:96::3', kind: 'service' },
+    { name: '10-244-7-2.shop.pod.cluster.local', address: '10.244.7.2', kind: 'pod' },
+  ]);
 });

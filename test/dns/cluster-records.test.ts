@@ -1,8 +1,9 @@
 // ClusterRecords fed by informers against an API stand-in: the zone
 // follows Services as they come and go, and a namespace-scoped user (403
 // on cluster-wide watches) still resolves other namespaces' names through
-// the cluster DNS.
+// the cluster DNS, and so does a user with only the tunnel Role.
 import t from 'tap';
+import type { ClusterAddress } from '../../src/dns/answer.js';
 import { createClusterForwarder } from '../../src/dns/cluster-forwarder.js';
 import { ClusterRecords } from '../../src/dns/cluster-records.js';
 import { DnsServer } from '../../src/dns/server.js';
@@ -24,6 +25,26 @@ async function world(t: { teardown(fn: () => unknown): void }) {
   return api;
 }
 
+/** ClusterRecords as `token` sees the API, falling back to `namespace`; closed on teardown. */
+function recordsAs(
+  t: { teardown(fn: () => unknown): void },
+  api: FakeApi,
+  token: string,
+  namespace: string,
+  onError?: (err: Error) => void,
+): ClusterRecords {
+  const client = KubeClient.load({ kubeconfig: api.kubeconfig(token, namespace) });
+  t.teardown(() => client.close());
+  const records = ClusterRecords.fromInformers(client, {
+    clusterDomain: 'cluster.local',
+    namespaces: 'all',
+    fallbackNamespace: namespace,
+    ...(onError ? { onError } : {}),
+  });
+  t.teardown(() => records.close());
+  return records;
+}
+
 /** Resolves when the records publish a zone satisfying `ok`. */
 function until(records: ClusterRecords, ok: (zone: ZoneSnapshot) => boolean): Promise<ZoneSnapshot> {
   if (ok(records.zone)) return Promise.resolve(records.zone);
@@ -38,14 +59,7 @@ function until(records: ClusterRecords, ok: (zone: ZoneSnapshot) => boolean): Pr
 
 t.test('cluster-wide watches: names appear and vanish as Services are created and deleted', async (t) => {
   const api = await world(t);
-  const client = KubeClient.load({ kubeconfig: api.kubeconfig('admin', 'shop') });
-  t.teardown(() => client.close());
-  const records = ClusterRecords.fromInformers(client, {
-    clusterDomain: 'cluster.local',
-    namespaces: 'all',
-    fallbackNamespace: 'shop',
-  });
-  t.teardown(() => records.close());
+  const records = recordsAs(t, api, 'admin', 'shop');
   const server = new DnsServer({ records });
   t.teardown(() => server.close());
 
@@ -95,16 +109,10 @@ t.test('namespace-scoped user: own namespace answered locally, the rest through 
   t.teardown(() => clusterDns.close());
   const dialer = new LoopbackDialer({ '10.96.0.10:53': (await clusterDns.listenTcp('127.0.0.1')).port });
 
-  const client = KubeClient.load({ kubeconfig: api.kubeconfig('staging', 'staging') });
-  t.teardown(() => client.close());
   const errors: string[] = [];
-  const records = ClusterRecords.fromInformers(client, {
-    clusterDomain: 'cluster.local',
-    namespaces: 'all',
-    fallbackNamespace: 'staging',
-    onError: (err) => errors.push((err as { code?: string }).code ?? err.message),
-  });
-  t.teardown(() => records.close());
+  const records = recordsAs(t, api, 'staging', 'staging', (err) =>
+    errors.push((err as { code?: string }).code ?? err.message),
+  );
   const server = new DnsServer({
     records,
     clusterForwarder: createClusterForwarder(dialer, '10.96.0.10'),
@@ -133,3 +141,64 @@ t.test('namespace-scoped user: own namespace answered locally, the rest through 
   t.equal(server.stats().forwardedCluster, 1);
   t.ok(api.requests.includes('WATCH /api/v1/namespaces/staging/services'));
 });
+
+t.test(
+  'tunnel-only user (no Service or EndpointSlice reads): every Service name goes to the cluster DNS',
+  async (t) => {
+    // Broke against a real cluster: with nothing watched, names were at risk of NXDOMAIN from an empty zone.
+    const api = await new FakeApi({ tunnel: ['shop'] }, { tunnel: ['pods'] }).start();
+    t.teardown(() => api.close());
+    const { services, endpointSlices, pods } = shopCluster();
+    for (const p of pods) api.apply('pods', p);
+    const clusterDns = new DnsServer({
+      records: { zone: buildZone({ clusterDomain: 'cluster.local', services, endpointSlices, pods }) },
+    });
+    t.teardown(() => clusterDns.close());
+    const dialer = new LoopbackDialer({ '10.96.0.10:53': (await clusterDns.listenTcp('127.0.0.1')).port });
+
+    const records = recordsAs(t, api, 'tunnel', 'shop');
+    const seen: ClusterAddress[][] = [];
+    let release: () => void = () => {};
+    const server = new DnsServer({
+      records,
+      clusterForwarder: createClusterForwarder(dialer, '10.96.0.10'),
+      onClusterAddresses: (found) => {
+        seen.push(found);
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+    });
+    t.teardown(() => server.close());
+
+    await records.settled();
+    t.same(
+      records.forbidden(),
+      { services: ['*', 'shop'], endpointslices: ['*', 'shop'], pods: ['*'] },
+      'refused cluster-wide and in its namespace; pods fell back to the namespace',
+    );
+    await until(records, (z) => z.podScope !== 'all' && z.podScope.has('shop'));
+    t.same([...(records.serviceScope as Set<string>)], [], 'no namespace where Services are known');
+
+    let replied = false;
+    const asking = ask(server, 'web.shop.svc.cluster.local', 'A').then((m) => {
+      replied = true;
+      return m;
+    });
+    while (seen.length === 0) await new Promise((r) => setImmediate(r));
+    t.same(seen[0], [{ name: 'web.shop.svc.cluster.local', address: '10.96.10.1', kind: 'service' }]);
+    await new Promise((r) => setImmediate(r));
+    t.notOk(replied, 'the reply waits until the session has routed the address');
+    release();
+    t.same(answers(await asking), ['web.shop.svc.cluster.local A 10.96.10.1'], 'answered by the cluster DNS');
+
+    t.equal(rcodeOf(await ask(server, 'nope.shop.svc.cluster.local', 'A')), 'NXDOMAIN', "the cluster DNS's NXDOMAIN");
+    t.equal(server.stats().nxdomainLocally, 0, 'never NXDOMAIN from the empty local zone');
+    t.equal(server.stats().forwardedCluster, 2);
+    t.same(answers(await ask(server, '10-244-1-5.shop.pod.cluster.local', 'A')), [
+      '10-244-1-5.shop.pod.cluster.local A 10.244.1.5',
+    ]);
+    t.equal(server.stats().forwardedCluster, 2, 'pods of its namespace are watched: answered locally');
+    t.equal(seen.length, 1, 'local answers are not handed over (their ranges come from the watches)');
+  },
+);

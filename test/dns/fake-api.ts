@@ -1,7 +1,8 @@
 // A small Kubernetes API for the DNS unit tests, which need no test world
 // (test/cluster): lists and watches of Services, EndpointSlices and Pods in the
 // real wire format, with resourceVersions, and per-token RBAC that answers
-// cluster-wide requests from a namespace-scoped user with a 403 Status.
+// cluster-wide requests from a namespace-scoped user with a 403 Status, and
+// a kind the token may not read at all (the tunnel-only Role) likewise.
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -26,13 +27,16 @@ export class FakeApi {
   readonly #watchers = new Set<{ kind: Kind; namespace: string | undefined; res: http.ServerResponse }>();
   /** token → namespaces it may read ('*' for all). */
   readonly #tokens: Record<string, string[]>;
+  /** token → the only kinds it may read (absent: all). */
+  readonly #kinds: Record<string, Kind[]>;
   readonly requests: string[] = [];
   #rv = 1000;
   #server: http.Server | undefined;
   url = '';
 
-  constructor(tokens: Record<string, string[]>) {
+  constructor(tokens: Record<string, string[]>, kinds: Record<string, Kind[]> = {}) {
     this.#tokens = tokens;
+    this.#kinds = kinds;
   }
 
   async start(): Promise<this> {
@@ -107,7 +111,8 @@ export class FakeApi {
       status(res, 401, 'Unauthorized', 'Unauthorized');
       return;
     }
-    if (!allowed.includes('*') && (!namespace || !allowed.includes(namespace))) {
+    const kindAllowed = this.#kinds[token]?.includes(kind) ?? true;
+    if (!kindAllowed || (!allowed.includes('*') && (!namespace || !allowed.includes(namespace)))) {
       const resource =
         kind === 'endpointslices' ? 'endpointslices" in API group "discovery.k8s.io' : `${kind}" in API group "`;
       const where = namespace ? `in the namespace "${namespace}"` : 'at the cluster scope';

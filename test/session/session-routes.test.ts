@@ -1,11 +1,14 @@
 // The session's routes against a real kernel route table (a namespace of
 // our own): the first free device and TUN network, the plan checked for
 // conflicts, every route journaled before it is added, and ranges of pods
-// that appear later added with the same carve-outs and checks.
+// that appear later, or that the cluster DNS names, added with the same
+// carve-outs and checks.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { silentLogger } from '../../src/host/log.js';
+import { LearnedRoutes, MAX_DNS_LEARNED_RANGES } from '../../src/session/learned-routes.js';
 import { RouteConflictError } from '../../src/session/route-plan.js';
 import { SessionRoutes } from '../../src/session/session-routes.js';
 import { StateJournal } from '../../src/session/state-journal.js';
@@ -115,7 +118,7 @@ t.test('a pod in a new range: routed (minus --never-proxy), unless it conflicts'
   await ns.ip('link', 'add', network.device, 'type', 'veth', 'peer', 'name', 'tunpeer');
   await routes.configureLink(1500);
   await routes.plan({ service: ['10.96.0.0/12'], pod: ['10.244.0.0/20'], alsoProxy: [], apiServer: [] });
-  t.ok(await routes.addDiscovered('10.244.0.0/16', 'web-1'), 'a pod outside 10.244.0.0/20');
+  t.ok(await routes.addDiscovered('10.244.0.0/16', 'pod', 'pod web-1'), 'a pod outside 10.244.0.0/20');
   const kernel = (await table.listRoutes()).filter((r) => r.device === network.device).map((r) => r.destination);
   t.ok(kernel.includes('10.244.128.0/17'));
   t.notOk(
@@ -125,6 +128,55 @@ t.test('a pod in a new range: routed (minus --never-proxy), unless it conflicts'
   await ns.ip('link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1');
   await ns.ip('link', 'set', 'lan0', 'up');
   await ns.ip('route', 'add', '10.250.0.0/24', 'dev', 'lan0');
-  t.notOk(await routes.addDiscovered('10.250.0.0/16', 'db-0'), 'conflicting: not routed');
+  t.notOk(await routes.addDiscovered('10.250.0.0/16', 'pod', 'pod db-0'), 'conflicting: not routed');
   t.match(warnings, [/pod db-0 is in 10\.250\.0\.0\/16, which overlaps 10\.250\.0\.0\/24 dev lan0; not routed/]);
 });
+
+t.test(
+  'the cluster DNS names an address outside the routes: its range is routed before the answer leaves',
+  async (t) => {
+    const { ns, routes, warnings, table, dirs } = await setup(t, { neverProxy: [] });
+    const network = await routes.pickNetwork(dirs, 's');
+    await ns.ip('link', 'add', network.device, 'type', 'veth', 'peer', 'name', 'tunpeer');
+    await routes.configureLink(1500);
+    for (const r of await routes.plan({
+      service: ['10.96.0.0/16'],
+      pod: ['10.244.0.0/16'],
+      alsoProxy: [],
+      apiServer: [],
+    }))
+      await routes.add(r);
+    const routed: string[] = [];
+    const learned = new LearnedRoutes({
+      routes,
+      onRouted: (cidr, source) => routed.push(`${cidr} ${source}`),
+      warn: (m) => warnings.push(m),
+      log: silentLogger,
+    });
+    const svc = (name: string, address: string) => ({
+      name: `${name}.default.svc.cluster.local`,
+      address,
+      kind: 'service' as const,
+    });
+    t.equal(learned.learn([svc('web', '10.96.3.4')]), undefined, 'inside the routed ranges: the answer need not wait');
+    const waiting = learned.learn([
+      svc('echo', '10.100.7.8'),
+      { name: '10-245-0-9.default.pod.cluster.local', address: '10.245.0.9', kind: 'pod' },
+    ]);
+    t.ok(waiting, 'outside: the answer waits');
+    await waiting;
+    const kernel = (await table.listRoutes()).filter((r) => r.device === network.device).map((r) => r.destination);
+    t.ok(kernel.includes('10.100.0.0/16') && kernel.includes('10.245.0.0/16'), 'both covers are in the kernel by then');
+    t.same(routed, ['10.100.0.0/16 service', '10.245.0.0/16 pod']);
+    t.equal(learned.learn([svc('echo2', '10.100.9.9')]), undefined, 'now covered');
+
+    const many = Array.from({ length: MAX_DNS_LEARNED_RANGES }, (_, i) => svc(`s${i}`, `10.${110 + i}.0.1`));
+    await learned.learn(many);
+    t.equal(routed.length, MAX_DNS_LEARNED_RANGES, 'bounded: no more ranges than the limit come from DNS');
+    t.same(
+      warnings.filter((w) => w.includes('no more are routed')),
+      [`the cluster DNS named addresses in more than ${MAX_DNS_LEARNED_RANGES} new ranges; no more are routed`],
+      'said once',
+    );
+  },
+);
