@@ -10,6 +10,8 @@ import { startCluster } from './index.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.stop());
+/** For what the API server does, not who may: staging holds only docs/rbac.md's minimal Role. */
+const admin = { context: 'admin' as const };
 
 t.test('discovery documents', async (t) => {
   const api = (await cluster.request('GET', '/api')).json<{ kind: string; versions: string[] }>();
@@ -51,6 +53,7 @@ t.test('ServiceCIDR API can be switched off, as on clusters that lack it', async
 
 t.test('an invalid ClusterIP answers 422 with the real message', async (t) => {
   const res = await cluster.request('POST', '/api/v1/namespaces/default/services?dryRun=All', {
+    context: 'admin',
     body: {
       apiVersion: 'v1',
       kind: 'Service',
@@ -68,11 +71,12 @@ t.test('an invalid ClusterIP answers 422 with the real message', async (t) => {
   );
   t.equal(st.details.causes[0]?.field, 'spec.clusterIPs');
   const dry = await cluster.request('POST', '/api/v1/namespaces/default/services?dryRun=All', {
+    context: 'admin',
     body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'probe' }, spec: { ports: [{ port: 80 }] } },
   });
   t.equal(dry.status, 201);
   t.equal(
-    (await cluster.request('GET', '/api/v1/namespaces/default/services/probe')).status,
+    (await cluster.request('GET', '/api/v1/namespaces/default/services/probe', admin)).status,
     404,
     'dry run stored nothing',
   );
@@ -89,19 +93,23 @@ t.test('Status errors: 404, 409, conflict on stale resourceVersion, 401', async 
     code: 404,
   });
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dup' }, data: { a: '1' } };
-  const first = await cluster.request('POST', '/api/v1/namespaces/default/configmaps', { body: cm });
+  const first = await cluster.request('POST', '/api/v1/namespaces/default/configmaps', { ...admin, body: cm });
   t.equal(first.status, 201);
-  const second = await cluster.request('POST', '/api/v1/namespaces/default/configmaps', { body: cm });
+  const second = await cluster.request('POST', '/api/v1/namespaces/default/configmaps', { ...admin, body: cm });
   t.match(second.json(), { reason: 'AlreadyExists', message: 'configmaps "dup" already exists', code: 409 });
   const stale = { ...first.json(), data: { a: '2' } };
-  t.equal((await cluster.request('PUT', '/api/v1/namespaces/default/configmaps/dup', { body: stale })).status, 200);
-  const again = await cluster.request('PUT', '/api/v1/namespaces/default/configmaps/dup', { body: stale });
+  t.equal(
+    (await cluster.request('PUT', '/api/v1/namespaces/default/configmaps/dup', { ...admin, body: stale })).status,
+    200,
+  );
+  const again = await cluster.request('PUT', '/api/v1/namespaces/default/configmaps/dup', { ...admin, body: stale });
   t.match(again.json(), { reason: 'Conflict', code: 409 });
   t.match(
     again.json<{ message: string }>().message,
     /^Operation cannot be fulfilled on configmaps "dup": the object has been modified/,
   );
   const patched = await cluster.request('PATCH', '/api/v1/namespaces/default/configmaps/dup', {
+    ...admin,
     body: { data: { b: '3' } },
     headers: { 'Content-Type': 'application/merge-patch+json' },
   });
@@ -142,10 +150,15 @@ t.test('the staging user stops at namespace default, like a Role', async (t) => 
   });
   t.equal(review.json<KObject>().status.allowed, true);
   const calls = await cluster.execPluginCalls();
-  const exec = await cluster.request('GET', '/api/v1/namespaces/default/services', { context: 'staging-exec' });
-  t.equal(exec.status, 200, 'the exec-plugin user reads its namespace');
+  const exec = await cluster.request('GET', '/api/v1/namespaces/default/pods', { context: 'staging-exec' });
+  t.equal(exec.status, 200, 'the exec-plugin user lists pods in its namespace');
   t.ok((await cluster.execPluginCalls()) > calls, 'the plugin ran');
-  t.equal((await cluster.request('GET', '/api/v1/namespaces/shop/services', { context: 'staging-exec' })).status, 403);
+  t.equal((await cluster.request('GET', '/api/v1/namespaces/shop/pods', { context: 'staging-exec' })).status, 403);
+  t.equal(
+    (await cluster.request('GET', '/api/v1/namespaces/default/services', { context: 'staging-exec' })).status,
+    403,
+    "docs/rbac.md's minimal Role: no Services",
+  );
   const nodesAdmin = await cluster.request('GET', '/api/v1/nodes', { context: 'admin' });
   t.same(
     nodesAdmin.json<{ items: KObject[] }>().items.map((n) => n.spec.podCIDRs),
@@ -211,7 +224,7 @@ t.test('the no-portforward ServiceAccount has the kvpn Role of docs/rbac.md but 
 });
 
 async function* events(path: string): AsyncGenerator<{ type: string; object: KObject }> {
-  const { response, close } = await cluster.stream(path);
+  const { response, close } = await cluster.stream(path, admin);
   try {
     for await (const line of createInterface({ input: response })) if (line) yield JSON.parse(line);
   } finally {
@@ -220,23 +233,26 @@ async function* events(path: string): AsyncGenerator<{ type: string; object: KOb
 }
 
 t.test('watch resumes from a resourceVersion and reports 410 after compaction', async (t) => {
-  const list = (await cluster.request('GET', '/api/v1/namespaces/default/configmaps')).json<KObject>();
+  const list = (await cluster.request('GET', '/api/v1/namespaces/default/configmaps', admin)).json<KObject>();
   const rv = list.metadata.resourceVersion;
   const it = events(
     `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3Dwatched`,
   );
   const next = it.next();
   await cluster.request('POST', '/api/v1/namespaces/default/configmaps', {
+    ...admin,
     body: { metadata: { name: 'watched' }, data: { v: '1' } },
   });
   await cluster.request('POST', '/api/v1/namespaces/default/configmaps', {
+    ...admin,
     body: { metadata: { name: 'not-watched' } },
   });
   await cluster.request('PATCH', '/api/v1/namespaces/default/configmaps/watched', {
+    ...admin,
     body: { data: { v: '2' } },
     headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
   });
-  await cluster.request('DELETE', '/api/v1/namespaces/default/configmaps/watched');
+  await cluster.request('DELETE', '/api/v1/namespaces/default/configmaps/watched', admin);
   const seen: string[] = [];
   let e = await next;
   while (!e.done) {
@@ -330,7 +346,7 @@ t.test('a node:* pod gets ConfigMap and Secret volumes and env, and runs to Succ
     ['Pending', 'Succeeded'],
     'Pending → (Running) → Succeeded',
   );
-  const logs = await cluster.request('GET', '/api/v1/namespaces/default/pods/job/log');
+  const logs = await cluster.request('GET', '/api/v1/namespaces/default/pods/job/log', admin);
   t.equal(logs.body, 'hello s3cret job s3cret job\n');
   const status = (await cluster.object('pods', 'job'))?.status;
   t.match(status?.containerStatuses[0].state.terminated, { exitCode: 0, reason: 'Completed' });

@@ -337,7 +337,8 @@ export class Cluster {
         key: await readFile(join(pki, 'admin.key'), 'utf8'),
       };
     }
-    if (context === 'staging' || context === 'no-portforward') {
+    // Every other context carries its token in the kubeconfig; staging-exec asks its plugin.
+    if (context !== 'staging-exec') {
       const m = new RegExp(`- name: ${context}\\n {2}user:\\n {4}token: (\\S+)`).exec(kc);
       return { ca, token: m?.[1] };
     }

@@ -1,37 +1,50 @@
 // The kubeconfig a world hands out: one cluster, contexts `staging`
-// (bearer token, confined to namespace default), `admin` (client
-// certificate, system:masters), `staging-exec` (token from an exec
-// credential plugin, same permissions as staging) and `no-portforward` (a
-// ServiceAccount token whose Role in default is docs/rbac.md's kvpn Role
-// without pods/portforward), plus the plugin script.
+// (bearer token) and `staging-exec` (token from an exec credential plugin)
+// holding exactly docs/rbac.md's minimal kvpn Role in namespace default,
+// `staging-reader` (that Role plus docs/rbac.md's optional reads),
+// `no-portforward` (a ServiceAccount token whose Role in default is both
+// without pods/portforward) and `admin` (client certificate,
+// system:masters), plus the plugin script. test/cluster/rbac-doc.test.ts
+// checks the Roles below against the YAML in docs/rbac.md.
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PolicyRule, UserSpec } from './apiserver/auth.js';
 import type { WorldPki } from './pki.js';
 
-export const CONTEXTS = ['staging', 'admin', 'staging-exec', 'no-portforward'] as const;
+export const CONTEXTS = ['staging', 'admin', 'staging-exec', 'no-portforward', 'staging-reader'] as const;
 export type ContextName = (typeof CONTEXTS)[number];
 
 /** The no-portforward context's user: a ServiceAccount, as CI pipelines often are. */
 export const NO_PORTFORWARD_USER = 'system:serviceaccount:default:no-portforward';
 
-/**
- * docs/rbac.md's Role (the tunnel and the optional reads of the connected
- * namespace) with the pods/portforward rule left out: the relay can be
- * deployed, the tunnel to it cannot be opened.
- */
-export const ROLE_WITHOUT_PORTFORWARD: PolicyRule[] = [
+/** docs/rbac.md, "The minimal Role for the tunnel": all `kvpn up` needs. */
+export const KVPN_MINIMAL_ROLE: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+  { apiGroups: [''], resources: ['pods/portforward'], verbs: ['get', 'create'] },
   { apiGroups: [''], resources: ['configmaps', 'secrets'], verbs: ['create', 'delete'] },
+];
+
+/** docs/rbac.md, "Optional: reads that make kvpn faster and more precise". */
+export const KVPN_OPTIONAL_READ_ROLE: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch', 'create'] },
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+];
+
+/**
+ * Both Roles of docs/rbac.md with the pods/portforward rule left out: the
+ * relay can be deployed, the tunnel to it cannot be opened.
+ */
+export const ROLE_WITHOUT_PORTFORWARD: PolicyRule[] = [
+  ...KVPN_MINIMAL_ROLE.filter((r) => !r.resources.includes('pods/portforward')),
+  ...KVPN_OPTIONAL_READ_ROLE,
 ];
 
 export interface WorldCredentials {
   stagingToken: string;
   execToken: string;
   noPortForwardToken: string;
+  readerToken: string;
   users: UserSpec[];
 }
 
@@ -39,13 +52,21 @@ export function newCredentials(): WorldCredentials {
   const stagingToken = `staging.${randomBytes(16).toString('hex')}`;
   const execToken = `exec.${randomBytes(16).toString('hex')}`;
   const noPortForwardToken = `sa.${randomBytes(16).toString('hex')}`;
+  const readerToken = `reader.${randomBytes(16).toString('hex')}`;
   return {
     stagingToken,
     execToken,
     noPortForwardToken,
+    readerToken,
     users: [
-      { name: 'staging', token: stagingToken, namespaces: ['default'] },
-      { name: 'staging-exec', token: execToken, namespaces: ['default'] },
+      { name: 'staging', token: stagingToken, namespaces: ['default'], rules: [...KVPN_MINIMAL_ROLE] },
+      { name: 'staging-exec', token: execToken, namespaces: ['default'], rules: [...KVPN_MINIMAL_ROLE] },
+      {
+        name: 'staging-reader',
+        token: readerToken,
+        namespaces: ['default'],
+        rules: [...KVPN_MINIMAL_ROLE, ...KVPN_OPTIONAL_READ_ROLE],
+      },
       {
         name: NO_PORTFORWARD_USER,
         groups: ['system:serviceaccounts', 'system:serviceaccounts:default'],
@@ -115,6 +136,9 @@ users:
 - name: no-portforward
   user:
     token: ${creds.noPortForwardToken}
+- name: staging-reader
+  user:
+    token: ${creds.readerToken}
 contexts:
 - name: staging
   context:
@@ -134,6 +158,11 @@ contexts:
   context:
     cluster: kvpn-test
     user: no-portforward
+    namespace: default
+- name: staging-reader
+  context:
+    cluster: kvpn-test
+    user: staging-reader
     namespace: default
 current-context: staging
 `;

@@ -1,7 +1,8 @@
 // Against the test world (test/cluster): the DNS server runs in the
-// laptop namespace with the namespace-scoped `staging` user, the laptop's
-// resolv.conf points at it, and dig/getent there resolve every record
-// kind; names in namespaces staging cannot watch resolve through the
+// laptop namespace with the namespace-scoped `staging-reader` user (the
+// tunnel Role plus docs/rbac.md's optional reads, so it watches Services in
+// its namespace), the laptop's resolv.conf points at it, and dig/getent
+// there resolve every record kind; names in namespaces it cannot watch resolve through the
 // cluster DNS (reached by port-forward, standing in for the tunnel);
 // Services created or deleted show up; names outside the zone go to the
 // laptop's own upstream; resolv.conf comes back byte for byte (after down,
@@ -62,7 +63,7 @@ t.test(
     t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
     const config = {
       kubeconfig: cluster.kubeconfigPath,
-      context: 'staging',
+      context: 'staging-reader',
       tunnelContext: 'admin',
       namespace: 'default',
       resolvConfPath: cluster.laptopResolvConf,
@@ -97,7 +98,11 @@ t.test(
       ready: true,
       applied: { mode: 'resolvconf', upstreams: [{ address: cluster.upstreamDnsIp }] },
     });
-    t.match(d.first.forbidden, { services: ['*'] }, 'staging may not watch cluster-wide: fell back to its namespace');
+    t.match(
+      d.first.forbidden,
+      { services: ['*'] },
+      'staging-reader may not watch cluster-wide: fell back to its namespace',
+    );
 
     const echoIp = await cluster.serviceIp('echo');
     t.same(
@@ -139,7 +144,7 @@ t.test(
       'getent hosts echo (search list)',
     );
 
-    // shop is not staging's: through the cluster DNS.
+    // shop is not staging-reader's: through the cluster DNS.
     const webIp = await cluster.serviceIp('web', 'shop');
     t.match(
       await sh('getent', ['hosts', 'web.shop']),

@@ -42,7 +42,7 @@ t.test('unknown context: the list of contexts, with the likely one', async (t) =
     exit: EXIT.CONFIG,
     code: 'KVPN_ERR_UNKNOWN_CONTEXT',
     message: 'kvpn: Context "stagin" is not in the kubeconfig.',
-    fix: 'fix: Pick one of: staging, admin, staging-exec, no-portforward (did you mean "staging"?).',
+    fix: 'fix: Pick one of: staging, admin, staging-exec, no-portforward, staging-reader (did you mean "staging"?).',
   });
 });
 
@@ -174,13 +174,14 @@ t.test('route conflict: names both routes; --allow-conflicting overrides', async
   await cluster.exec('ip', ['link', 'set', 'corp0', 'up']);
   await cluster.exec('ip', ['route', 'add', '10.96.0.0/16', 'dev', 'corp0']);
   const kvpn = kvpnIn(t, cluster);
-  await failsCleanly(t, kvpn, ['--context', 'staging'], {
+  // staging-reader: the exact Service range (the tunnel Role alone guesses 10.96.0.0/16, the same prefix).
+  await failsCleanly(t, kvpn, ['--context', 'staging-reader'], {
     exit: EXIT.SYSTEM,
     code: 'KVPN_ERR_ROUTE_CONFLICT',
     message: 'kvpn: The cluster range 10.96.0.0/12 overlaps the existing route 10.96.0.0/16 dev corp0.',
     fix: 'fix: Exclude it with --never-proxy 10.96.0.0/12, or route it into the cluster anyway with --allow-conflicting.',
   });
-  const up = await kvpn.run(['up', '--context', 'staging', '--allow-conflicting']);
+  const up = await kvpn.run(['up', '--context', 'staging-reader', '--allow-conflicting']);
   t.equal(up.code, EXIT.OK, up.stderr);
   const status = JSON.parse((await kvpn.run(['status', '--json'])).stdout).sessions[0];
   t.match(status.warnings, [/routing 10\.96\.0\.0\/12 although it overlaps 10\.96\.0\.0\/16 dev corp0/]);

@@ -1,7 +1,10 @@
 // The rest of what `up` offers, against the test world: --also-proxy with a
 // CIDR and a host name resolved in the cluster, --dns off, a second session
 // beside the first, --foreground with SIGTERM, `kvpn logs`, and the kubectl
-// plugin form (`kubectl vpn …`).
+// plugin form (`kubectl vpn …`). Where IP addresses must work without DNS
+// (or exact ranges must clash), the user is staging-reader, whose optional
+// reads give the exact Service range; with the tunnel Role alone a Service
+// outside the guessed range is routed only once its name resolves.
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +23,7 @@ t.test('--also-proxy (CIDR and host name), --dns off, kvpn logs', async (t) => {
   const up = await kvpn.run([
     'up',
     '--context',
-    'staging',
+    'staging-reader',
     '--dns',
     'off',
     '--also-proxy',
@@ -42,11 +45,11 @@ t.test('--also-proxy (CIDR and host name), --dns off, kvpn logs', async (t) => {
   t.ok(before.resolvConf === (await snapshot(cluster, kvpn)).resolvConf, 'resolv.conf untouched');
   const byIp = await laptop(cluster, 'curl', ['-sS', '-m', '10', `http://${await cluster.serviceIp('echo')}/`]);
   t.match(byIp.stdout, /^echo-/, 'IP addresses work without DNS');
-  const logs = await kvpn.run(['logs', '--context', 'staging']);
+  const logs = await kvpn.run(['logs', '--context', 'staging-reader']);
   t.equal(logs.code, EXIT.OK);
   t.match(logs.stdout, /info session up startupMs=\d+/);
   const path = await kvpn.run(['logs', '--path']);
-  t.match(path.stdout.trim(), /\/logs\/staging-[0-9a-f]{8}\.log$/);
+  t.match(path.stdout.trim(), /\/logs\/staging-reader-[0-9a-f]{8}\.log$/);
   t.equal((await kvpn.run(['down'])).code, EXIT.OK);
   t.same(await snapshot(cluster, kvpn), before);
 });
@@ -54,7 +57,7 @@ t.test('--also-proxy (CIDR and host name), --dns off, kvpn logs', async (t) => {
 t.test('a second session beside the first; down --all stops both', async (t) => {
   const kvpn = kvpnIn(t, cluster);
   const before = await snapshot(cluster, kvpn);
-  t.equal((await kvpn.run(['up', '--context', 'staging'])).code, EXIT.OK);
+  t.equal((await kvpn.run(['up', '--context', 'staging-reader'])).code, EXIT.OK);
   const first = await daemonPid(kvpn);
   const clash = await kvpn.run(['up', '--context', 'admin', '--namespace', 'shop']);
   t.equal(clash.code, EXIT.SYSTEM, 'the same ranges twice: a conflict');
@@ -72,7 +75,7 @@ t.test('a second session beside the first; down --all stops both', async (t) => 
   t.equal(beside.code, EXIT.OK, beside.stderr);
   t.match(beside.stderr, 'TUN and routes up: kvpn1 (198.18.1.1)', 'its own device and TUN network');
   const both = JSON.parse((await kvpn.run(['status', '--json'])).stdout).sessions as SessionStatus[];
-  t.same(both.map((s) => s.context).sort(), ['admin', 'staging']);
+  t.same(both.map((s) => s.context).sort(), ['admin', 'staging-reader']);
   const admin = both.find((s) => s.context === 'admin');
   t.match(admin?.warnings, [/10\.96\.0\.0\/12 is already routed via kvpn0; not routed again/]);
   t.same(
@@ -84,11 +87,11 @@ t.test('a second session beside the first; down --all stops both', async (t) => 
   t.match(web.stdout, /^echo-/, 'the first session still carries the service range');
   const ambiguous = await kvpn.run(['down']);
   t.equal(ambiguous.code, EXIT.USAGE, 'down needs to know which');
-  t.match(ambiguous.stderr, '2 sessions are running (admin, staging)');
+  t.match(ambiguous.stderr, '2 sessions are running (admin, staging-reader)');
   const down = await kvpn.run(['down', '--all']);
   t.equal(down.code, EXIT.OK, down.stderr);
   t.match(down.stdout, 'Stopping session admin');
-  t.match(down.stdout, 'Stopping session staging');
+  t.match(down.stdout, 'Stopping session staging-reader');
   t.same(await snapshot(cluster, kvpn, [first]), before);
 });
 

@@ -1,6 +1,9 @@
 // CIDR discovery against the test world: each source in turn, as RBAC and
-// the API allow. The namespace-scoped staging user may not read ServiceCIDRs
-// or nodes, and still gets working ranges.
+// the API allow. The namespace-scoped staging-reader user (docs/rbac.md's
+// optional reads) may not read ServiceCIDRs or nodes, and still gets
+// working ranges; the staging user (the tunnel Role alone) is not stopped:
+// it gets no Service range from the API (the session then covers the
+// cluster's own Services, found through the tunnel).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,31 +47,45 @@ t.test('against the test world', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const api = await laptopApi(t, cluster, dir);
   const staging = KubeClient.load({ kubeconfig: api.kubeconfig, context: 'staging' });
+  const reader = KubeClient.load({ kubeconfig: api.kubeconfig, context: 'staging-reader' });
   const admin = KubeClient.load({ kubeconfig: api.kubeconfig, context: 'admin', namespace: 'default' });
   t.teardown(() => {
     staging.close();
+    reader.close();
     admin.close();
   });
 
   await t.test('admin: the ServiceCIDR API and the nodes podCIDRs', async (t) => {
     const service = await discoverServiceCidrs(admin, 'default');
-    t.same(service, { cidrs: [cluster.serviceCidr], source: 'servicecidr-api', notes: [] });
+    t.same(service, { cidrs: [cluster.serviceCidr], source: 'servicecidr-api', notes: [], forbidden: [] });
     const pod = await discoverPodCidrs(admin, 'default');
     const nodes = await cluster.nodes();
     t.equal(pod.source, 'node-podcidrs');
     t.same(pod.cidrs, ['10.244.0.0/23'], `${nodes.map((n) => n.podCidr).join(' + ')}, merged`);
   });
 
-  await t.test('staging (namespace-scoped): the invalid-ClusterIP probe, a cover of pod IPs', async (t) => {
+  await t.test('staging-reader (namespace-scoped): the invalid-ClusterIP probe, a cover of pod IPs', async (t) => {
     const before = (await cluster.objects('services', 'default')).length;
-    const service = await discoverServiceCidrs(staging, 'default');
+    const service = await discoverServiceCidrs(reader, 'default');
     t.equal(service.source, 'invalid-clusterip');
     t.same(service.cidrs, [cluster.serviceCidr]);
     t.match(service.notes, [/^ServiceCIDR API: 403 Forbidden/]);
+    t.same(service.forbidden, [], 'nothing a namespace Role could grant was refused');
     t.equal((await cluster.objects('services', 'default')).length, before, 'the probe was a dry run: nothing created');
-    const pod = await discoverPodCidrs(staging, 'default');
-    t.same(pod, { cidrs: ['10.244.0.0/16'], source: 'pod-ips', notes: [pod.notes[0]] });
+    const pod = await discoverPodCidrs(reader, 'default');
+    t.same(pod, { cidrs: ['10.244.0.0/16'], source: 'pod-ips', notes: [pod.notes[0]], forbidden: [] });
     t.match(pod.notes[0], /^nodes: 403 Forbidden/);
+  });
+
+  await t.test('staging (the tunnel Role alone): no Service range, no failure; pods still listed', async (t) => {
+    // Broke against a real cluster: the 403 on listing Services stopped `kvpn up`.
+    const service = await discoverServiceCidrs(staging, 'default');
+    t.same(service.cidrs, []);
+    t.equal(service.source, 'none');
+    t.match(service.notes, [/^ServiceCIDR API: 403/, /^invalid-ClusterIP probe: 403/, /^services in default: 403/]);
+    t.same(service.forbidden, ['create services', 'list services'], 'the rights a Role could grant, for `degraded`');
+    const pod = await discoverPodCidrs(staging, 'default');
+    t.same(pod, { cidrs: ['10.244.0.0/16'], source: 'pod-ips', notes: [pod.notes[0]], forbidden: [] });
   });
 
   await t.test('ServiceCIDR API off: admin falls back to the probe too', async (t) => {
