@@ -136,7 +136,7 @@ t.test('the staging user stops at namespace default, like a Role', async (t) => 
   const pf = await cluster.request('GET', '/api/v1/namespaces/shop/pods/x/portforward?ports=80');
   t.equal(
     pf.json<{ message: string }>().message,
-    'pods "x" is forbidden: User "staging" cannot create resource "pods/portforward" in API group "" in the namespace "shop"',
+    'pods "x" is forbidden: User "staging" cannot get resource "pods/portforward" in API group "" in the namespace "shop"',
   );
   t.equal((await cluster.request('GET', '/api/v1/namespaces/default/pods')).status, 200);
   const review = await cluster.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
@@ -197,7 +197,7 @@ t.test('the no-portforward ServiceAccount has the kvpn Role of docs/rbac.md but 
     reason: 'Forbidden',
     code: 403,
     details: { name, kind: 'pods' },
-    message: `pods "${name}" is forbidden: User "${user}" cannot create resource "pods/portforward" in API group "" in the namespace "default"`,
+    message: `pods "${name}" is forbidden: User "${user}" cannot get resource "pods/portforward" in API group "" in the namespace "default"`,
   });
   const review = async (verb: string, resource: string, subresource = ''): Promise<boolean> =>
     (

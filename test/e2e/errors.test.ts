@@ -100,8 +100,8 @@ t.test('forbidden: pods/portforward alone is missing (the relay starts, the tunn
       exit: EXIT.CONFIG,
       code: 'KVPN_ERR_RELAY_FORBIDDEN',
       message:
-        /^kvpn: Not allowed to open a port-forward to the relay in namespace "default": missing RBAC verb "create" on "pods\/portforward" \(pods "kvpn-relay-no-portforward-[0-9a-f-]+" is forbidden: User "system:serviceaccount:default:no-portforward" cannot create resource "pods\/portforward" in API group "" in the namespace "default"\)\.$/m,
-      fix: 'fix: Ask a cluster admin to bind the kvpn Role from docs/rbac.md in "default" (it grants "create" on "pods/portforward"), or pick a namespace where you have it with --namespace.',
+        /^kvpn: Not allowed to open a port-forward to the relay in namespace "default": missing RBAC verb "get" on "pods\/portforward" \(pods "kvpn-relay-no-portforward-[0-9a-f-]+" is forbidden: User "system:serviceaccount:default:no-portforward" cannot get resource "pods\/portforward" in API group "" in the namespace "default"\)\.$/m,
+      fix: 'fix: Ask a cluster admin to bind the kvpn Role from docs/rbac.md in "default" (it grants "get" on "pods/portforward"), or pick a namespace where you have it with --namespace.',
     },
     // Well under up's 30 s wait for the tunnel: a hang until that timeout is killed here and fails the exit code.
     (a) => kvpn.run(a, { timeoutMs: 20_000 }),

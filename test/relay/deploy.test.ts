@@ -152,11 +152,11 @@ t.test('against the test world', async (t) => {
     t.equal(err.category, 'user');
     t.equal(
       err.message,
-      `not allowed to open a port-forward to the relay in namespace "default": missing RBAC verb "create" on "pods/portforward" (pods "${relay.podName}" is forbidden: User "system:serviceaccount:default:no-portforward" cannot create resource "pods/portforward" in API group "" in the namespace "default")`,
+      `not allowed to open a port-forward to the relay in namespace "default": missing RBAC verb "get" on "pods/portforward" (pods "${relay.podName}" is forbidden: User "system:serviceaccount:default:no-portforward" cannot get resource "pods/portforward" in API group "" in the namespace "default")`,
     );
     t.equal(
       err.remedy,
-      'Ask a cluster admin to bind the kvpn Role from docs/rbac.md in "default" (it grants "create" on "pods/portforward"), or pick a namespace where you have it with --namespace.',
+      'Ask a cluster admin to bind the kvpn Role from docs/rbac.md in "default" (it grants "get" on "pods/portforward"), or pick a namespace where you have it with --namespace.',
     );
     t.equal(dialer.stats.carriersOpened, 0, 'no carrier ever opened');
 

@@ -125,10 +125,10 @@ export class ApiServer {
       }
       return;
     }
-    const verb =
-      ri.subresource === 'portforward' || ri.subresource === 'exec' || ri.subresource === 'attach' ? 'create' : ri.verb;
+    // As Kubernetes 1.34 does: the HTTP method decides, so a WebSocket
+    // port-forward or exec (GET) is authorized as "get", SPDY's POST as "create".
     const attrs = {
-      verb,
+      verb: ri.verb,
       group: ri.def.group,
       resource: ri.def.resource,
       subresource: ri.subresource,
@@ -138,7 +138,7 @@ export class ApiServer {
     if (!this.#opts.auth.authorize(id, attrs)) {
       throw forbidden(
         id.user,
-        verb,
+        ri.verb,
         ri.def,
         ri.subresource,
         ri.def.namespaced || ri.def.resource === 'namespaces' ? ri.namespace : undefined,
