@@ -20,24 +20,31 @@ const RBAC_DOC = fileURLToPath(new URL('../../../docs/rbac.md', import.meta.url)
 /** A month: the world's tokens outlive any test run. */
 const TOKEN_SECONDS = 30 * 24 * 3600;
 
-/** docs/rbac.md's minimal Role (its first yaml block), as JSON, through kubectl's own YAML reader. */
-export async function documentedRole(adminKubeconfig: string): Promise<Json> {
+/**
+ * docs/rbac.md's Roles, as JSON, through kubectl's own YAML reader: the
+ * minimal Role (its first yaml block) and the optional reads (`kvpn-reader`).
+ */
+export async function documentedRoles(adminKubeconfig: string): Promise<{ minimal: Json; reader: Json }> {
   const text = await readFile(RBAC_DOC, 'utf8');
-  const yaml = /```yaml\n([\s\S]*?)```/.exec(text)?.[1];
-  if (!yaml) throw new Error('docs/rbac.md has no yaml block');
-  const json = await new Promise<string>((resolve, reject) => {
-    const child = execFile(
-      'kubectl',
-      ['--kubeconfig', adminKubeconfig, 'create', '--dry-run=client', '-o', 'json', '-f', '-'],
-      (err, stdout, stderr) => (err ? reject(new Error(`kubectl: ${stderr || err.message}`)) : resolve(stdout)),
-    );
-    child.stdin?.end(yaml);
-  });
-  // One JSON document per YAML document, back to back.
-  const docs = JSON.parse(`[${json.trim().replace(/}\n{/g, '},{')}]`) as Json[];
-  const role = docs.flatMap((d) => (d.kind === 'List' ? d.items : [d])).find((o: Json) => o.kind === 'Role');
-  if (!role) throw new Error('docs/rbac.md: no Role in its first yaml block');
-  return role;
+  const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const roles: Json[] = [];
+  for (const yaml of blocks) {
+    const json = await new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        'kubectl',
+        ['--kubeconfig', adminKubeconfig, 'create', '--dry-run=client', '-o', 'json', '-f', '-'],
+        (err, stdout, stderr) => (err ? reject(new Error(`kubectl: ${stderr || err.message}`)) : resolve(stdout)),
+      );
+      child.stdin?.end(yaml);
+    });
+    // One JSON document per YAML document, back to back.
+    const docs = JSON.parse(`[${json.trim().replace(/}\n{/g, '},{')}]`) as Json[];
+    roles.push(...docs.flatMap((d) => (d.kind === 'List' ? d.items : [d])).filter((o: Json) => o.kind === 'Role'));
+  }
+  const minimal = roles[0];
+  const reader = roles.find((r) => r.metadata?.name === 'kvpn-reader');
+  if (!minimal || !reader) throw new Error('docs/rbac.md: expected the kvpn Role and the kvpn-reader Role');
+  return { minimal, reader };
 }
 
 async function create(api: AdminApi, m: Manifest): Promise<KObject> {
@@ -64,21 +71,28 @@ function roleBinding(name: string, role: string, sa: string): Manifest {
   });
 }
 
-/** The contexts' users: staging (the documented Role), no-portforward (the same without pods/portforward). */
-function userManifests(role: Json): Manifest[] {
+/**
+ * The contexts' users, as in the stand-in (kubeconfig.ts): staging holds the
+ * minimal Role, staging-reader also the optional reads, no-portforward both
+ * without pods/portforward.
+ */
+function userManifests(roles: { minimal: Json; reader: Json }): Manifest[] {
   const sa = (name: string): Manifest => obj('serviceaccounts', { metadata: { name, namespace: 'default' } });
-  const kvpn = { ...role, metadata: { name: 'kvpn', namespace: 'default' } };
-  const noPortForward = {
-    ...role,
-    metadata: { name: 'kvpn-no-portforward', namespace: 'default' },
-    rules: role.rules.filter((r: Json) => !r.resources.includes('pods/portforward')),
-  };
+  const role = (name: string, rules: Json[]): Manifest =>
+    obj('rbac.authorization.k8s.io/roles', { ...roles.minimal, metadata: { name, namespace: 'default' }, rules });
+  const withoutPortForward = [...roles.minimal.rules, ...roles.reader.rules].filter(
+    (r: Json) => !r.resources.includes('pods/portforward'),
+  );
   return [
     sa('staging'),
+    sa('staging-reader'),
     sa('no-portforward'),
-    obj('rbac.authorization.k8s.io/roles', kvpn),
-    obj('rbac.authorization.k8s.io/roles', noPortForward),
+    role('kvpn', roles.minimal.rules),
+    role('kvpn-reader', roles.reader.rules),
+    role('kvpn-no-portforward', withoutPortForward),
     roleBinding('kvpn-staging', 'kvpn', 'staging'),
+    roleBinding('kvpn-staging-reader', 'kvpn', 'staging-reader'),
+    roleBinding('kvpn-reader-staging-reader', 'kvpn-reader', 'staging-reader'),
     roleBinding('kvpn-no-portforward', 'kvpn-no-portforward', 'no-portforward'),
   ];
 }
@@ -155,6 +169,7 @@ export interface BootstrapResult {
   stagingToken: string;
   execToken: string;
   noPortForwardToken: string;
+  readerToken: string;
 }
 
 export async function bootstrap(
@@ -163,11 +178,11 @@ export async function bootstrap(
   programs: Programs,
   clusterDomain: string,
 ): Promise<BootstrapResult> {
-  const role = await documentedRole(adminKubeconfig);
+  const roles = await documentedRoles(adminKubeconfig);
   const workloads = await workloadManifests(programs, clusterDomain);
   const namespaces = workloads.filter((m) => m.key === 'namespaces');
   for (const m of namespaces) await create(api, m);
-  for (const m of [...userManifests(role), ...corednsManifests(clusterDomain)]) await create(api, m);
+  for (const m of [...userManifests(roles), ...corednsManifests(clusterDomain)]) await create(api, m);
   for (const m of workloads.filter((w) => w.key !== 'namespaces')) await create(api, m);
   const token = async (sa: string): Promise<string> => {
     const r = await api.request<{ status: { token: string } }>(
@@ -181,5 +196,6 @@ export async function bootstrap(
     stagingToken: await token('staging'),
     execToken: await token('staging'),
     noPortForwardToken: await token('no-portforward'),
+    readerToken: await token('staging-reader'),
   };
 }

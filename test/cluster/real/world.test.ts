@@ -38,7 +38,7 @@ if (!available.run) {
   });
 
   t.test("staging holds exactly docs/rbac.md's Role; no-portforward the same without pods/portforward", async (t) => {
-    const can = async (context: 'staging' | 'no-portforward', ...q: string[]): Promise<string> =>
+    const can = async (context: 'staging' | 'staging-reader' | 'no-portforward', ...q: string[]): Promise<string> =>
       (await cluster.kubectl(['auth', 'can-i', ...q], { context })).stdout.trim();
     // (`can-i create pods/portforward` would ask about a pod *named* portforward)
     t.equal(await can('staging', 'create', 'pods', '--subresource=portforward'), 'yes');
@@ -48,6 +48,8 @@ if (!available.run) {
     t.equal(await can('staging', 'get', 'secrets'), 'no', 'kvpn never reads secrets back');
     t.equal(await can('staging', 'list', 'services'), 'no', 'the optional reads are not in the minimal Role');
     t.equal(await can('staging', 'create', 'pods', '-n', 'kube-system'), 'no', 'namespace-scoped');
+    t.equal(await can('staging-reader', 'list', 'services'), 'yes', 'staging-reader holds the optional reads');
+    t.equal(await can('staging-reader', 'create', 'pods', '--subresource=portforward'), 'yes');
     t.equal(await can('no-portforward', 'create', 'pods', '--subresource=portforward'), 'no');
     t.equal(await can('no-portforward', 'get', 'pods', '--subresource=portforward'), 'no');
     t.equal(await can('no-portforward', 'create', 'pods'), 'yes');
