@@ -1,33 +1,39 @@
-// `npm run bench -- compare [--quick] [--out DIR] [--systems a,b] [--no-rtt]
-//                            [--seconds N] [--rtt MS] [--sshuttle-arg ARG]...`
+// `npm run bench -- compare [--world stand-in|real] [--quick] [--out DIR] [--systems a,b]
+//                            [--no-rtt] [--seconds N] [--rtt MS] [--sshuttle-arg ARG]...`
 // `npm run bench -- compare --render FILE.json [--out DIR]`: tables, chart (and,
 //   for bench/results/compare.json, docs/performance.md) again from a saved run.
 //
 // kvpn against what a user could use instead, in one run on one test world
-// (test/cluster), as ratios (docs/performance.md explains the method):
-//   direct        the laptop routed straight into the cluster (no tunnel)
-//   port-forward  one raw v4.channel.k8s.io stream per connection
-//   kvpn          `kvpn up`, by cluster IP and by name
-//   sshuttle      Telepresence 1's vpn-tcp: sshuttle over ssh to a pod
-// then pf, sshuttle and kvpn again with 20 ms RTT added between the laptop
-// and the API server (test/cluster's userspace delay proxy).
-// Writes compare.json, compare.md and compare.svg to bench/results/ (with
-// --quick: to a temporary directory, unless --out). Everything it creates
-// is removed at the end, on failure and on Ctrl-C.
+// (test/cluster: the stand-in, or with --world real a real Kubernetes), as
+// ratios (docs/performance.md explains the method):
+//   direct                the laptop routed straight into the cluster (no tunnel)
+//   kubectl-port-forward  `kubectl port-forward` itself (real world only by
+//                         default: the stand-in does not speak its protocol)
+//   port-forward          one raw v4.channel.k8s.io stream per connection
+//   kvpn                  `kvpn up`, by cluster IP and by name
+//   sshuttle              Telepresence 1's vpn-tcp: sshuttle over ssh to a pod
+// then the tunnels again with 20 ms RTT added between the laptop and the API
+// server (the stand-in's userspace delay proxy; the real world has none, so
+// there it is skipped).
+// Writes compare.{json,md,svg} (a real-world run: compare-real.*) to
+// bench/results/ (with --quick: to a temporary directory, unless --out);
+// only a stand-in run rewrites docs/performance.md's tables. Everything it
+// creates is removed at the end, on failure and on Ctrl-C.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Arm, startDirect, startPortForward, startSshuttle } from './compare/arms.js';
+import { type Arm, startPortForward, startSshuttle } from './compare/arms.js';
 import { buildForBench } from './compare/build.js';
 import { renderSvg } from './compare/chart.js';
 import { Cleanup } from './compare/cleanup.js';
+import { startDirect } from './compare/direct.js';
+import { startKubectlPortForward } from './compare/kubectl-forward.js';
 import { type KvpnArm, startKvpn } from './compare/kvpn.js';
 import { methodNotes } from './compare/notes.js';
 import {
-  evaluateTargets,
-  MAIN_COLUMNS,
+  mainColumns,
   mainRows,
   type Results,
   renderMarkdown,
@@ -45,13 +51,19 @@ import {
   type Settings,
   settingsFor,
 } from './compare/suite.js';
+import { evaluateTargets } from './compare/targets.js';
 import { probeEcho } from './compare/tools.js';
-import { BenchWorld } from './compare/world.js';
+import { BenchWorld, type WorldKind } from './compare/world.js';
 import { type BenchReport, machineInfo } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** What the real world cannot give the RTT run. */
+const RTT_SKIPPED_REAL =
+  "the real world has no way to add latency between the laptop and the API server (the stand-in's userspace delay proxy is part of its API server; this kernel has no netem)";
+
 interface Options {
+  world: WorldKind;
   quick: boolean;
   out: string | undefined;
   systems: SystemName[];
@@ -67,13 +79,18 @@ function parse(args: string[]): Options {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const systems = (value('systems')?.split(',') ?? [...SYSTEMS]) as SystemName[];
+  const world = (value('world') ?? 'stand-in') as WorldKind;
+  if (world !== 'stand-in' && world !== 'real') throw new Error(`unknown world "${world}" (stand-in, real)`);
+  // kubectl port-forward speaks SPDY (over a WebSocket or not), which only the real world serves.
+  const defaults = SYSTEMS.filter((n) => world === 'real' || n !== 'kubectl-port-forward');
+  const systems = (value('systems')?.split(',') ?? defaults) as SystemName[];
   for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system "${s}" (${SYSTEMS.join(', ')})`);
   const overrides: Partial<Settings> = {};
   if (value('seconds')) overrides.bulkSeconds = Number(value('seconds'));
   if (value('rtt')) overrides.rttMs = Number(value('rtt'));
   const sshuttleArgs = args.flatMap((a, i) => (a === '--sshuttle-arg' ? [args[i + 1] as string] : []));
   return {
+    world,
     quick: args.includes('--quick'),
     out: value('out'),
     systems,
@@ -109,6 +126,8 @@ async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, d
   switch (name) {
     case 'direct':
       return startDirect(world, cleanup);
+    case 'kubectl-port-forward':
+      return startKubectlPortForward(world, cleanup);
     case 'port-forward':
       return startPortForward(world, cleanup);
     case 'sshuttle':
@@ -118,16 +137,26 @@ async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, d
   }
 }
 
-/** Targets and notes from the figures, then compare.{json,md,svg} in `out`; `doc`: also docs/performance.md's tables. */
+/** compare (the stand-in) or compare-real: a real-world run never overwrites the stand-in's files. */
+function baseName(res: Results): string {
+  return res.world === 'real' ? 'compare-real' : 'compare';
+}
+
+/**
+ * Targets and notes from the figures, then <base>.{json,md,svg} in `out`;
+ * `doc`: also docs/performance.md's tables, which are the stand-in's (a
+ * real-world run has its own hand-written section there).
+ */
 function publish(res: Results, out: string, doc: boolean): void {
   res.targets = evaluateTargets(res);
   res.notes = methodNotes(res);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'compare.json'), `${JSON.stringify(res, null, 2)}\n`);
-  writeFileSync(join(out, 'compare.md'), renderMarkdown(res));
-  writeFileSync(join(out, 'compare.svg'), renderSvg(res));
+  const base = join(out, baseName(res));
+  writeFileSync(`${base}.json`, `${JSON.stringify(res, null, 2)}\n`);
+  writeFileSync(`${base}.md`, renderMarkdown(res));
+  writeFileSync(`${base}.svg`, renderSvg(res));
   const path = join(ROOT, 'docs', 'performance.md');
-  if (doc && existsSync(path)) {
+  if (doc && res.world !== 'real' && existsSync(path)) {
     writeFileSync(path, updateDoc(readFileSync(path, 'utf8'), res));
     log(`updated the tables in ${path}`);
   }
@@ -136,7 +165,7 @@ function publish(res: Results, out: string, doc: boolean): void {
 function report(res: Results): BenchReport {
   return {
     name: 'compare',
-    table: { columns: MAIN_COLUMNS, rows: mainRows(res) },
+    table: { columns: mainColumns(res), rows: mainRows(res) },
     figures: res as unknown as Record<string, unknown>,
     notes: res.targets.map(
       (t) => `${t.text}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'} (${t.detail})`,
@@ -169,6 +198,7 @@ export async function run(args: string[]): Promise<BenchReport> {
   const t0 = performance.now();
   const res: Results = {
     name: 'compare',
+    world: o.world,
     startedAt: started.toISOString(),
     durationSeconds: 0,
     commit: commit(),
@@ -182,17 +212,20 @@ export async function run(args: string[]): Promise<BenchReport> {
       dnsperf: version('dnsperf', ['-h'], /Version (\S+)/),
     },
     systems: {},
-    rtt: { rttMs: s.rttMs, systems: {} },
+    rtt: { rttMs: s.rttMs, systems: {}, ...(o.world === 'real' && o.rtt ? { skipped: RTT_SKIPPED_REAL } : {}) },
     targets: [],
     notes: [],
     cleanupErrors: [],
   };
   try {
-    log(`load average ${res.load.before.map((x) => x.toFixed(2)).join(' ')}; ${o.quick ? 'quick' : 'full'} run`);
+    log(
+      `load average ${res.load.before.map((x) => x.toFixed(2)).join(' ')}; ${o.quick ? 'quick' : 'full'} run on the ${o.world} world`,
+    );
     const build = buildForBench();
     log(`built dist/ and the helpers (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    const world = await BenchWorld.start(cleanup, build);
-    log(`test world ${world.cluster.id} up (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const world = await BenchWorld.start(cleanup, build, o.world);
+    log(`test world ${world.cluster.id} (${world.kind}) up (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    Object.assign(res.versions, await world.versions().catch((err: Error) => ({ kubectl: `? (${err.message})` })));
     // One system at a time: started, measured, stopped (a failure is recorded, not fatal).
     const session = async (label: string, start: () => Promise<Arm>, measure: (arm: Arm) => Promise<ArmResult>) => {
       let arm: Arm | undefined;
@@ -240,7 +273,8 @@ export async function run(args: string[]): Promise<BenchReport> {
       }
     }
     const rttSystems = o.systems.filter((n) => n !== 'direct');
-    if (o.rtt && rttSystems.length) {
+    if (o.rtt && rttSystems.length && res.rtt.skipped) log(`no RTT run: ${res.rtt.skipped}`);
+    else if (o.rtt && rttSystems.length) {
       await world.cluster.setApiLatency(s.rttMs);
       const undo = cleanup.add('API latency', () => world.cluster.setApiLatency(0));
       log(`${s.rttMs} ms RTT added between the laptop and the API server`);
@@ -262,6 +296,6 @@ export async function run(args: string[]): Promise<BenchReport> {
   res.load.after = os.loadavg();
   const out = o.out ?? (o.quick ? join(tmpdir(), 'kvpn-compare-quick') : join(ROOT, 'bench', 'results'));
   publish(res, out, !o.quick && !o.out);
-  log(`wrote ${join(out, 'compare.{json,md,svg}')} (${Math.round(res.durationSeconds)} s)`);
+  log(`wrote ${join(out, `${baseName(res)}.{json,md,svg}`)} (${Math.round(res.durationSeconds)} s)`);
   return report(res);
 }

@@ -2,18 +2,15 @@
 // cluster, each set up and torn down on its own (the laptop routes of one
 // would capture the traffic of the next):
 //
-//   direct        a veth from the laptop namespace into the nodes' fabric
-//                 bridge (as if the laptop sat on the nodes' L2), routes to
-//                 the pod /24s via their nodes and to the Service CIDR via
-//                 node 0, which masquerades what it DNATs for the laptop
-//                 (kube-proxy does the same for traffic from outside the
-//                 cluster). No tunnel: the physical ceiling.
+//   direct        direct.ts: the laptop routed straight into the cluster.
+//   kubectl-port-forward  kubectl-forward.ts: `kubectl port-forward` itself.
 //   port-forward  bench/compare/forward.ts: one v4.channel.k8s.io stream
 //                 per connection, to a pod (kubectl port-forward's shape).
-//   sshuttle      Telepresence 1's vpn-tcp: sshd in a pod, reached through
-//                 that same port-forward; `sshuttle -r root@127.0.0.1:PORT
-//                 <service CIDR> <pod CIDR>` in the laptop namespace.
-//   kvpn          bench/compare/kvpn.ts.
+//   sshuttle      Telepresence 1's vpn-tcp: sshd in a pod (sshd.ts), reached
+//                 through that same port-forward; `sshuttle -r
+//                 root@127.0.0.1:PORT <service CIDR> <pod CIDR>` in the
+//                 laptop namespace.
+//   kvpn          kvpn.ts.
 //
 // Each arm says where its targets are and which laptop processes are its
 // "daemon" (for CPU and RSS).
@@ -28,10 +25,6 @@ const ECHO_TCP_PORT = 7;
 const ECHO_TCP_TARGET_PORT = 9007;
 const ECHO_HTTP_PORT = 80;
 const ECHO_HTTP_TARGET_PORT = 8080;
-const DIRECT_LINK = 'kvbench0';
-const DIRECT_PEER = 'kvbench0f';
-const DIRECT_ADDRESS = '172.18.0.250';
-const DIRECT_NFT_TABLE = 'kvpn-bench-direct';
 
 export interface Targets {
   iperf: Endpoint;
@@ -47,6 +40,8 @@ export interface Arm {
   /** The laptop-side processes of this system (empty for the kernel). */
   pids(): number[];
   stop(): Promise<void>;
+  /** Runs before each measurement (kubectl port-forward: its processes started afresh). */
+  prepare?(): Promise<void>;
   /** What the system said or did worth recording (sshuttle: its exit, the end of its stderr). */
   diagnostics?(): Record<string, unknown>;
 }
@@ -59,49 +54,37 @@ export function serviceTargets(world: BenchWorld): Targets {
   };
 }
 
-export async function startDirect(world: BenchWorld, cleanup: Cleanup): Promise<Arm> {
-  const nodes = await world.cluster.nodes();
-  const node0 = nodes[0];
-  if (!node0) throw new Error('no nodes');
-  const fabric = `${world.cluster.id}-fabric`;
-  const undoLink = cleanup.add('direct: veth', () =>
-    world.laptopRun('ip', ['link', 'del', DIRECT_LINK]).catch(() => {}),
-  );
-  await world.laptopRun('ip', [
-    'link',
-    'add',
-    DIRECT_LINK,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    DIRECT_PEER,
-    'netns',
-    fabric,
-  ]);
-  await world.nodeRun(fabric, 'ip', ['link', 'set', DIRECT_PEER, 'master', 'br0', 'up']);
-  await world.laptopRun('ip', ['addr', 'add', `${DIRECT_ADDRESS}/24`, 'dev', DIRECT_LINK]);
-  await world.laptopRun('ip', ['link', 'set', DIRECT_LINK, 'up']);
-  // Routes go with the link.
-  await world.laptopRun('ip', ['route', 'add', world.cluster.serviceCidr, 'via', node0.ip]);
-  for (const n of nodes) await world.laptopRun('ip', ['route', 'add', n.podCidr, 'via', n.ip]);
-  const undoNft = cleanup.add('direct: nft table in node 0', () =>
-    world.nodeRun(node0.netns, 'nft', ['delete', 'table', 'ip', DIRECT_NFT_TABLE]).catch(() => {}),
-  );
-  await world.nodeRun(
-    node0.netns,
-    'nft',
-    ['-f', '-'],
-    `table ip ${DIRECT_NFT_TABLE} {\n  chain postrouting {\n    type nat hook postrouting priority srcnat + 1; policy accept;\n    ip saddr ${DIRECT_ADDRESS} ct status dnat masquerade\n  }\n}\n`,
-  );
+/** What a port-forward arm forwards (port-forward names a pod, not a Service), as `pod:port`. */
+export interface PodForwards {
+  iperf: string;
+  echoTcp: string;
+  echoHttp: string;
+  /** HTTP also goes to the other echo pods, as it would through the Service. */
+  echoHttpAlso: string[];
+}
+
+export function podForwards(world: BenchWorld): PodForwards {
+  const [echoHttp = '', ...echoHttpAlso] = world.echoPods.map((p) => `${p}:${ECHO_HTTP_TARGET_PORT}`);
   return {
-    name: 'direct',
-    targets: serviceTargets(world),
-    pids: () => [],
-    stop: async () => {
-      await undoNft();
-      await undoLink();
-    },
+    iperf: `bench-iperf:${IPERF_PORT}`,
+    echoTcp: `${world.echoPods[0]}:${ECHO_TCP_TARGET_PORT}`,
+    echoHttp,
+    echoHttpAlso,
+  };
+}
+
+export function allForwards(f: PodForwards): string[] {
+  return [f.iperf, f.echoTcp, f.echoHttp, ...f.echoHttpAlso];
+}
+
+/** The arm's targets once each forward has its local port on 127.0.0.1. */
+export function forwardedTargets(f: PodForwards, localPort: (forward: string) => number): Targets {
+  const local = (k: string): Endpoint => ({ host: '127.0.0.1', port: localPort(k) });
+  return {
+    iperf: local(f.iperf),
+    echoTcp: local(f.echoTcp),
+    echoHttp: local(f.echoHttp),
+    echoHttpAlso: f.echoHttpAlso.map(local),
   };
 }
 
@@ -129,15 +112,11 @@ export async function startForwarder(world: BenchWorld, cleanup: Cleanup, forwar
 }
 
 export async function startPortForward(world: BenchWorld, cleanup: Cleanup): Promise<Arm> {
-  const iperf = `bench-iperf:${IPERF_PORT}`;
-  const tcp = `${world.echoPods[0]}:${ECHO_TCP_TARGET_PORT}`;
-  // HTTP goes to both echo pods, as through the Service.
-  const [http = '', ...httpAlso] = world.echoPods.map((p) => `${p}:${ECHO_HTTP_TARGET_PORT}`);
-  const fwd = await startForwarder(world, cleanup, [iperf, tcp, http, ...httpAlso]);
-  const local = (k: string): Endpoint => ({ host: '127.0.0.1', port: fwd.ports.get(k) as number });
+  const f = podForwards(world);
+  const fwd = await startForwarder(world, cleanup, allForwards(f));
   return {
     name: 'port-forward',
-    targets: { iperf: local(iperf), echoTcp: local(tcp), echoHttp: local(http), echoHttpAlso: httpAlso.map(local) },
+    targets: forwardedTargets(f, (k) => fwd.ports.get(k) as number),
     pids: () => (fwd.child.pid ? [fwd.child.pid] : []),
     stop: fwd.stop,
   };

@@ -1,8 +1,8 @@
 // The chart of `npm run bench -- compare` as a standalone SVG (no
 // dependencies): two grouped bar charts on log scales — bulk throughput
 // (MB/s) per case, and connect + first byte latency (p50, p99, ms) — one
-// colour per system, the value printed on each bar.
-import { figure, type Results, type SystemName } from './render.js';
+// colour per system (those the run measured), the value printed on each bar.
+import { figure, measured, type Results, type SystemName } from './render.js';
 
 interface Series {
   label: string;
@@ -14,6 +14,7 @@ interface Series {
 
 const SERIES: Series[] = [
   { label: 'direct (no tunnel)', colour: '#7f7f7f', system: 'direct' },
+  { label: 'kubectl port-forward', colour: '#9467bd', system: 'kubectl-port-forward' },
   { label: 'raw port-forward', colour: '#1f77b4', system: 'port-forward' },
   { label: 'kvpn (by IP)', colour: '#2ca02c', system: 'kvpn' },
   { label: 'kvpn (by name)', colour: '#98df8a', system: 'kvpn', connectPath: 'connectByName' },
@@ -94,7 +95,9 @@ function panel(title: string, unit: string, groups: Group[], top: number): strin
 
 export function renderSvg(res: Results): string {
   const s = res.systems;
-  const bulkSeries = [...SERIES.filter((x) => !x.connectPath), ...(res.sshuttleTuned ? [TUNED] : [])];
+  // kubectl port-forward only where measured: results from before it rendered without it.
+  const series = SERIES.filter((x) => x.system !== 'kubectl-port-forward' || measured(res, x.system));
+  const bulkSeries = [...series.filter((x) => !x.connectPath), ...(res.sshuttleTuned ? [TUNED] : [])];
   const bulk: Group[] = [
     ['download-1', 'download, 1 stream'],
     ['upload-1', 'upload, 1 stream'],
@@ -103,9 +106,9 @@ export function renderSvg(res: Results): string {
   ].map(([key, label]) => ({
     label: label as string,
     bars: bulkSeries
-      .map((series) => ({
-        series,
-        value: figure(series === TUNED ? res.sshuttleTuned : s[series.system], `bulk.${key}.MBps`),
+      .map((x) => ({
+        series: x,
+        value: figure(x === TUNED ? res.sshuttleTuned : s[x.system], `bulk.${key}.MBps`),
       }))
       .filter((b) => b.series !== TUNED || b.value !== undefined),
   }));
@@ -114,13 +117,13 @@ export function renderSvg(res: Results): string {
     ['p99Ms', 'p99'],
   ].map(([key, label]) => ({
     label: `connect + first byte, ${label}`,
-    bars: SERIES.map((series) => ({
-      series,
-      value: figure(s[series.system], `${series.connectPath ?? 'connect'}.${key}`),
+    bars: series.map((x) => ({
+      series: x,
+      value: figure(s[x.system], `${x.connectPath ?? 'connect'}.${key}`),
     })),
   }));
   const legendY = 2 * PANEL_HEIGHT + 10;
-  const legend = [...SERIES, ...(res.sshuttleTuned ? [TUNED] : [])]
+  const legend = [...series, ...(res.sshuttleTuned ? [TUNED] : [])]
     .map((x, i) => {
       const lx = MARGIN.left + (i % 4) * 215;
       const ly = legendY + Math.floor(i / 4) * 20;
@@ -128,7 +131,7 @@ export function renderSvg(res: Results): string {
     })
     .join('\n');
   const height = legendY + 70;
-  const caption = `npm run bench -- compare, ${res.startedAt.slice(0, 10)}, ${String(res.machine.cpus)} cores, load ${res.load.before[0]?.toFixed(2)} before the run`;
+  const caption = `npm run bench -- compare${res.world === 'real' ? ` --world real (kubelet ${res.versions.kubelet ?? '?'})` : ''}, ${res.startedAt.slice(0, 10)}, ${String(res.machine.cpus)} cores, load ${res.load.before[0]?.toFixed(2)} before the run`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,

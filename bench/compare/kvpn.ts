@@ -4,6 +4,11 @@
 // daemon, resolv.conf mode), with its own state and runtime directories.
 // Measures `up` itself: the CLI's wall time, the daemon's own startupMs,
 // and the time until a first HTTP request by name succeeds (curl, retried).
+// Then it resolves the names of the Services it is measured against once:
+// with the staging user's rights on a real cluster kvpn guesses the Service
+// range (/16 around the kubernetes and DNS Services, a degraded state it
+// reports) and routes a Service outside it once its name is resolved — as a
+// user reaching it by name would. On the stand-in nothing changes.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Arm, serviceTargets, type Targets } from './arms.js';
@@ -81,27 +86,33 @@ export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string
       break;
     }
   }
+  const services = serviceTargets(world);
+  const byName: Targets = {
+    iperf: { host: 'bench-iperf.default.svc.cluster.local', port: services.iperf.port },
+    echoTcp: { host: ECHO_NAME, port: services.echoTcp.port },
+    echoHttp: { host: ECHO_NAME, port: services.echoHttp.port },
+  };
+  for (const host of new Set([byName.iperf.host, byName.echoTcp.host])) {
+    const r = await world.cluster.exec('getent', ['hosts', host]);
+    if (r.code !== 0) throw new Error(`getent hosts ${host} through kvpn's DNS: exit ${r.code}`);
+  }
   const status = JSON.parse(await kvpn(['status', '--json'])) as {
     sessions: { pid: number; startupMs: number; dns?: { server?: string | null } }[];
   };
   const session = status.sessions[0];
   if (!session?.pid) throw new Error(`kvpn status shows no running session: ${JSON.stringify(status)}`);
   const pid = session.pid;
-  const services = serviceTargets(world);
   const counters = async (): Promise<Record<string, unknown>> => {
     const doc = JSON.parse(await kvpn(['status', '--json'])) as { sessions: Record<string, unknown>[] };
-    const { traffic, dnsStats, warnings, state } = doc.sessions[0] ?? {};
-    return { state, traffic, dnsStats, warnings };
+    const { traffic, dnsStats, warnings, degradations, degraded, routes, state } = doc.sessions[0] ?? {};
+    // (`degraded` is the field's older name)
+    return { state, traffic, dnsStats, warnings, degradations: degradations ?? degraded, routes };
   };
   return {
     name: 'kvpn',
     counters,
     targets: services,
-    byName: {
-      iperf: { host: 'bench-iperf.default.svc.cluster.local', port: services.iperf.port },
-      echoTcp: { host: ECHO_NAME, port: services.echoTcp.port },
-      echoHttp: { host: ECHO_NAME, port: services.echoHttp.port },
-    },
+    byName,
     up: { upCommandMs, firstRequestMs, daemonStartupMs: session.startupMs, cliStartMs },
     dnsServer: session.dns?.server ?? '198.18.0.2',
     daemonPid: pid,

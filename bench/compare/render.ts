@@ -1,16 +1,20 @@
 // Turns the results of `npm run bench -- compare` into its tables (one
-// table per question, systems as columns) and the targets verdict. The
-// same rows feed the terminal table, bench/results/compare.md and
-// docs/performance.md; the chart is in chart.ts.
+// table per question, systems as columns). The same rows feed the terminal
+// table, bench/results/compare.md (compare-real.md for a real-world run)
+// and docs/performance.md; the targets verdict is in targets.ts, the chart
+// in chart.ts. kubectl port-forward has columns only in runs that measured
+// it, so older results render as they did.
 
 import { formatNumber } from '../report.js';
 import type { ArmResult } from './suite.js';
 
-export const SYSTEMS = ['direct', 'port-forward', 'kvpn', 'sshuttle'] as const;
+export const SYSTEMS = ['direct', 'kubectl-port-forward', 'port-forward', 'kvpn', 'sshuttle'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface Results {
   name: 'compare';
+  /** The test world measured in (absent in results from before there was a choice: the stand-in). */
+  world?: 'stand-in' | 'real';
   startedAt: string;
   durationSeconds: number;
   commit: string;
@@ -19,7 +23,12 @@ export interface Results {
   settings: Record<string, unknown>;
   versions: Record<string, string>;
   systems: Partial<Record<SystemName, ArmResult | { error: string }>>;
-  rtt: { rttMs: number; systems: Partial<Record<SystemName, ArmResult | { error: string }>> };
+  rtt: {
+    rttMs: number;
+    systems: Partial<Record<SystemName, ArmResult | { error: string }>>;
+    /** Why there is no RTT run (the real world cannot add latency). */
+    skipped?: string;
+  };
   /** sshuttle with --no-latency-control, bulk only (1 stream each way). */
   sshuttleTuned?: ArmResult | { error: string };
   targets: Target[];
@@ -45,7 +54,7 @@ export function figure(r: ArmResult | { error: string } | undefined, path: strin
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-function errorOf(r: ArmResult | { error: string } | undefined, path: string): string | undefined {
+export function errorOf(r: ArmResult | { error: string } | undefined, path: string): string | undefined {
   let v: Json = r;
   if (v?.error && typeof v.error === 'string') return v.error;
   for (const k of path.split('.').slice(0, -1)) {
@@ -58,6 +67,17 @@ function errorOf(r: ArmResult | { error: string } | undefined, path: string): st
 function cell(v: number | undefined, digits: number, err?: string): Cell {
   if (v === undefined) return err ? 'failed' : '—';
   return Number(v.toFixed(digits));
+}
+
+/** Whether this run measured `name` (its settings say; old results without them: whether it has figures). */
+export function measured(res: Results, name: SystemName): boolean {
+  const systems = res.settings.systems as SystemName[] | undefined;
+  return systems ? systems.includes(name) : name in res.systems;
+}
+
+/** What the "test-world daemon" rows measure in this run's world (BenchWorld.worldPids). */
+function worldProcesses(res: Results): string {
+  return res.world === 'real' ? 'control plane + kubelet + containerd' : 'test-world daemon (API server)';
 }
 
 function ratio(a: number | undefined, b: number | undefined): Cell {
@@ -102,6 +122,9 @@ function holdRows(counts: string[]): RowSpec[] {
   ]);
 }
 
+/** Stands for worldProcesses() in a row label. */
+const WORLD = '{world}';
+
 const USAGE_ROWS: RowSpec[] = [
   { label: 'daemon CPU idle (% of a core)', path: 'idle.cpuPercent', digits: 1 },
   { label: 'daemon RSS idle (MiB)', path: 'idle.rssEndMiB', digits: 1 },
@@ -118,27 +141,29 @@ const USAGE_ROWS: RowSpec[] = [
   },
   { label: 'whole machine busy, 1-stream upload (%)', path: 'bulk.upload-1.machineBusyPercent', digits: 0 },
   { label: 'whole machine busy, HTTP keep-alive (%)', path: 'http.machineBusyPercent', digits: 0 },
-  {
-    label: 'test-world daemon (API server) CPU, 1-stream download (%)',
-    path: 'bulk.download-1.apiServerCpuPercent',
-    digits: 0,
-  },
-  { label: 'test-world daemon (API server) CPU, HTTP keep-alive (%)', path: 'http.apiServerCpuPercent', digits: 0 },
+  { label: `${WORLD} CPU, 1-stream download (%)`, path: 'bulk.download-1.apiServerCpuPercent', digits: 0 },
+  { label: `${WORLD} CPU, HTTP keep-alive (%)`, path: 'http.apiServerCpuPercent', digits: 0 },
 ];
 
-export const MAIN_COLUMNS = [
-  'measure',
-  'direct',
-  'raw port-forward',
-  'kvpn (IP)',
-  'kvpn (name)',
-  'sshuttle',
-  'kvpn ÷ port-forward',
-  'kvpn ÷ sshuttle',
-];
+export function mainColumns(res: Results): string[] {
+  const kubectl = measured(res, 'kubectl-port-forward');
+  return [
+    'measure',
+    'direct',
+    ...(kubectl ? ['kubectl port-forward'] : []),
+    'raw port-forward',
+    'kvpn (IP)',
+    'kvpn (name)',
+    'sshuttle',
+    ...(kubectl ? ['kvpn ÷ kubectl port-forward'] : []),
+    'kvpn ÷ port-forward',
+    'kvpn ÷ sshuttle',
+  ];
+}
 
 export function mainRows(res: Results): Cell[][] {
   const s = res.systems;
+  const kubectl = measured(res, 'kubectl-port-forward');
   const holdCounts = (res.settings.holdCounts as number[] | undefined)?.map(String) ?? [];
   const rows: Cell[][] = [];
   for (const spec of [...MAIN_ROWS, ...holdRows(holdCounts), ...USAGE_ROWS]) {
@@ -148,35 +173,69 @@ export function mainRows(res: Results): Cell[][] {
     };
     const c = (name: SystemName) => cell(v(name), spec.digits, errorOf(s[name], spec.path));
     const kvpn = v('kvpn');
-    rows.push([
-      spec.label,
-      spec.path.includes('usage') || spec.path.startsWith('idle') ? (s.direct ? 'kernel' : '—') : c('direct'),
-      c('port-forward'),
-      c('kvpn'),
-      spec.byName ? cell(v('kvpn', spec.byName), spec.digits, errorOf(s.kvpn, spec.byName)) : '',
-      c('sshuttle'),
-      spec.ratio ? ratio(kvpn, v('port-forward')) : '',
-      spec.ratio ? ratio(kvpn, v('sshuttle')) : '',
-    ]);
+    const ratioTo = (other: SystemName | number | undefined): Cell =>
+      spec.ratio ? ratio(kvpn, typeof other === 'string' ? v(other) : other) : '';
+    // One row in mainColumns()' order; a cell not given is blank.
+    const row = (
+      label: string,
+      cells: { direct?: Cell; kubectl?: Cell; pf?: Cell; kvpn?: Cell; name?: Cell; sshuttle?: Cell },
+      ratios: { kubectl?: Cell; pf?: Cell; sshuttle?: Cell },
+    ): Cell[] => [
+      label,
+      cells.direct ?? '',
+      ...(kubectl ? [cells.kubectl ?? ''] : []),
+      cells.pf ?? '',
+      cells.kvpn ?? '',
+      cells.name ?? '',
+      cells.sshuttle ?? '',
+      ...(kubectl ? [ratios.kubectl ?? ''] : []),
+      ratios.pf ?? '',
+      ratios.sshuttle ?? '',
+    ];
+    rows.push(
+      row(
+        spec.label.replace(WORLD, worldProcesses(res)),
+        {
+          direct:
+            spec.path.includes('usage') || spec.path.startsWith('idle') ? (s.direct ? 'kernel' : '—') : c('direct'),
+          kubectl: c('kubectl-port-forward'),
+          pf: c('port-forward'),
+          kvpn: c('kvpn'),
+          name: spec.byName ? cell(v('kvpn', spec.byName), spec.digits, errorOf(s.kvpn, spec.byName)) : '',
+          sshuttle: c('sshuttle'),
+        },
+        { kubectl: ratioTo('kubectl-port-forward'), pf: ratioTo('port-forward'), sshuttle: ratioTo('sshuttle') },
+      ),
+    );
     if (res.sshuttleTuned && spec.path.endsWith('-1.MBps')) {
       // sshuttle at its best for bulk, right under the row it qualifies.
       const tuned = figure(res.sshuttleTuned, spec.path);
-      rows.push([
-        `  same, sshuttle --no-latency-control`,
-        '',
-        '',
-        '',
-        '',
-        cell(tuned, spec.digits, errorOf(res.sshuttleTuned, spec.path)),
-        '',
-        ratio(kvpn, tuned),
-      ]);
+      rows.push(
+        row(
+          '  same, sshuttle --no-latency-control',
+          { sshuttle: cell(tuned, spec.digits, errorOf(res.sshuttleTuned, spec.path)) },
+          { sshuttle: ratio(kvpn, tuned) },
+        ),
+      );
     }
   }
   return rows;
 }
 
-export const RTT_COLUMNS = ['measure', 'raw port-forward', 'kvpn', 'sshuttle'];
+const RTT_SYSTEMS: [SystemName, string][] = [
+  ['kubectl-port-forward', 'kubectl port-forward'],
+  ['port-forward', 'raw port-forward'],
+  ['kvpn', 'kvpn'],
+  ['sshuttle', 'sshuttle'],
+];
+
+function rttSystems(res: Results): [SystemName, string][] {
+  return RTT_SYSTEMS.filter(([n]) => n !== 'kubectl-port-forward' || measured(res, n));
+}
+
+export function rttColumns(res: Results): string[] {
+  return ['measure', ...rttSystems(res).map(([, label]) => label)];
+}
 
 export function rttRows(res: Results): Cell[][] {
   const s = res.rtt.systems;
@@ -186,7 +245,7 @@ export function rttRows(res: Results): Cell[][] {
     { label: 'upload, 1 stream (MB/s)', path: 'bulk.upload-1.MBps', digits: 1 },
     { label: 'connect + first byte, p50 (ms)', path: 'connect.p50Ms', digits: 2 },
   ];
-  const names: SystemName[] = ['port-forward', 'kvpn', 'sshuttle'];
+  const names = rttSystems(res).map(([n]) => n);
   const rows: Cell[][] = [];
   for (const spec of specs) {
     rows.push([
@@ -233,62 +292,6 @@ export function kvpnRows(res: Results): Cell[][] {
   ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));
 }
 
-/** The issue's targets, each met, missed, or not measured (null). */
-export function evaluateTargets(res: Results): Target[] {
-  const s = res.systems;
-  const bulkKeys = ['download-1', 'upload-1', 'download-4', 'upload-4'];
-  const out: Target[] = [];
-  const ratios = (other: SystemName, keys: string[]) =>
-    keys.map((k) => ({ k, kv: figure(s.kvpn, `bulk.${k}.MBps`), o: figure(s[other], `bulk.${k}.MBps`) }));
-  const verdict = (rs: { k: string; kv?: number; o?: number }[], min: number) => {
-    const known = rs.filter((r) => r.kv !== undefined && r.o !== undefined && r.o > 0);
-    const detail = rs
-      .map((r) => `${r.k}: ${r.kv === undefined || r.o === undefined ? 'not measured' : `${(r.kv / r.o).toFixed(2)}×`}`)
-      .join(', ');
-    if (known.length < rs.length) return { met: null, detail };
-    return { met: known.every((r) => (r.kv as number) / (r.o as number) >= min), detail };
-  };
-  const vsSshuttle = verdict(ratios('sshuttle', bulkKeys), 10);
-  if (res.sshuttleTuned) {
-    const tuned = ['download-1', 'upload-1'].map((k) => {
-      const kv = figure(s.kvpn, `bulk.${k}.MBps`);
-      const t = figure(res.sshuttleTuned, `bulk.${k}.MBps`);
-      return `${k}: ${kv === undefined || !t ? 'not measured' : `${(kv / t).toFixed(2)}×`}`;
-    });
-    vsSshuttle.detail += `; against sshuttle --no-latency-control (not part of the verdict): ${tuned.join(', ')}`;
-  }
-  out.push({ id: 'bulk-vs-sshuttle', text: 'kvpn bulk ≥ 10× sshuttle (as Telepresence 1 ran it)', ...vsSshuttle });
-  out.push({
-    id: 'bulk-vs-port-forward',
-    text: 'kvpn bulk ≥ 0.8× the raw port-forward stream (1 stream each way)',
-    ...verdict(ratios('port-forward', ['download-1', 'upload-1']), 0.8),
-  });
-  const kp50 = figure(s.kvpn, 'connect.p50Ms');
-  const dp50 = figure(s.direct, 'connect.p50Ms');
-  out.push({
-    id: 'connect-p50',
-    text: 'connection p50 ≤ 1 ms added over direct',
-    met: kp50 === undefined || dp50 === undefined ? null : kp50 - dp50 <= 1,
-    detail:
-      kp50 === undefined || dp50 === undefined
-        ? 'not measured'
-        : `kvpn ${kp50.toFixed(3)} ms − direct ${dp50.toFixed(3)} ms = ${(kp50 - dp50).toFixed(3)} ms added`,
-  });
-  const alive = figure(s.kvpn, 'hold.10000.alive');
-  const rss = figure(s.kvpn, 'hold.10000.usage.rssMaxMiB');
-  const rssMB = rss === undefined ? undefined : (rss * 2 ** 20) / 1e6;
-  out.push({
-    id: 'hold-10k',
-    text: '10,000 concurrent connections held with daemon RSS ≤ 300 MB',
-    met: alive === undefined || rssMB === undefined ? null : alive === 10000 && rssMB <= 300,
-    detail:
-      alive === undefined
-        ? `not measured${errorOf(s.kvpn, 'hold.10000.alive') ? `: ${errorOf(s.kvpn, 'hold.10000.alive')}` : ''}`
-        : `${formatNumber(alive)} of 10,000 alive after the hold; daemon RSS peak ${rssMB?.toFixed(0)} MB (${rss?.toFixed(0)} MiB)`,
-  });
-  return out;
-}
-
 export function markdownTable(columns: string[], rows: Cell[][]): string {
   const fmt = (c: Cell) => (typeof c === 'number' ? formatNumber(c) : c);
   // Right-align the columns that hold figures.
@@ -306,8 +309,9 @@ export function markdownTable(columns: string[], rows: Cell[][]): string {
 function provenance(res: Results): string[] {
   const m = res.machine as Record<string, string | number>;
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  const flags = `${res.world === 'real' ? ' --world real' : ''}${res.settings.quick ? ' --quick' : ''}`;
   return [
-    `Generated by \`npm run bench -- compare${res.settings.quick ? ' --quick' : ''}\` on ${res.startedAt} (commit ${res.commit}), ${Math.round(res.durationSeconds)} s.`,
+    `Generated by \`npm run bench -- compare${flags}\` on ${res.startedAt} (commit ${res.commit}), ${Math.round(res.durationSeconds)} s.`,
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Load average before: ${load(res.load.before)} (1/5/15 min); after: ${load(res.load.after)}.`,
     `Tools: ${Object.entries(res.versions)
       .map(([k, v]) => `${k} ${v}`)
@@ -330,13 +334,13 @@ export function renderTables(res: Results, chart: string, level = '##'): string 
     '',
     `${level} All systems, same topology, same run`,
     '',
-    markdownTable(MAIN_COLUMNS, mainRows(res)),
+    markdownTable(mainColumns(res), mainRows(res)),
     '',
     `![bulk throughput and connection latency per system](${chart})`,
     '',
     `${level} With ${res.rtt.rttMs} ms RTT added between the laptop and the API server`,
     '',
-    markdownTable(RTT_COLUMNS, rttRows(res)),
+    res.rtt.skipped ? `Not measured: ${res.rtt.skipped}` : markdownTable(rttColumns(res), rttRows(res)),
     '',
     `${level} kvpn only`,
     '',
@@ -347,9 +351,11 @@ export function renderTables(res: Results, chart: string, level = '##'): string 
 
 export function renderMarkdown(res: Results): string {
   return [
-    '# kvpn vs direct routing, raw port-forward and sshuttle',
+    res.world === 'real'
+      ? '# kvpn vs direct routing, kubectl port-forward, raw port-forward and sshuttle on a real Kubernetes'
+      : '# kvpn vs direct routing, raw port-forward and sshuttle',
     '',
-    renderTables(res, 'compare.svg'),
+    renderTables(res, res.world === 'real' ? 'compare-real.svg' : 'compare.svg'),
     '## Notes',
     '',
     ...res.notes.map((n) => `- ${n}`),

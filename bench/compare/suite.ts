@@ -96,6 +96,16 @@ function describe(x: Outcome<object>, f: (v: Record<string, unknown>) => string)
 
 const n = (v: unknown, digits = 1): string => (typeof v === 'number' ? v.toFixed(digits) : String(v));
 
+/** Arm.prepare before a measurement; if it fails, that is the measurement's outcome. */
+async function prepare(arm: Arm): Promise<Failed | undefined> {
+  try {
+    await arm.prepare?.();
+    return undefined;
+  } catch (err) {
+    return { error: `preparing ${arm.name}: ${(err as Error).message}` };
+  }
+}
+
 export async function measureBulk(
   world: BenchWorld,
   arm: Arm,
@@ -107,7 +117,9 @@ export async function measureBulk(
   for (const streams of streamsList) {
     for (const download of [true, false]) {
       const key = bulkKey(download, streams);
-      out[key] = await iperf(world, target, { seconds: s.bulkSeconds, streams, download }, () => arm.pids());
+      out[key] =
+        (await prepare(arm)) ??
+        (await iperf(world, target, { seconds: s.bulkSeconds, streams, download }, () => arm.pids()));
       log(`${arm.name} ${key}: ${describe(out[key], (v) => `${n(v.MBps)} MB/s`)}`);
     }
   }
@@ -115,23 +127,25 @@ export async function measureBulk(
 }
 
 export async function measureConnect(world: BenchWorld, arm: Arm, target: Endpoint, count: number, label = arm.name) {
-  const r = await client(
-    world,
-    [
-      '--mode',
-      'connect',
-      '--host',
-      target.host,
-      '--port',
-      String(target.port),
-      '--count',
-      String(count),
-      '--deadline-ms',
-      '60000',
-    ],
-    () => arm.pids(),
-    120_000,
-  );
+  const r =
+    (await prepare(arm)) ??
+    (await client(
+      world,
+      [
+        '--mode',
+        'connect',
+        '--host',
+        target.host,
+        '--port',
+        String(target.port),
+        '--count',
+        String(count),
+        '--deadline-ms',
+        '60000',
+      ],
+      () => arm.pids(),
+      120_000,
+    ));
   log(
     `${label} connect x${count}: ${describe(r, (v) => `p50 ${n(v.p50Ms, 3)} ms, p99 ${n(v.p99Ms, 3)} ms, failed ${v.failed}`)}`,
   );
@@ -149,7 +163,7 @@ async function measureHttp(
   const args = ['--mode', 'http', '--host', target.host, '--port', String(target.port)];
   for (const t of also) args.push('--also', `${t.host}:${t.port}`);
   args.push('--connections', String(s.httpConnections), '--seconds', String(s.httpSeconds));
-  const r = await client(world, args, () => arm.pids(), (s.httpSeconds + 60) * 1000);
+  const r = (await prepare(arm)) ?? (await client(world, args, () => arm.pids(), (s.httpSeconds + 60) * 1000));
   log(`${label} http: ${describe(r, (v) => `${n(v.rps, 0)} req/s, p99 ${n(v.p99Ms, 2)} ms, errors ${v.errors}`)}`);
   return r;
 }
@@ -165,7 +179,7 @@ async function measureHold(world: BenchWorld, arm: Arm, target: Endpoint, count:
     '--deadline-ms',
     String(deadlineMs),
   );
-  const r = await client(world, args, () => arm.pids(), deadlineMs + s.holdMs + 60_000);
+  const r = (await prepare(arm)) ?? (await client(world, args, () => arm.pids(), deadlineMs + s.holdMs + 60_000));
   log(
     `${arm.name} hold ${count}: ${describe(r, (v) => `opened ${v.opened}, alive ${v.alive}, RSS ${v.heldRssMiB === undefined ? 'n/a' : `${n(v.heldRssMiB)} MiB`}`)}`,
   );

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { percentile } from '../report.js';
 import { stopChild } from './cleanup.js';
 import { MachineMeter, type Usage, UsageMeter } from './proc.js';
-import { type BenchWorld, type Endpoint, IPERF_PORT, waitForLine } from './world.js';
+import { type BenchWorld, type Endpoint, IPERF_PORT, inNetns, waitForLine } from './world.js';
 
 export interface Failed {
   error: string;
@@ -20,7 +20,7 @@ export interface Failed {
 export interface Machine {
   /** Busy time of the whole machine, % summed over cores (200 % = both cores busy). */
   machineBusyPercent: number;
-  /** The test world's daemon (API server stand-in, kubelet), % of one core. */
+  /** The test world's own processes (BenchWorld.worldPids: the stand-in's daemon; the real control plane, kubelet, containerd), % of one core. */
   apiServerCpuPercent: number;
 }
 
@@ -28,12 +28,48 @@ export interface Bulk extends Partial<Machine> {
   MBps: number;
   retransmits?: number;
   usage?: Usage;
+  /** Set when MBps is the client's own per-second reports (fromIntervals): over how long, and why. */
+  clientSide?: { seconds: number; reason: string };
+}
+
+interface IperfDoc {
+  error?: string;
+  intervals?: { sum?: { bytes?: number; seconds?: number } }[];
+  end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } };
+}
+
+/** The run's JSON document (iperf3 may print a WARNING line before it). */
+function iperfDoc(text: string): IperfDoc | undefined {
+  const at = text.search(/^\{/m);
+  if (at < 0) return undefined;
+  try {
+    return JSON.parse(text.slice(at)) as IperfDoc;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A run whose end-of-test exchange was lost — kubectl port-forward exits on
+ * the reset that ends an upload and takes the control connection with it —
+ * still has the client's per-second reports: the receiver's for a download,
+ * the sender's (what the path accepted) for an upload. Used when they cover
+ * at least half the run; the result says so (Bulk.clientSide).
+ */
+function fromIntervals(doc: IperfDoc, seconds: number): { MBps: number; seconds: number } | undefined {
+  let bytes = 0;
+  let covered = 0;
+  for (const i of doc.intervals ?? []) {
+    bytes += i.sum?.bytes ?? 0;
+    covered += i.sum?.seconds ?? 0;
+  }
+  return covered >= seconds / 2 && bytes > 0 ? { MBps: bytes / covered / 1e6, seconds: covered } : undefined;
 }
 
 /** Starts the machine-wide meters; the returned function stops them. */
 function machineMeters(world: BenchWorld): () => Machine {
   const machine = new MachineMeter().start();
-  const api = new UsageMeter(() => [world.apiServerPid]).start();
+  const api = new UsageMeter(() => world.worldPids).start();
   return () => ({ machineBusyPercent: machine.stop(), apiServerCpuPercent: api.stop().cpuPercent });
 }
 
@@ -71,13 +107,15 @@ export async function iperf(
   opts: BulkOptions,
   pids: () => readonly number[],
 ): Promise<Bulk | Failed> {
-  const server = spawn(
-    'ip',
-    ['netns', 'exec', world.iperfNetns, 'iperf3', '-s', '-1', '--forceflush', '-p', String(IPERF_PORT)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const [cmd = '', ...argv] = inNetns(world.iperfNetns, [
+    'iperf3',
+    '-s',
+    '-1',
+    '--forceflush',
+    '-p',
+    String(IPERF_PORT),
+  ]);
+  const server = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await waitForLine(server, /Server listening/, 10_000);
     server.stdout?.resume();
@@ -91,24 +129,17 @@ export async function iperf(
     const code = await exited(client, (opts.seconds + 40) * 1000);
     const usage = meter.stop();
     const cpu = machine();
-    let doc: {
-      error?: string;
-      end?: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } };
-    };
-    try {
-      doc = JSON.parse(output.out());
-    } catch {
-      return { error: `iperf3 exited ${code}: ${output.err().trim() || output.out().slice(0, 300)}` };
-    }
+    const doc = iperfDoc(output.out());
+    if (!doc) return { error: `iperf3 exited ${code}: ${output.err().trim() || output.out().slice(0, 300)}` };
+    const measured = pids().length > 0 ? { usage } : {};
     const bps = doc.end?.sum_received?.bits_per_second;
-    if (doc.error || !bps) return { error: `iperf3: ${doc.error ?? `exited ${code} without a result`}` };
-    const measured = pids().length > 0;
-    return {
-      MBps: bps / 8 / 1e6,
-      retransmits: doc.end?.sum_sent?.retransmits,
-      ...cpu,
-      ...(measured ? { usage } : {}),
-    };
+    if (doc.error || !bps) {
+      const reason = `iperf3: ${doc.error ?? `exited ${code} without a result`}`;
+      const partial = fromIntervals(doc, opts.seconds);
+      if (!partial) return { error: reason };
+      return { MBps: partial.MBps, clientSide: { seconds: partial.seconds, reason }, ...cpu, ...measured };
+    }
+    return { MBps: bps / 8 / 1e6, retransmits: doc.end?.sum_sent?.retransmits, ...cpu, ...measured };
   } catch (err) {
     return { error: (err as Error).message };
   } finally {

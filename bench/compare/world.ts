@@ -1,42 +1,39 @@
-// The world `npm run bench -- compare` measures in: test/cluster's world
-// (laptop namespace, two nodes, echo Service with two pods) plus what the
+// The world `npm run bench -- compare` measures in: a test world
+// (test/cluster: the stand-in, or with --world real a real Kubernetes)
+// with its laptop namespace and echo Service of two pods, plus what the
 // comparison needs, created through the API as a user would:
 //   bench-iperf  a pod (and Service, port 5201) whose namespace runs one
 //                `iperf3 -s -1` per measurement
-//   bench-sshd   sshd in a pod (own config, no PAM, root by key only, host
-//                key and client key made for this run under the world dir)
+//   bench-sshd   sshd in a pod (sshd.ts)
 // and helpers to run and spawn things in the laptop namespace.
 import { type ChildProcess, execFile, type SpawnOptions } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Cluster, startCluster } from '../../test/cluster/index.js';
 import type { BenchBuild } from './build.js';
 import type { Cleanup } from './cleanup.js';
+import { processTree } from './proc.js';
+import { prepareSshd } from './sshd.js';
 
 const execFileP = promisify(execFile);
 export const IPERF_PORT = 5201;
 /** Raised for this process tree only: 10,000 held connections need more than 20,000 descriptors in places. */
 const NOFILE_LIMIT = 65536;
 
+export type WorldKind = Cluster['kind'];
+
 export interface Endpoint {
   host: string;
   port: number;
 }
 
-const SSHD_CONFIG = `Port 22
-ListenAddress 0.0.0.0
-HostKey /tmp/ssh_host_ed25519_key
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-AuthorizedKeysFile /bench-ssh/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
-LogLevel ERROR
-`;
+/**
+ * argv that runs `argv` in a network namespace: a name under /run/netns
+ * (`ip netns exec`), or a path such as the real world's /proc/PID/ns/net
+ * (its pods' namespaces are not named).
+ */
+export function inNetns(netns: string, argv: string[]): string[] {
+  return netns.startsWith('/') ? ['nsenter', `--net=${netns}`, ...argv] : ['ip', 'netns', 'exec', netns, ...argv];
+}
 
 export class BenchWorld {
   readonly cluster: Cluster;
@@ -45,89 +42,67 @@ export class BenchWorld {
   readonly sshDir: string;
   readonly echoIp: string;
   readonly iperfIp: string;
+  /** The bench-iperf pod's network namespace, for inNetns(). */
   readonly iperfNetns: string;
   /** The echo Service's pods, for port-forwards (which name a pod, not a Service). */
   readonly echoPods: string[];
+  /**
+   * The world's own processes, whose CPU every port-forward byte costs: the
+   * stand-in's one daemon (API server, kubelet); the real world's control
+   * plane, kubelet, containerd and kube-proxy (its daemon's children).
+   */
+  readonly worldPids: number[];
 
   private constructor(
     cluster: Cluster,
     build: BenchBuild,
-    info: { echoIp: string; iperfIp: string; iperfNetns: string; echoPods: string[] },
+    info: { sshDir: string; echoIp: string; iperfIp: string; iperfNetns: string; echoPods: string[] },
   ) {
     this.cluster = cluster;
     this.build = build;
-    this.sshDir = join(cluster.dir, 'bench-ssh');
+    this.sshDir = info.sshDir;
     this.echoIp = info.echoIp;
     this.iperfIp = info.iperfIp;
     this.iperfNetns = info.iperfNetns;
     this.echoPods = info.echoPods;
+    const daemon = cluster.state.daemonPid;
+    this.worldPids = cluster.kind === 'real' ? processTree(daemon) : [daemon];
   }
 
-  static async start(cleanup: Cleanup, build: BenchBuild): Promise<BenchWorld> {
+  static async start(cleanup: Cleanup, build: BenchBuild, kind: WorldKind = 'stand-in'): Promise<BenchWorld> {
     await execFileP('prlimit', [`--pid=${process.pid}`, `--nofile=${NOFILE_LIMIT}:${NOFILE_LIMIT}`]).catch(() => {});
-    const cluster = await startCluster();
+    const cluster = await startCluster({ kind });
     cleanup.add('test world', () => cluster.stop());
-    const sshDir = join(cluster.dir, 'bench-ssh');
-    mkdirSync(sshDir, { recursive: true });
-    writeFileSync(join(sshDir, 'sshd_config'), SSHD_CONFIG);
-    for (const key of ['id_ed25519', 'host_ed25519']) {
-      await execFileP('ssh-keygen', [
-        '-q',
-        '-t',
-        'ed25519',
-        '-N',
-        '',
-        '-C',
-        `kvpn-bench-${key}`,
-        '-f',
-        join(sshDir, key),
-      ]);
-    }
-    await execFileP('cp', [join(sshDir, 'id_ed25519.pub'), join(sshDir, 'authorized_keys')]);
+    const sshd = await prepareSshd(cluster);
 
-    const create = async (path: string, body: object): Promise<void> => {
-      const r = await cluster.request('POST', path, { context: 'admin', body });
-      if (r.status >= 300) throw new Error(`create ${path}: ${r.status} ${r.body}`);
+    // Through kubectl: Cluster.request dials the API server on the laptop's
+    // loopback, where only the stand-in listens.
+    const create = async (body: object): Promise<void> => {
+      const r = await cluster.kubectl(['create', '-f', '-'], { context: 'admin', input: JSON.stringify(body) });
+      if (r.code !== 0) throw new Error(`kubectl create: exit ${r.code}: ${r.stderr.trim()}`);
     };
-    const pod = (name: string, container: object, volumes: object[] = []): object => ({
+    await create({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name, namespace: 'default', labels: { app: name } },
-      spec: { terminationGracePeriodSeconds: 0, containers: [container], volumes },
+      metadata: { name: 'bench-iperf', namespace: 'default', labels: { app: 'bench-iperf' } },
+      spec: {
+        terminationGracePeriodSeconds: 0,
+        containers: [{ name: 'iperf', image: 'registry.k8s.io/pause:3.10' }],
+      },
     });
-    await create(
-      '/api/v1/namespaces/default/pods',
-      pod('bench-iperf', { name: 'iperf', image: 'registry.k8s.io/pause:3.10' }),
-    );
-    await create('/api/v1/namespaces/default/services', {
+    await create({
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'bench-iperf', namespace: 'default' },
       spec: { selector: { app: 'bench-iperf' }, ports: [{ name: 'iperf', port: IPERF_PORT, targetPort: IPERF_PORT }] },
     });
-    await create(
-      '/api/v1/namespaces/default/pods',
-      pod(
-        'bench-sshd',
-        {
-          name: 'sshd',
-          image: 'debian:12',
-          command: [
-            'sh',
-            '-c',
-            'mkdir -p /run/sshd && cp /bench-ssh/host_ed25519 /tmp/ssh_host_ed25519_key && chmod 600 /tmp/ssh_host_ed25519_key && exec /usr/sbin/sshd -D -e -f /bench-ssh/sshd_config',
-          ],
-          readinessProbe: { tcpSocket: { port: 22 }, periodSeconds: 1 },
-          volumeMounts: [{ name: 'ssh', mountPath: '/bench-ssh', readOnly: true }],
-        },
-        [{ name: 'ssh', hostPath: { path: sshDir, type: 'Directory' } }],
-      ),
-    );
-    await cluster.waitForReadyPod('bench-iperf');
-    await cluster.waitForReadyPod('bench-sshd');
+    await create(sshd.pod);
+    await cluster.waitForReadyPod('bench-iperf', 'default', 60_000);
+    await cluster.waitForReadyPod('bench-sshd', 'default', 60_000);
     const echoPods = (await cluster.pods({ app: 'echo' }, 'default')).map((p) => p.metadata.name as string);
     if (echoPods.length === 0) throw new Error('the test world has no echo pod');
     return new BenchWorld(cluster, build, {
+      sshDir: sshd.dir,
       echoIp: await cluster.serviceIp('echo'),
       iperfIp: await cluster.serviceIp('bench-iperf'),
       iperfNetns: (await cluster.podNet('bench-iperf')).netns,
@@ -135,9 +110,28 @@ export class BenchWorld {
     });
   }
 
-  /** The test world's daemon: API server stand-in, kubelet, controllers (one process). */
-  get apiServerPid(): number {
-    return this.cluster.state.daemonPid;
+  /**
+   * kubectl as it runs against this world (the client's version after any
+   * dispatcher picked one) and, in the real world, its API server, kubelet
+   * and container runtime.
+   */
+  async versions(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    const kubectl = await this.cluster.kubectl(['version', '-o', 'json'], { context: 'admin' });
+    const v = JSON.parse(kubectl.stdout || '{}') as Record<string, { gitVersion?: string } | undefined>;
+    out.kubectl = v.clientVersion?.gitVersion ?? `? (exit ${kubectl.code})`;
+    if (this.kind !== 'real') return out;
+    out['kube-apiserver'] = v.serverVersion?.gitVersion ?? '?';
+    const nodes = await this.cluster.kubectl(['get', 'nodes', '-o', 'json'], { context: 'admin' });
+    const info = (JSON.parse(nodes.stdout || '{}') as { items?: { status: { nodeInfo: Record<string, string> } }[] })
+      .items?.[0]?.status.nodeInfo;
+    out.kubelet = info?.kubeletVersion ?? '?';
+    out['container runtime'] = info?.containerRuntimeVersion ?? '?';
+    return out;
+  }
+
+  get kind(): WorldKind {
+    return this.cluster.kind;
   }
 
   get laptop(): string {
@@ -156,7 +150,7 @@ export class BenchWorld {
     return this.cluster.spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   }
 
-  /** A command in the node's namespace. */
+  /** A command in a node's namespace. */
   async nodeRun(netns: string, cmd: string, args: string[], input?: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const child = execFile('ip', ['netns', 'exec', netns, cmd, ...args], (err) => (err ? reject(err) : resolve()));
