@@ -58,6 +58,14 @@ import { type BenchReport, machineInfo } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * The real world's arms, in the order they run: the two whose every
+ * connection is a stream through containerd last, kubectl last of all — its
+ * 10,000 held connections can exhaust containerd's descriptors, and
+ * containerd takes minutes to recover, failing whatever runs next.
+ */
+const REAL_ORDER: SystemName[] = ['direct', 'kvpn', 'sshuttle', 'port-forward', 'kubectl-port-forward'];
+
 /** What the real world cannot give the RTT run. */
 const RTT_SKIPPED_REAL =
   "the real world has no way to add latency between the laptop and the API server (the stand-in's userspace delay proxy is part of its API server; this kernel has no netem)";
@@ -82,7 +90,7 @@ function parse(args: string[]): Options {
   const world = (value('world') ?? 'stand-in') as WorldKind;
   if (world !== 'stand-in' && world !== 'real') throw new Error(`unknown world "${world}" (stand-in, real)`);
   // kubectl port-forward speaks SPDY (over a WebSocket or not), which only the real world serves.
-  const defaults = SYSTEMS.filter((n) => world === 'real' || n !== 'kubectl-port-forward');
+  const defaults = world === 'real' ? REAL_ORDER : SYSTEMS.filter((n) => n !== 'kubectl-port-forward');
   const systems = (value('systems')?.split(',') ?? defaults) as SystemName[];
   for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system "${s}" (${SYSTEMS.join(', ')})`);
   const overrides: Partial<Settings> = {};
@@ -226,6 +234,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     const world = await BenchWorld.start(cleanup, build, o.world);
     log(`test world ${world.cluster.id} (${world.kind}) up (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     Object.assign(res.versions, await world.versions().catch((err: Error) => ({ kubectl: `? (${err.message})` })));
+    res.settings.descriptorLimit = world.nofile;
     // One system at a time: started, measured, stopped (a failure is recorded, not fatal).
     const session = async (label: string, start: () => Promise<Arm>, measure: (arm: Arm) => Promise<ArmResult>) => {
       let arm: Arm | undefined;

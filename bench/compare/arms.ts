@@ -25,6 +25,7 @@ const ECHO_TCP_PORT = 7;
 const ECHO_TCP_TARGET_PORT = 9007;
 const ECHO_HTTP_PORT = 80;
 const ECHO_HTTP_TARGET_PORT = 8080;
+const STDERR_TAIL_CHARS = 2000;
 
 export interface Targets {
   iperf: Endpoint;
@@ -91,6 +92,8 @@ export function forwardedTargets(f: PodForwards, localPort: (forward: string) =>
 export interface Forwarder {
   child: ChildProcess;
   ports: Map<string, number>;
+  /** Whether it is still running, how it exited, the end of its stderr (it prints a stream's failure). */
+  diagnostics(): Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -107,8 +110,16 @@ export async function startForwarder(world: BenchWorld, cleanup: Cleanup, forwar
   const ports = new Map<string, number>();
   for (const m of (ready.input ?? '').matchAll(/^LISTENING (\S+) (\d+)$/gm)) ports.set(m[1] as string, Number(m[2]));
   child.stdout?.resume();
-  child.stderr?.resume();
-  return { child, ports, stop };
+  let stderrTail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString('utf8')).slice(-STDERR_TAIL_CHARS);
+  });
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => {
+    exit = `exited ${signal ?? code}`;
+  });
+  const diagnostics = () => ({ running: exit === undefined, ...(exit ? { exit } : {}), stderrTail });
+  return { child, ports, diagnostics, stop };
 }
 
 export async function startPortForward(world: BenchWorld, cleanup: Cleanup): Promise<Arm> {
@@ -118,6 +129,7 @@ export async function startPortForward(world: BenchWorld, cleanup: Cleanup): Pro
     name: 'port-forward',
     targets: forwardedTargets(f, (k) => fwd.ports.get(k) as number),
     pids: () => (fwd.child.pid ? [fwd.child.pid] : []),
+    diagnostics: fwd.diagnostics,
     stop: fwd.stop,
   };
 }
@@ -186,7 +198,7 @@ export async function startSshuttle(world: BenchWorld, cleanup: Cleanup, opts: S
   child.stdout?.resume();
   let stderrTail = '';
   child.stderr?.on('data', (d: Buffer) => {
-    stderrTail = (stderrTail + d.toString('utf8')).slice(-2000);
+    stderrTail = (stderrTail + d.toString('utf8')).slice(-STDERR_TAIL_CHARS);
   });
   let exit: string | undefined;
   child.once('exit', (code, signal) => {

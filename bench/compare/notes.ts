@@ -22,6 +22,15 @@ function kubectlExits(res: Results): string {
     .join(', ')})`;
 }
 
+/** The descriptor limit the run had: older results only say what was intended. */
+function descriptorNote(res: Results): string {
+  const limit = res.settings.descriptorLimit as number | undefined;
+  if (limit === undefined)
+    return "Descriptor limit: the benchmark raises its own RLIMIT_NOFILE to 65,536 (inherited by the world, the pods and kvpn) so that 10,000 held connections are not limited by the default 20,000 of this machine's shell.";
+  const raised = limit >= 65536;
+  return `Descriptor limit: ${limit.toLocaleString('en-US')} for the benchmark and everything it starts (the world${res.world === 'real' ? ', containerd' : ''}, the pods, kvpn): it asks for 65,536 ${raised ? 'and got it' : 'and this machine refused (raising the hard limit needs CAP_SYS_RESOURCE)'}.${res.world === 'real' && !raised ? " containerd holds descriptors per forwarded connection, so its limit here is far below a real node's (containerd.service: LimitNOFILE=infinity)." : ''}`;
+}
+
 export function methodNotes(res: Results): string[] {
   const s = res.settings as Record<string, number | number[] | string[] | boolean>;
   const real = res.world === 'real';
@@ -56,7 +65,7 @@ export function methodNotes(res: Results): string[] {
     res.rtt.skipped
       ? `RTT run: not made — ${res.rtt.skipped}.`
       : `RTT run: test/cluster's latency fault (a userspace delay proxy in the laptop namespace, ${res.rtt.rttMs} ms round trip, half each way) between the laptop and the API server; each system is started again after it is set, so all its connections go through it. The delay proxy buffers up to 8 MiB each way, so it does not cap a window below ~800 MB/s at this RTT.`,
-    "Descriptor limit: the benchmark raises its own RLIMIT_NOFILE to 65,536 (inherited by the world, the pods and kvpn) so that 10,000 held connections are not limited by the default 20,000 of this machine's shell.",
+    descriptorNote(res),
   ];
   if (s.quick)
     notes.unshift(

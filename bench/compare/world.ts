@@ -7,6 +7,7 @@
 //   bench-sshd   sshd in a pod (sshd.ts)
 // and helpers to run and spawn things in the laptop namespace.
 import { type ChildProcess, execFile, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { type Cluster, startCluster } from '../../test/cluster/index.js';
 import type { BenchBuild } from './build.js';
@@ -18,6 +19,18 @@ const execFileP = promisify(execFile);
 export const IPERF_PORT = 5201;
 /** Raised for this process tree only: 10,000 held connections need more than 20,000 descriptors in places. */
 const NOFILE_LIMIT = 65536;
+
+/**
+ * Tries to raise this process's descriptor limit to NOFILE_LIMIT (the
+ * world, its pods, containerd and kvpn inherit it); returns the limit in
+ * effect, which stays lower where raising the hard limit is refused (no
+ * CAP_SYS_RESOURCE).
+ */
+async function raiseNofile(): Promise<number> {
+  await execFileP('prlimit', [`--pid=${process.pid}`, `--nofile=${NOFILE_LIMIT}:${NOFILE_LIMIT}`]).catch(() => {});
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  return Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1] ?? Number.NaN);
+}
 
 export type WorldKind = Cluster['kind'];
 
@@ -52,12 +65,15 @@ export class BenchWorld {
    * plane, kubelet, containerd and kube-proxy (its daemon's children).
    */
   readonly worldPids: number[];
+  /** The descriptor limit everything here runs under (raiseNofile). */
+  readonly nofile: number;
 
   private constructor(
     cluster: Cluster,
     build: BenchBuild,
-    info: { sshDir: string; echoIp: string; iperfIp: string; iperfNetns: string; echoPods: string[] },
+    info: { sshDir: string; echoIp: string; iperfIp: string; iperfNetns: string; echoPods: string[]; nofile: number },
   ) {
+    this.nofile = info.nofile;
     this.cluster = cluster;
     this.build = build;
     this.sshDir = info.sshDir;
@@ -70,7 +86,7 @@ export class BenchWorld {
   }
 
   static async start(cleanup: Cleanup, build: BenchBuild, kind: WorldKind = 'stand-in'): Promise<BenchWorld> {
-    await execFileP('prlimit', [`--pid=${process.pid}`, `--nofile=${NOFILE_LIMIT}:${NOFILE_LIMIT}`]).catch(() => {});
+    const nofile = await raiseNofile();
     const cluster = await startCluster({ kind });
     cleanup.add('test world', () => cluster.stop());
     const sshd = await prepareSshd(cluster);
@@ -107,6 +123,7 @@ export class BenchWorld {
       iperfIp: await cluster.serviceIp('bench-iperf'),
       iperfNetns: (await cluster.podNet('bench-iperf')).netns,
       echoPods,
+      nofile,
     });
   }
 
