@@ -12,6 +12,7 @@ bin="$cache/bin-$key"
 if [ -x "$bin/kube" ] && [ -x "$bin/etcd" ] && [ -x "$bin/coredns" ]; then echo "$bin"; exit 0; fi
 # Asked only whether they are built (tests): exit 3 when they are not.
 [ -n "${KVPN_REAL_NO_BUILD:-}" ] && { echo "not built: $bin" >&2; exit 3; }
+[ -x /usr/local/go/bin/go ] && PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "build-components: go is not installed" >&2; exit 1; }
 version=$(sed -nE 's/^\tk8s\.io\/kubernetes (v[0-9.]+)$/\1/p' "$here/go.mod" | head -1)
 tmp="$cache/bin-$key.partial"
