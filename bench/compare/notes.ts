@@ -28,7 +28,7 @@ function descriptorNote(res: Results): string {
   if (limit === undefined)
     return "Descriptor limit: the benchmark raises its own RLIMIT_NOFILE to 65,536 (inherited by the world, the pods and kvpn) so that 10,000 held connections are not limited by the default 20,000 of this machine's shell.";
   const raised = limit >= 65536;
-  return `Descriptor limit: ${limit.toLocaleString('en-US')} for the benchmark and everything it starts (the world${res.world === 'real' ? ', containerd' : ''}, the pods, kvpn): it asks for 65,536 ${raised ? 'and got it' : 'and this machine refused (raising the hard limit needs CAP_SYS_RESOURCE)'}.${res.world === 'real' && !raised ? " containerd holds descriptors per forwarded connection, so its limit here is far below a real node's (containerd.service: LimitNOFILE=infinity)." : ''}`;
+  return `Descriptor limit: ${limit.toLocaleString('en-US')} for the benchmark and everything it starts (the world${res.world === 'real' ? ', containerd' : ''}, the pods, kvpn): it asks for 65,536 ${raised ? 'and got it' : 'and this machine refused (raising the hard limit needs CAP_SYS_RESOURCE)'}.${res.world === 'real' && !raised ? " containerd holds descriptors per forwarded connection, so its limit here is far below a real node's (containerd 1.x's systemd unit: LimitNOFILE=infinity; 2.x: systemd's default hard limit, 524,288)." : ''}`;
 }
 
 export function methodNotes(res: Results): string[] {
