@@ -349,7 +349,8 @@ export class Cluster {
   /** A TLS connection to the API server from the laptop namespace, authenticated as `context`. */
   async apiSocket(context: ContextName): Promise<{ socket: Socket; token?: string }> {
     const creds = await this.credentials(context);
-    const raw = await this.laptopConnect(this.apiServerPort);
+    // 127.0.0.1 in the stand-in (its API server lives in the laptop namespace), the node's address in the real world.
+    const raw = await this.laptopConnect(this.apiServerPort, new URL(this.apiServerUrl).hostname);
     const socket = tlsConnect({
       socket: raw,
       ca: creds.ca,

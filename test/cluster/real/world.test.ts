@@ -37,6 +37,14 @@ if (!available.run) {
     t.ok((await cluster.execPluginCalls()) > calls, 'staging-exec authenticates through its exec plugin');
   });
 
+  t.test('the Cluster client talks to its API server (request, as each context)', async (t) => {
+    const r = await cluster.request('GET', '/api/v1/namespaces/default/pods', { context: 'staging' });
+    t.equal(r.status, 200, r.body);
+    const denied = await cluster.request('GET', '/api/v1/namespaces/default/services', { context: 'staging' });
+    t.equal(denied.status, 403, 'the real authorizer refuses what the minimal Role lacks');
+    t.match(denied.json<{ message: string }>().message, 'cannot list resource "services"');
+  });
+
   t.test("staging holds exactly docs/rbac.md's Role; no-portforward the same without pods/portforward", async (t) => {
     const can = async (context: 'staging' | 'staging-reader' | 'no-portforward', ...q: string[]): Promise<string> =>
       (await cluster.kubectl(['auth', 'can-i', ...q], { context })).stdout.trim();
