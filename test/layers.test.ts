@@ -27,7 +27,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   session: ['', 'net', 'host', 'kube', 'control', 'tun', 'tun/wire', 'tun/stack', 'dns', 'relay', 'tunnel'],
   daemon: ['', 'host', 'control', 'tun', 'session'],
   sessions: ['', 'host', 'control', 'session', 'daemon'],
-  cli: ['', 'net', 'relay', 'sessions'],
+  workload: ['', 'kube'],
+  cli: ['', 'net', 'relay', 'sessions', 'workload'],
 };
 
 /** What the relay bundle (relay/server) may import besides itself: the protocol both ends share. */

@@ -1,4 +1,4 @@
-// The command line: `kvpn up | status | down | logs | version | completion`
+// The command line: `kvpn up | status | down | logs | env | version | completion`
 // (also as `kubectl vpn …`). This file only declares the commands and their
 // flags; each command lives in its own file, returns an exit code and
 // writes through CliIo. runCli never exits the process: main.ts does.
@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import type { DownArgs } from './down.js';
+import type { EnvArgs } from './env.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import type { LogsArgs } from './logs.js';
@@ -127,6 +128,51 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       async (argv) => setCode(await (await import('./logs.js')).runLogs(argv as unknown as LogsArgs, io, name)),
     )
     .command(
+      'env <workload>',
+      "Print a workload container's environment as the kubelet makes it",
+      (y) =>
+        y
+          .positional('workload', {
+            type: 'string',
+            demandOption: true,
+            describe: 'deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME, cronjob/NAME, pod/NAME, or a bare name',
+          })
+          .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current context)' })
+          .option('namespace', {
+            alias: 'n',
+            type: 'string',
+            describe: "The workload's namespace (default: the context's)",
+          })
+          .option('kubeconfig', { type: 'string', describe: 'Kubeconfig file(s), ":"-separated' })
+          .option('container', {
+            alias: 'c',
+            type: 'string',
+            describe: 'Container (default: the default-container annotation, else the first)',
+          })
+          .option('pod', {
+            type: 'string',
+            describe: 'The running pod to read pod-dependent values from (default: a Ready one)',
+          })
+          .option('format', {
+            choices: ['dotenv', 'sh', 'json'] as const,
+            default: 'dotenv' as const,
+            describe: 'Output format',
+          })
+          .option('output', {
+            alias: 'o',
+            type: 'string',
+            describe: 'Write to this file (mode 0600) instead of stdout',
+          })
+          .option('skip-unrepresentable', {
+            type: 'boolean',
+            default: false,
+            describe: 'Leave out variables the format cannot carry instead of failing',
+          })
+          .example('$0 env deploy/web -o web.env', "web's environment as a dotenv file")
+          .example("sh -c '. ./web.sh; ./server'", 'after `$0 env deploy/web --format sh -o web.sh`'),
+      async (argv) => setCode(await (await import('./env.js')).runEnv(argv as unknown as EnvArgs, io)),
+    )
+    .command(
       'version',
       'Print the kvpn version',
       (y) => y.option('json', { type: 'boolean', default: false }),
@@ -137,7 +183,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       setCode(EXIT.OK);
     })
     .completion('completion', 'Print a shell completion script (bash/zsh): source <(kvpn completion)')
-    .demandCommand(1, 'Say what to do: up, status, down, logs or version.')
+    .demandCommand(1, 'Say what to do: up, status, down, logs, env or version.')
     .recommendCommands()
     .strict()
     .help()

@@ -1,0 +1,39 @@
+// A workload's container environment, as the kubelet would make it:
+//
+//   readWorkloadInputs (read.ts, the API through the user's kubeconfig)
+//     ─► containerEnvironment (environment.ts, pure: the kubelet's rules)
+//     ─► formatEnvironment (format.ts: dotenv | sh | json)
+//
+// The CLI enters here only.
+import { KubeClient, type KubeTarget } from '../kube/client.js';
+import { containerEnvironment, type Environment } from './environment.js';
+import { readWorkloadInputs, type WorkloadQuery } from './read.js';
+
+export type { EnvEntry, Environment } from './environment.js';
+export { type EnvFormat, FORMATS, type Formatted, formatEnvironment, UnrepresentableError } from './format.js';
+
+export interface WorkloadEnvironment extends Environment {
+  workload: string;
+  namespace: string;
+  container: string;
+  pod: string | undefined;
+  context: string;
+}
+
+/** Reads the workload and computes its container's environment. */
+export async function workloadEnvironment(target: KubeTarget, query: WorkloadQuery): Promise<WorkloadEnvironment> {
+  const client = KubeClient.load(target);
+  try {
+    const inputs = await readWorkloadInputs(client, query);
+    return {
+      ...containerEnvironment(inputs),
+      workload: inputs.workload,
+      namespace: client.namespace,
+      container: inputs.containerName,
+      pod: inputs.podName,
+      context: client.contextName,
+    };
+  } finally {
+    client.close();
+  }
+}

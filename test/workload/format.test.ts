@@ -1,0 +1,104 @@
+// Every output format read back by its consumer gives the original values:
+// sh through a real `sh` sourcing the file, dotenv through Node's own
+// dotenv reader (util.parseEnv, what `node --env-file` uses), json through
+// JSON.parse. Values a format cannot carry fail naming the variable.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import t from 'tap';
+import type { EnvEntry } from '../../src/workload/environment.js';
+import { dotenvQuote, formatEnvironment } from '../../src/workload/format.js';
+
+const HEADER = { workload: 'Deployment/web', namespace: 'shop', container: 'app', pod: 'web-1', context: 'kind' };
+
+const VALUES: Record<string, string> = {
+  PLAIN: 'hello',
+  EMPTY: '',
+  SPACES: '  leading and trailing  ',
+  SINGLE: "it's",
+  DOUBLE: 'say "hi"',
+  BOTH: `it's "quoted"`,
+  BACKTICK: 'run `ls`',
+  DOLLAR: '$HOME $(whoami) ${X} $$',
+  BACKSLASH: 'C:\\path\\n\\t',
+  MULTI: 'line1\nline2\n',
+  HASH: 'value # not a comment',
+  EQUALS: 'a=b=c',
+  UNICODE: 'grüße 😀',
+  GLOB: '* ? [a]',
+};
+
+/** A Secret value that is not UTF-8: 0x66 0xff. */
+const BINARY: EnvEntry = {
+  name: 'BIN',
+  value: 'f\ufffd',
+  bytes: Buffer.from([0x66, 0xff]),
+  source: 'secret',
+  fromSecret: true,
+};
+
+function entries(values: Record<string, string>): EnvEntry[] {
+  return Object.entries(values).map(([name, value]) => ({ name, value, source: 'value', fromSecret: false }));
+}
+
+t.test('sh: sourced by sh, every value comes back byte for byte', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvpn-env-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'env.sh');
+  writeFileSync(file, formatEnvironment('sh', entries(VALUES), HEADER, false).text);
+  for (const [name, value] of Object.entries(VALUES)) {
+    const got = execFileSync('sh', ['-c', `. "$1"; printf %s "$${name}"`, 'sh', file], { env: {} });
+    t.equal(got.toString('utf8'), value, name);
+  }
+});
+
+t.test('dotenv: read back by util.parseEnv', async (t) => {
+  const representable = Object.fromEntries(Object.entries(VALUES).filter(([, v]) => dotenvQuote(v) !== undefined));
+  const text = formatEnvironment('dotenv', entries(representable), HEADER, false).text;
+  const parsed = parseEnv(text);
+  for (const [name, value] of Object.entries(representable)) t.equal(parsed[name], value, name);
+  t.same(Object.keys(representable), Object.keys(VALUES), 'every test value has a quoting');
+});
+
+t.test('dotenv: what no quoting carries fails naming it, or is skipped on request', async (t) => {
+  const bad = { ALL: `' " \` \\n`, CR: 'a\r\nb' };
+  t.throws(() => formatEnvironment('dotenv', entries(bad), HEADER, false), {
+    code: 'KVPN_ERR_ENV_UNREPRESENTABLE',
+    message: /ALL/,
+  });
+  const skipped = formatEnvironment('dotenv', entries({ ...bad, OK: 'x' }), HEADER, true);
+  t.same(
+    skipped.skipped.map((s) => s.name),
+    ['ALL', 'CR'],
+  );
+  t.same(parseEnv(skipped.text), { OK: 'x' });
+});
+
+t.test('sh: a name that is not a shell variable fails; binary values fail', async (t) => {
+  t.throws(() => formatEnvironment('sh', entries({ 'dotted.key': 'x' }), HEADER, false), {
+    code: 'KVPN_ERR_ENV_UNREPRESENTABLE',
+    message: /dotted\.key/,
+  });
+  t.throws(() => formatEnvironment('sh', [BINARY], HEADER, false), { message: /BIN \(not valid UTF-8\)/ });
+});
+
+t.test('json: JSON.parse gives the values, binary ones as base64, unavailable ones listed', async (t) => {
+  const missing: EnvEntry = { name: 'IP', unavailable: 'no running pod', source: 'fieldRef', fromSecret: false };
+  const doc = JSON.parse(formatEnvironment('json', [...entries(VALUES), BINARY, missing], HEADER, false).text);
+  t.same(doc.env, VALUES);
+  t.same(doc.envBase64, { BIN: 'Zv8=' });
+  t.same(doc.unavailable, [{ name: 'IP', source: 'fieldRef', reason: 'no running pod' }]);
+  t.same(doc.fromSecrets, ['BIN']);
+  t.equal(doc.pod, 'web-1');
+});
+
+t.test('unavailable values are comments, never assignments', async (t) => {
+  const missing: EnvEntry = { name: 'IP', unavailable: 'no running pod', source: 'fieldRef', fromSecret: false };
+  for (const format of ['sh', 'dotenv'] as const) {
+    const text = formatEnvironment(format, [missing], { ...HEADER, pod: undefined }, false).text;
+    t.match(text, /^# unavailable: IP: no running pod$/m, format);
+    t.notMatch(text, /^[^#].*IP=/m, format);
+  }
+});
