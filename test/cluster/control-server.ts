@@ -2,18 +2,11 @@
 // read objects, pod network facts, and the faults. Used by the Cluster
 // client (index.ts) and the CLI.
 
-import { rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { resourceKey } from './apiserver/resources.js';
 import { ApiError } from './apiserver/status.js';
+import { closeControl, jsonBody, listenControl } from './control-http.js';
 import type { World } from './world.js';
-
-async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-}
 
 export class ControlServer {
   #world: World;
@@ -26,26 +19,21 @@ export class ControlServer {
   }
 
   async listen(path: string): Promise<void> {
-    await rm(path, { force: true });
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((err) => {
-        const code = err instanceof ApiError ? err.code : 500;
-        res.writeHead(code, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: String((err as Error)?.message ?? err) }));
-      });
-    });
-    await new Promise<void>((resolve) => this.#server?.listen(path, resolve));
+    this.#server = await listenControl(
+      path,
+      (req, res) => this.#handle(req, res),
+      (err) => (err instanceof ApiError ? err.code : 500),
+    );
   }
 
   close(): void {
-    this.#server?.close();
-    this.#server?.closeAllConnections();
+    closeControl(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://control.invalid');
     const w = this.#world;
-    const b = req.method === 'POST' ? await body(req) : {};
+    const b = req.method === 'POST' ? await jsonBody(req) : {};
     const reply = (v: unknown): void => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(v));

@@ -3,8 +3,8 @@
 // Reads come from the real API server; faults that only a stand-in can
 // inject (API restarts, latency, loss) answer 501.
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeControl, jsonBody, listenControl } from '../control-http.js';
 import { AdminApi, AdminApiError } from './admin-api.js';
 import { NODE_IP, NODE_POD_CIDR } from './layout.js';
 import type { RealWorld } from './world.js';
@@ -16,13 +16,6 @@ class ControlError extends Error {
   ) {
     super(message);
   }
-}
-
-async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
 function ctr(address: string, args: string[]): Promise<string> {
@@ -44,20 +37,15 @@ export class RealControlServer {
   }
 
   async listen(path: string): Promise<void> {
-    await rm(path, { force: true });
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((err) => {
-        const status = err instanceof ControlError || err instanceof AdminApiError ? err.status : 500;
-        res.writeHead(status, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: String((err as Error)?.message ?? err) }));
-      });
-    });
-    await new Promise<void>((resolve) => this.#server?.listen(path, resolve));
+    this.#server = await listenControl(
+      path,
+      (req, res) => this.#handle(req, res),
+      (err) => (err instanceof ControlError || err instanceof AdminApiError ? err.status : 500),
+    );
   }
 
   close(): void {
-    this.#server?.close();
-    this.#server?.closeAllConnections();
+    closeControl(this.#server);
   }
 
   /** The host pids of a pod's running containers (its sandbox first), from containerd. */
@@ -81,7 +69,7 @@ export class RealControlServer {
     const w = this.#world;
     const api = w.api;
     if (!api) throw new ControlError(503, 'the world is still starting');
-    const b = req.method === 'POST' ? await body(req) : {};
+    const b = req.method === 'POST' ? await jsonBody(req) : {};
     const reply = (v: unknown): void => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(v));
