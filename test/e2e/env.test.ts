@@ -1,0 +1,192 @@
+// `kvpn env` against the truth: the real kubelet (v1.34) of the real test
+// world. A Deployment whose container uses every kind of reference runs;
+// its environment is read from the running container (/proc/1/environ of
+// its process, through `kubectl exec`), and `kvpn env --format json` must
+// give exactly the kubelet's variables. The container also has variables
+// the kubelet does not make — PATH and HOSTNAME from the runtime, HOME and
+// the image's own ENV — and those are listed, not compared.
+import t from 'tap';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { type Cluster, startCluster } from '../cluster/index.js';
+import { realWorld } from '../cluster/worlds.js';
+import { kvpnIn } from './helpers/kvpn.js';
+
+const NS = 'envtest';
+
+/** What the runtime and image add to every container (not the kubelet's). */
+const NOT_THE_KUBELETS = new Set(['PATH', 'HOSTNAME', 'HOME', 'TERM', 'NODE_VERSION', 'YARN_VERSION']);
+
+const fieldRef = (fieldPath: string) => ({ fieldRef: { fieldPath } });
+const resourceRef = (resource: string, divisor?: string) => ({
+  resourceFieldRef: { resource, ...(divisor ? { divisor } : {}) },
+});
+
+const MANIFEST = {
+  apiVersion: 'v1',
+  kind: 'List',
+  items: [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cfg', namespace: NS },
+      data: {
+        A: 'cm-a',
+        B: 'cm-b',
+        'dotted.key': 'dot',
+        '1st-key': 'digit',
+        MULTI: 'line1\nline2\n',
+        QUOTES: `it's "q" $x \\ $(A)`,
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'sec', namespace: NS },
+      stringData: { TOKEN: 't0k=', A: 'sec-a' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'my-db', namespace: NS },
+      spec: {
+        selector: { app: 'nothing' },
+        ports: [
+          { name: 'pg', port: 5432 },
+          { name: 'metrics-http', port: 9187, protocol: 'TCP' },
+          { name: 'dns', port: 53, protocol: 'UDP' },
+        ],
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'headless', namespace: NS },
+      spec: { clusterIP: 'None', selector: { app: 'nothing' }, ports: [{ port: 80 }] },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: NS },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web', tier: 'front' }, annotations: { note: 'hello "there"' } },
+          spec: {
+            terminationGracePeriodSeconds: 0,
+            containers: [
+              {
+                name: 'app',
+                image: 'node:22-alpine',
+                command: ['sleep', '3600'],
+                resources: {
+                  requests: { cpu: '250m', memory: '64Mi' },
+                  limits: { cpu: '1500m', memory: '128Mi' },
+                },
+                envFrom: [
+                  { configMapRef: { name: 'absent', optional: true } },
+                  { prefix: 'CFG_', configMapRef: { name: 'cfg' } },
+                  { prefix: 'SEC_', secretRef: { name: 'sec' } },
+                  { configMapRef: { name: 'cfg' } },
+                ],
+                env: [
+                  { name: 'LIT', value: 'literal value' },
+                  { name: 'CHAIN1', value: 'c1' },
+                  { name: 'CHAIN2', value: '$(CHAIN1)-c2' },
+                  { name: 'CHAIN3', value: '$(CHAIN2)-$(CFG_A)-$(MY_DB_SERVICE_HOST)-$(SEC_TOKEN)' },
+                  { name: 'ESCAPES', value: '$$(CHAIN1) $$$$ $(NOPE) $CHAIN1 $(CHAIN1 $' },
+                  { name: 'LATER', value: '$(DEFINED_LATER)' },
+                  { name: 'DEFINED_LATER', value: 'x' },
+                  { name: 'B', value: 'env-b $(B)' },
+                  { name: 'EMPTY' },
+                  { name: 'A', valueFrom: { secretKeyRef: { name: 'sec', key: 'nokey', optional: true } } },
+                  { name: 'OPT_CM', valueFrom: { configMapKeyRef: { name: 'absent', key: 'k', optional: true } } },
+                  { name: 'OPT_KEY', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'nokey', optional: true } } },
+                  { name: 'OPT_SEC', valueFrom: { secretKeyRef: { name: 'absent', key: 'k', optional: true } } },
+                  { name: 'FROM_CM', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'QUOTES' } } },
+                  { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'sec', key: 'TOKEN' } } },
+                  { name: 'POD_NAME', valueFrom: fieldRef('metadata.name') },
+                  { name: 'POD_NAMESPACE', valueFrom: fieldRef('metadata.namespace') },
+                  { name: 'POD_UID', valueFrom: fieldRef('metadata.uid') },
+                  { name: 'LABEL_APP', valueFrom: fieldRef("metadata.labels['app']") },
+                  { name: 'LABEL_NONE', valueFrom: fieldRef("metadata.labels['none']") },
+                  { name: 'NOTE', valueFrom: fieldRef("metadata.annotations['note']") },
+                  { name: 'NODE', valueFrom: fieldRef('spec.nodeName') },
+                  { name: 'SA', valueFrom: fieldRef('spec.serviceAccountName') },
+                  { name: 'POD_IP', valueFrom: fieldRef('status.podIP') },
+                  { name: 'POD_IPS', valueFrom: fieldRef('status.podIPs') },
+                  { name: 'HOST_IP', valueFrom: fieldRef('status.hostIP') },
+                  { name: 'HOST_IPS', valueFrom: fieldRef('status.hostIPs') },
+                  { name: 'URL', value: 'http://$(POD_IP):8080/$(NODE)' },
+                  { name: 'CPU_REQ', valueFrom: resourceRef('requests.cpu') },
+                  { name: 'CPU_REQ_M', valueFrom: resourceRef('requests.cpu', '1m') },
+                  { name: 'CPU_LIM', valueFrom: resourceRef('limits.cpu') },
+                  { name: 'MEM_REQ', valueFrom: resourceRef('requests.memory') },
+                  { name: 'MEM_REQ_M', valueFrom: resourceRef('requests.memory', '1M') },
+                  { name: 'MEM_LIM_MI', valueFrom: resourceRef('limits.memory', '1Mi') },
+                  { name: 'EPH_REQ', valueFrom: resourceRef('requests.ephemeral-storage') },
+                  { name: 'EPH_LIM_MI', valueFrom: resourceRef('limits.ephemeral-storage', '1Mi') },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    },
+  ],
+};
+
+/** The running container's environment: its process's /proc/1/environ (NUL-separated, so newlines survive). */
+async function containerEnv(cluster: Cluster, pod: string): Promise<Record<string, string>> {
+  const r = await cluster.kubectl(['exec', '-n', NS, pod, '-c', 'app', '--', 'cat', '/proc/1/environ'], {
+    context: 'admin',
+  });
+  if (r.code !== 0) throw new Error(`kubectl exec: ${r.stderr}`);
+  const env: Record<string, string> = {};
+  for (const pair of r.stdout.split('\0').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
+const real = await realWorld();
+t.test('kvpn env equals what the real kubelet gave the container', { skip: !real.run && real.why }, async (t) => {
+  const cluster = await startCluster({ kind: 'real' });
+  t.teardown(() => cluster.stop());
+  const admin = { context: 'admin' as const, timeoutMs: 120_000 };
+  t.equal((await cluster.kubectl(['create', 'namespace', NS], admin)).code, 0);
+  const applied = await cluster.kubectl(['apply', '-f', '-'], { ...admin, input: JSON.stringify(MANIFEST) });
+  t.equal(applied.code, 0, applied.stderr);
+  const rolled = await cluster.kubectl(['rollout', 'status', '-n', NS, 'deploy/web', '--timeout=120s'], admin);
+  t.equal(rolled.code, 0, rolled.stderr);
+
+  const kvpn = kvpnIn(t, cluster);
+  const out = await kvpn.run(['env', 'deploy/web', '--context', 'admin', '-n', NS, '--format', 'json']);
+  t.equal(out.code, EXIT.OK, out.stderr);
+  const doc = JSON.parse(out.stdout) as { pod: string; env: Record<string, string>; unavailable: unknown[] };
+  t.same(doc.unavailable, [], 'with a running pod and a readable node, every value is known');
+
+  const actual = await containerEnv(cluster, doc.pod);
+  const extra = Object.keys(actual).filter((k) => !(k in doc.env));
+  t.same(
+    extra.filter((k) => !NOT_THE_KUBELETS.has(k)),
+    [],
+    `only the runtime's and image's variables are not kvpn's (${extra.join(', ')})`,
+  );
+  const kubelets = Object.fromEntries(
+    Object.keys(actual)
+      .filter((k) => !NOT_THE_KUBELETS.has(k))
+      .map((k) => [k, actual[k]]),
+  );
+  const ours = Object.fromEntries(
+    Object.keys(doc.env)
+      .filter((k) => !NOT_THE_KUBELETS.has(k))
+      .map((k) => [k, doc.env[k]]),
+  );
+  t.same(ours, kubelets, 'every variable the kubelet made, with its value');
+  // A few, spelled out, so a failure reads as a rule.
+  t.equal(actual.CHAIN3?.startsWith('c1-c2-cm-a-'), true, '$(…) chains through envFrom and Service links');
+  t.equal(actual.LATER, '$(DEFINED_LATER)', 'a reference to a later variable stays as written');
+  t.equal(actual.A, 'cm-a', 'an optional missing key leaves the envFrom value');
+});
