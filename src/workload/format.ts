@@ -36,7 +36,7 @@ export interface Formatted {
 }
 
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const DOTENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const DOTENV_NAME = /^[\w.-]+$/;
 
 /** Why `format` cannot carry the entry, or undefined when it can. */
 function problem(format: EnvFormat, e: EnvEntry): string | undefined {

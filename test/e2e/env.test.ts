@@ -5,6 +5,10 @@
 // give exactly the kubelet's variables. The container also has variables
 // the kubelet does not make — PATH and HOSTNAME from the runtime, HOME and
 // the image's own ENV — and those are listed, not compared.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import t from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { type Cluster, startCluster } from '../cluster/index.js';
@@ -189,4 +193,62 @@ t.test('kvpn env equals what the real kubelet gave the container', { skip: !real
   t.equal(actual.CHAIN3?.startsWith('c1-c2-cm-a-'), true, '$(…) chains through envFrom and Service links');
   t.equal(actual.LATER, '$(DEFINED_LATER)', 'a reference to a later variable stays as written');
   t.equal(actual.A, 'cm-a', 'an optional missing key leaves the envFrom value');
+
+  // The files a user sources: written 0600, read back by their consumers, equal to the container's.
+  for (const format of ['sh', 'dotenv'] as const) {
+    const file = join(kvpn.dir, `web.${format}`);
+    const args = ['env', 'deploy/web', '--context', 'admin', '-n', NS, '--format', format, '-o', file];
+    // dotted.key and 1st-key are no shell names: sh needs them left out.
+    const wrote = await kvpn.run(format === 'sh' ? [...args, '--skip-unrepresentable'] : args);
+    t.equal(wrote.code, EXIT.OK, wrote.stderr);
+    t.equal(statSync(file).mode & 0o777, 0o600, `${format}: -o writes mode 0600`);
+    // SEC_A, SEC_TOKEN, TOKEN, and CHAIN3 which expands $(SEC_TOKEN).
+    t.match(wrote.stderr, /; 4 from Secrets\./, `${format}: says how many values came from Secrets`);
+    const names = Object.keys(kubelets).filter((k) => format === 'dotenv' || /^[A-Za-z_]\w*$/.test(k));
+    const readBack =
+      format === 'dotenv'
+        ? parseEnv(readFileSync(file, 'utf8'))
+        : Object.fromEntries(
+            names.map((k) => [
+              k,
+              execFileSync('sh', ['-c', `. "$1"; printf %s "$${k}"`, 'sh', file], { env: {} }).toString(),
+            ]),
+          );
+    t.same(
+      Object.fromEntries(names.map((k) => [k, readBack[k]])),
+      Object.fromEntries(names.map((k) => [k, kubelets[k]])),
+      `${format}: read back, equal to the container's`,
+    );
+  }
+
+  // No pod running: what only a pod knows is listed as unavailable, the rest is still the kubelet's.
+  const scaled = await cluster.kubectl(['scale', '-n', NS, 'deploy/web', '--replicas=0'], admin);
+  t.equal(scaled.code, 0, scaled.stderr);
+  const gone = await cluster.kubectl(['wait', '-n', NS, '--for=delete', `pod/${doc.pod}`, '--timeout=60s'], admin);
+  t.equal(gone.code, 0, gone.stderr);
+  const noPod = await kvpn.run(['env', 'deploy/web', '--context', 'admin', '-n', NS, '--format', 'json']);
+  t.equal(noPod.code, EXIT.OK, noPod.stderr);
+  const without = JSON.parse(noPod.stdout) as {
+    pod: null;
+    env: Record<string, string>;
+    unavailable: { name: string }[];
+  };
+  t.equal(without.pod, null);
+  t.same(without.unavailable.map((u) => u.name).sort(), [
+    'EPH_LIM_MI',
+    'HOST_IP',
+    'HOST_IPS',
+    'LABEL_APP',
+    'LABEL_NONE',
+    'NODE',
+    'NOTE',
+    'POD_IP',
+    'POD_IPS',
+    'POD_NAME',
+    'POD_UID',
+    'SA',
+    'URL',
+  ]);
+  for (const [k, v] of Object.entries(without.env)) t.equal(v, kubelets[k], `${k} without a pod`);
+  t.match(noPod.stderr, /POD_IP is unavailable: no running pod/);
 });
