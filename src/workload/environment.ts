@@ -40,6 +40,8 @@ export interface EnvironmentInputs {
   secrets: ReadonlyMap<string, Secret>;
   /** Services of the pod's namespace and of `default` (for `kubernetes`). */
   services: readonly Service[];
+  /** Linked Services kvpn may not read (RBAC): their main variables are reported unavailable. */
+  unreadableServices?: readonly string[];
 }
 
 export interface Environment {
@@ -127,6 +129,14 @@ export function containerEnvironment(inputs: EnvironmentInputs): Environment {
   const entries = [...env.values()];
   for (const [name, value] of serviceEnv) {
     if (!env.has(name)) entries.push({ name, value, source: 'service', fromSecret: false });
+  }
+  for (const service of inputs.unreadableServices ?? []) {
+    const prefix = service.replaceAll('-', '_').toUpperCase();
+    for (const name of [`${prefix}_SERVICE_HOST`, `${prefix}_SERVICE_PORT`, `${prefix}_PORT`]) {
+      if (env.has(name) || serviceEnv.has(name)) continue;
+      const unavailable = `the Service "${service}" is not readable (RBAC); its link variables are unknown`;
+      entries.push({ name, unavailable, source: 'service', fromSecret: false });
+    }
   }
   return { entries };
 }

@@ -141,7 +141,7 @@ export async function readWorkloadInputs(client: KubeClient, query: WorkloadQuer
     fetchAll<ConfigMap>(cmNames, 'configmaps'),
     fetchAll<Secret>(secretNames, 'secrets'),
     client.request<{ items: Service[] }>('GET', `${nsPath}/services`),
-    ns === 'default' ? undefined : getOrUndefined<Service>(client, '/api/v1/namespaces/default/services/kubernetes'),
+    ns === 'default' ? undefined : readMasterService(client),
     readNode(client, pod),
   ]);
   for (const s of services.items) s.metadata.namespace ??= ns;
@@ -153,8 +153,19 @@ export async function readWorkloadInputs(client: KubeClient, query: WorkloadQuer
     container,
     configMaps: configMaps as Map<string, ConfigMap>,
     secrets: secrets as Map<string, Secret>,
-    services: [...services.items, ...(master ? [master] : [])],
+    services: [...services.items, ...(master && master !== 'forbidden' ? [master] : [])],
+    unreadableServices: master === 'forbidden' ? ['kubernetes'] : [],
   };
+}
+
+/** default/kubernetes, linked into every pod; many users may not read the default namespace. */
+async function readMasterService(client: KubeClient): Promise<Service | 'forbidden' | undefined> {
+  try {
+    return await getOrUndefined<Service>(client, '/api/v1/namespaces/default/services/kubernetes');
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 403) return 'forbidden';
+    throw err;
+  }
 }
 
 /** The pod's Node, for allocatable; a user without `get nodes` gets "unavailable" values, not an error. */

@@ -343,3 +343,16 @@ t.test('Secret values: marked, and non-UTF-8 bytes kept', async (t) => {
   t.same(entries.find((e) => e.name === 'BIN')?.bytes, raw);
   t.ok(entries.find((e) => e.name === 'T')?.fromSecret, 'a value expanded from a Secret counts as Secret data');
 });
+
+t.test('a linked Service kvpn may not read: its main variables are unavailable, not left out', async (t) => {
+  const i = inputs(
+    { name: 'app', env: [{ name: 'KUBERNETES_PORT', value: 'mine' }] },
+    { services: [], unreadableServices: ['kubernetes'] },
+  );
+  const entries = containerEnvironment(i).entries;
+  t.same(
+    entries.filter((e) => e.value === undefined).map((e) => e.name),
+    ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'],
+  );
+  t.equal(entries.find((e) => e.name === 'KUBERNETES_PORT')?.value, 'mine', 'a definition of its own stays');
+});
