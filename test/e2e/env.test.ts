@@ -221,6 +221,66 @@ t.test('kvpn env equals what the real kubelet gave the container', { skip: !real
     );
   }
 
+  // Refusals, each one sentence with its code: the kubelet's CreateContainerConfigError included.
+  const broken = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'broken', namespace: NS },
+    spec: {
+      selector: { matchLabels: { app: 'broken' } },
+      template: {
+        metadata: { labels: { app: 'broken' } },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'node:22-alpine',
+              command: ['sleep', '3600'],
+              env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'nokey' } } }],
+            },
+          ],
+        },
+      },
+    },
+  };
+  t.equal((await cluster.kubectl(['apply', '-f', '-'], { ...admin, input: JSON.stringify(broken) })).code, 0);
+  const refused = await cluster.kubectl(
+    [
+      'wait',
+      '-n',
+      NS,
+      '--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=CreateContainerConfigError',
+      'pod',
+      '-l',
+      'app=broken',
+      '--timeout=90s',
+    ],
+    admin,
+  );
+  t.equal(refused.code, 0, `the kubelet refuses the container: ${refused.stderr}`);
+  const cases: [string[], string, RegExp][] = [
+    [['deploy/broken'], 'KVPN_ERR_WORKLOAD_MISSING_REF', /ConfigMap "envtest\/cfg" has no key "nokey"/],
+    [['deploy/nope'], 'KVPN_ERR_WORKLOAD_NOT_FOUND', /no Deployment "nope" in namespace "envtest"/i],
+    [['nope'], 'KVPN_ERR_WORKLOAD_NOT_FOUND', /no Deployment or Pod "nope"/i],
+    [
+      ['deploy/web', '-c', 'nope'],
+      'KVPN_ERR_WORKLOAD_CONTAINER',
+      /has no container "nope"[\s\S]*Pick one with -c: app/,
+    ],
+    [['widget/web'], 'KVPN_ERR_WORKLOAD_KIND', /"widget" is not a workload kind/],
+    [['deploy/web', '--pod', 'nope'], 'KVPN_ERR_WORKLOAD_POD', /pod "nope" is not a pod of Deployment\/web/i],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = await kvpn.run(['env', ...args, '--context', 'admin', '-n', NS]);
+    t.equal(r.code, code === 'KVPN_ERR_WORKLOAD_MISSING_REF' ? EXIT.CLUSTER : EXIT.CONFIG, args.join(' '));
+    t.match(r.stderr, message, args.join(' '));
+    t.match(r.stderr, `(${code}, see docs/errors.md)`, args.join(' '));
+  }
+  // The minimal Role (staging) may not read Deployments: the refusal names the verb and object.
+  const forbidden = await kvpn.run(['env', 'deploy/echo', '--context', 'staging']);
+  t.equal(forbidden.code, EXIT.CONFIG);
+  t.match(forbidden.stderr, /deployments\.apps "echo" is forbidden[\s\S]*KVPN_ERR_API_FORBIDDEN/);
+
   // No pod running: what only a pod knows is listed as unavailable, the rest is still the kubelet's.
   const scaled = await cluster.kubectl(['scale', '-n', NS, 'deploy/web', '--replicas=0'], admin);
   t.equal(scaled.code, 0, scaled.stderr);
