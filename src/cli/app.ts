@@ -1,4 +1,4 @@
-// The command line: `kvpn up | status | down | logs | env | version | completion`
+// The command line: `kvpn up | status | down | logs | env | run | version | completion`
 // (also as `kubectl vpn …`). This file only declares the commands and their
 // flags; each command lives in its own file, returns an exit code and
 // writes through CliIo. runCli never exits the process: main.ts does.
@@ -11,6 +11,7 @@ import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import type { LogsArgs } from './logs.js';
 import { renderError, UsageError } from './render-error.js';
+import type { RunArgs } from './run.js';
 import type { StatusArgs } from './status.js';
 import type { UpArgs } from './up.js';
 import type { VersionArgs } from './version.js';
@@ -25,6 +26,28 @@ function scriptName(argv1: string | undefined): string {
 }
 
 const EPILOG = 'Docs: docs/cli.md (commands, exit codes), docs/errors.md (every KVPN_ERR_* code).';
+
+/** The flags `env` and `run` share: which workload, container and pod, through which kubeconfig. */
+function workloadOptions<T>(y: Argv<T>) {
+  return y
+    .positional('workload', {
+      type: 'string',
+      demandOption: true,
+      describe: 'deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME, cronjob/NAME, pod/NAME, or a bare name',
+    })
+    .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current context)' })
+    .option('namespace', { alias: 'n', type: 'string', describe: "The workload's namespace (default: the context's)" })
+    .option('kubeconfig', { type: 'string', describe: 'Kubeconfig file(s), ":"-separated' })
+    .option('container', {
+      alias: 'c',
+      type: 'string',
+      describe: 'Container (default: the default-container annotation, else the first)',
+    })
+    .option('pod', {
+      type: 'string',
+      describe: 'The running pod to read pod-dependent values from (default: a Ready one)',
+    });
+}
 
 function build(args: string[], io: CliIo, setCode: (code: number) => void, failures: string[], argv1?: string): Argv {
   const name = scriptName(argv1);
@@ -131,28 +154,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       'env <workload>',
       "Print a workload container's environment as the kubelet makes it",
       (y) =>
-        y
-          .positional('workload', {
-            type: 'string',
-            demandOption: true,
-            describe: 'deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME, cronjob/NAME, pod/NAME, or a bare name',
-          })
-          .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current context)' })
-          .option('namespace', {
-            alias: 'n',
-            type: 'string',
-            describe: "The workload's namespace (default: the context's)",
-          })
-          .option('kubeconfig', { type: 'string', describe: 'Kubeconfig file(s), ":"-separated' })
-          .option('container', {
-            alias: 'c',
-            type: 'string',
-            describe: 'Container (default: the default-container annotation, else the first)',
-          })
-          .option('pod', {
-            type: 'string',
-            describe: 'The running pod to read pod-dependent values from (default: a Ready one)',
-          })
+        workloadOptions(y)
           .option('format', {
             choices: ['dotenv', 'sh', 'json'] as const,
             default: 'dotenv' as const,
@@ -173,6 +175,21 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       async (argv) => setCode(await (await import('./env.js')).runEnv(argv as unknown as EnvArgs, io)),
     )
     .command(
+      'run <workload> [command..]',
+      "Run a command with a workload container's environment (needs `up` for that context)",
+      (y) =>
+        workloadOptions(y)
+          .positional('command', { type: 'string', array: true, describe: 'The command and its arguments, after --' })
+          .option('shell', { type: 'boolean', default: false, describe: 'Start your $SHELL instead of a command' })
+          .option('all-env', {
+            type: 'boolean',
+            default: false,
+            describe: "Let the workload's PATH, HOME, USER, SHELL, TERM replace yours too",
+          })
+          .example("$0 run deploy/web -- sh -c 'curl http://$ECHO_SERVICE_HOST/'", "with web's environment"),
+      async (argv) => setCode(await (await import('./run.js')).runRun(argv as unknown as RunArgs, io, name)),
+    )
+    .command(
       'version',
       'Print the kvpn version',
       (y) => y.option('json', { type: 'boolean', default: false }),
@@ -183,7 +200,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       setCode(EXIT.OK);
     })
     .completion('completion', 'Print a shell completion script (bash/zsh): source <(kvpn completion)')
-    .demandCommand(1, 'Say what to do: up, status, down, logs, env or version.')
+    .demandCommand(1, 'Say what to do: up, status, down, logs, env, run or version.')
     .recommendCommands()
     .strict()
     .help()
