@@ -16,6 +16,7 @@ import { realWorld } from '../cluster/worlds.js';
 import { kvpnIn } from './helpers/kvpn.js';
 
 const NS = 'envtest';
+const RBAC_DOC = new URL('../../docs/rbac.md', import.meta.url);
 
 /** What the runtime and image add to every container (not the kubelet's). */
 const NOT_THE_KUBELETS = new Set(['PATH', 'HOSTNAME', 'HOME', 'TERM', 'NODE_VERSION', 'YARN_VERSION']);
@@ -276,6 +277,60 @@ t.test('kvpn env equals what the real kubelet gave the container', { skip: !real
     t.match(r.stderr, message, args.join(' '));
     t.match(r.stderr, `(${code}, see docs/errors.md)`, args.join(' '));
   }
+  // docs/rbac.md's kvpn-env Role (read from the page) is enough: a ServiceAccount holding only it
+  // (and the get on default/kubernetes the page adds) gets the same values as admin.
+  const envRole = [...readFileSync(RBAC_DOC, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => m[1] as string)
+    .find((y) => /name: kvpn-env\n/.test(y));
+  t.ok(envRole, 'docs/rbac.md documents the kvpn-env Role');
+  const grant = `${(envRole ?? '').replaceAll('namespace: my-namespace', `namespace: ${NS}`)}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: env-user, namespace: ${NS}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: kvpn-env, namespace: ${NS}}
+subjects: [{kind: ServiceAccount, name: env-user, namespace: ${NS}}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvpn-env}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: kvpn-env-kubernetes, namespace: default}
+rules: [{apiGroups: [""], resources: [services], resourceNames: [kubernetes], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: kvpn-env-kubernetes, namespace: default}
+subjects: [{kind: ServiceAccount, name: env-user, namespace: ${NS}}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvpn-env-kubernetes}
+`;
+  const granted = await cluster.kubectl(['apply', '-f', '-'], { ...admin, input: grant });
+  t.equal(granted.code, 0, granted.stderr);
+  const token = (await cluster.kubectl(['create', 'token', 'env-user', '-n', NS], admin)).stdout.trim();
+  const kubeconfig = join(kvpn.dir, 'env-user.kubeconfig');
+  execFileSync('cp', [cluster.kubeconfigPath, kubeconfig]);
+  for (const args of [
+    ['config', 'set-credentials', 'env-user', `--token=${token}`],
+    ['config', 'set-context', 'env-user', '--cluster=kvpn-test', '--user=env-user', `--namespace=${NS}`],
+  ])
+    execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args]);
+  const asUser = await kvpn.run(['env', 'deploy/web', '--context', 'env-user', '--format', 'json'], {
+    env: { KUBECONFIG: kubeconfig },
+  });
+  t.equal(asUser.code, EXIT.OK, asUser.stderr);
+  const userDoc = JSON.parse(asUser.stdout || '{}') as {
+    env?: Record<string, string>;
+    unavailable?: { name: string }[];
+  };
+  for (const [k, v] of Object.entries(userDoc.env ?? {})) t.equal(v, doc.env[k], `${k} with only the kvpn-env Role`);
+  t.same(
+    Object.keys(doc.env).filter((k) => !(k in (userDoc.env ?? {}))),
+    (userDoc.unavailable ?? []).map((u) => u.name),
+    'what the Role cannot read (the Node) is listed as unavailable, nothing else is missing',
+  );
+
   // The minimal Role (staging) may not read Deployments: the refusal names the verb and object.
   const forbidden = await kvpn.run(['env', 'deploy/echo', '--context', 'staging']);
   t.equal(forbidden.code, EXIT.CONFIG);
