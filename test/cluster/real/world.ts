@@ -6,7 +6,7 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import type { KObject } from '../apiserver/objects.js';
 import { podIsReady } from '../apiserver/objects.js';
-import { newCredentials, writeKubeconfig } from '../kubeconfig.js';
+import { writeKubeconfig } from '../kubeconfig.js';
 import { LaptopUpstream } from '../network/laptop-upstream.js';
 import { inNetns, ipIn, run, sysctl } from '../network/shell.js';
 import { sweepWorld } from '../network/sweep.js';
@@ -92,7 +92,8 @@ export class RealWorld {
     await this.node.start('kube-proxy', kubeProxyArgs(L, b));
 
     const creds = await bootstrap(this.api, L.adminKubeconfig, programs, this.opts.clusterDomain);
-    const users = { ...newCredentials(), ...creds };
+    // The real API server authenticates these tokens itself: no stand-in user specs.
+    const users = { ...creds, users: [] };
     await writeKubeconfig(
       L.kubeconfig,
       L.dir,
