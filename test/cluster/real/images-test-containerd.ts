@@ -102,6 +102,11 @@ export class TestContainerd {
         '  restrict_oom_score_adj = true',
         '[plugins."io.containerd.grpc.v1.cri".containerd]',
         '  snapshotter = "overlayfs"',
+        // Its defaults (/etc/cni/net.d, /opt/containerd) are on the host: keep them in dir.
+        '[plugins."io.containerd.grpc.v1.cri".cni]',
+        `  conf_dir = "${join(dir, 'cni')}"`,
+        '[plugins."io.containerd.internal.v1.opt"]',
+        `  path = "${join(dir, 'opt')}"`,
         '',
       ].join('\n'),
     );
