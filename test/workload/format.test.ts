@@ -21,6 +21,7 @@ const VALUES: Record<string, string> = {
   DOUBLE: 'say "hi"',
   BOTH: `it's "quoted"`,
   BACKTICK: 'run `ls`',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${X} is what the formats must carry
   DOLLAR: '$HOME $(whoami) ${X} $$',
   BACKSLASH: 'C:\\path\\n\\t',
   MULTI: 'line1\nline2\n',
