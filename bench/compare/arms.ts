@@ -89,6 +89,19 @@ export function forwardedTargets(f: PodForwards, localPort: (forward: string) =>
   };
 }
 
+/** Whether `child` still runs, how it exited, and the end of its stderr, for an arm's diagnostics. */
+function watchDiagnostics(child: ChildProcess): () => { running: boolean; exit?: string; stderrTail: string } {
+  let stderrTail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString('utf8')).slice(-STDERR_TAIL_CHARS);
+  });
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => {
+    exit = `exited ${signal ?? code}`;
+  });
+  return () => ({ running: exit === undefined, ...(exit ? { exit } : {}), stderrTail });
+}
+
 export interface Forwarder {
   child: ChildProcess;
   ports: Map<string, number>;
@@ -110,15 +123,7 @@ export async function startForwarder(world: BenchWorld, cleanup: Cleanup, forwar
   const ports = new Map<string, number>();
   for (const m of (ready.input ?? '').matchAll(/^LISTENING (\S+) (\d+)$/gm)) ports.set(m[1] as string, Number(m[2]));
   child.stdout?.resume();
-  let stderrTail = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderrTail = (stderrTail + d.toString('utf8')).slice(-STDERR_TAIL_CHARS);
-  });
-  let exit: string | undefined;
-  child.once('exit', (code, signal) => {
-    exit = `exited ${signal ?? code}`;
-  });
-  const diagnostics = () => ({ running: exit === undefined, ...(exit ? { exit } : {}), stderrTail });
+  const diagnostics = watchDiagnostics(child);
   return { child, ports, diagnostics, stop };
 }
 
@@ -196,17 +201,10 @@ export async function startSshuttle(world: BenchWorld, cleanup: Cleanup, opts: S
     throw err;
   }
   child.stdout?.resume();
-  let stderrTail = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderrTail = (stderrTail + d.toString('utf8')).slice(-STDERR_TAIL_CHARS);
-  });
-  let exit: string | undefined;
-  child.once('exit', (code, signal) => {
-    exit = `exited ${signal ?? code}`;
-  });
+  const diagnostics = watchDiagnostics(child);
   return {
     name: opts.name ?? 'sshuttle',
-    diagnostics: () => ({ running: exit === undefined, ...(exit ? { exit } : {}), stderrTail }),
+    diagnostics,
     targets: serviceTargets(world),
     pids: () => [...processTree(pid), ...(fwd.child.pid ? [fwd.child.pid] : [])],
     stop: async () => {
