@@ -5,6 +5,7 @@
 // Commands are imported when run: `status` need not load the Kubernetes client.
 import { basename } from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { FORMATS } from '../workload/index.js';
 import type { DownArgs } from './down.js';
 import type { EnvArgs } from './env.js';
 import { EXIT } from './exit-codes.js';
@@ -156,9 +157,9 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       (y) =>
         workloadOptions(y)
           .option('format', {
-            choices: ['dotenv', 'sh', 'json'] as const,
+            choices: FORMATS,
             default: 'dotenv' as const,
-            describe: 'Output format',
+            describe: 'Output format: dotenv, sh (to source), docker (docker run --env-file), compose (env_file), json',
           })
           .option('output', {
             alias: 'o',

@@ -80,6 +80,7 @@ function podIPs(p: Pod): string[] {
 }
 
 const DOWNWARD_RESOURCES = ['cpu', 'memory', 'ephemeral-storage'] as const;
+const HUGE_PAGES_PREFIX = 'hugepages-';
 /** Pod-level limits stand in for cpu and memory only (IsSupportedPodLevelResource, v1.34). */
 const POD_LEVEL_RESOURCES = new Set(['cpu', 'memory']);
 
@@ -127,14 +128,20 @@ export function resourceFieldRefValue(
     target = found;
   }
   const [kind, name] = ref.resource.split('.', 2) as [string, string | undefined];
-  if ((kind !== 'limits' && kind !== 'requests') || !DOWNWARD_RESOURCES.includes(name as never)) {
+  const hugePages = name?.startsWith(HUGE_PAGES_PREFIX) ?? false;
+  if ((kind !== 'limits' && kind !== 'requests') || !(hugePages || DOWNWARD_RESOURCES.includes(name as never))) {
     throw new UnsupportedReferenceError(
       variable,
-      `resource "${ref.resource}" is not supported (hugepages are not yet)`,
+      `resource "${ref.resource}" is not one the Downward API gives (cpu, memory, ephemeral-storage, hugepages-*)`,
     );
   }
+  // Huge pages are never overcommitted: no node default, an unset limit reads as 0.
   const amount =
-    kind === 'requests' ? effectiveRequest(target, name as string) : effectiveLimit(target, facts, name as string);
+    kind === 'requests'
+      ? effectiveRequest(target, name as string)
+      : hugePages
+        ? (quantity(target.resources?.limits, name as string) ?? { num: 0n, den: 1n })
+        : effectiveLimit(target, facts, name as string);
   if (!amount) {
     return {
       unavailable: `${target.name} sets no ${ref.resource}, and the node's allocatable (its default) is not readable`,

@@ -50,6 +50,20 @@ export class UnknownWorkloadError extends KvpnError {
   }
 }
 
+/** A bare name is a Deployment, else a Pod; other kinds with that name must be named with their kind. */
+export class WorkloadKindNeededError extends KvpnError {
+  readonly matches: string[];
+  constructor(name: string, namespace: string, matches: string[]) {
+    super(
+      'KVPN_ERR_WORKLOAD_AMBIGUOUS',
+      'user',
+      `"${name}" is no Deployment or Pod in namespace "${namespace}", but ${matches.join(' and ')} ${matches.length > 1 ? 'are' : 'is'}`,
+      { remedy: `Name the kind, e.g. \`${matches[0]}\`.` },
+    );
+    this.matches = matches;
+  }
+}
+
 export class UnknownWorkloadKindError extends KvpnError {
   constructor(kind: string) {
     super('KVPN_ERR_WORKLOAD_KIND', 'user', `"${kind}" is not a workload kind kvpn knows`, {

@@ -1,14 +1,13 @@
 // An environment written for its consumer, so that what the consumer reads
-// back equals the value byte for byte (docs/env.md, "Output formats"):
-//   sh      `export NAME='…'` for `. FILE` in any POSIX shell ('…' takes every byte but ', written '\'')
-//   dotenv  NAME='…' / NAME=`…` / NAME="…", the first quoting that carries the value (no CR)
-//           (Node's --env-file / util.parseEnv and the dotenv package read these alike)
-//   json    {"schema":1,…,"env":{NAME:value}}, JSON.parse gives the values back
-// A value a format cannot carry fails naming the variable, unless skipped.
+// back equals the value byte for byte (docs/env.md, "Output formats"): the
+// line syntaxes of env-syntax.ts, or json ({"schema":1,…,"env":{NAME:value}},
+// non-UTF-8 values in envBase64). A value a format cannot carry fails naming
+// the variable, unless skipped.
 import { KvpnError } from '../errors.js';
+import { assignment, SYNTAXES, unrepresentable } from './env-syntax.js';
 import type { EnvEntry } from './environment.js';
 
-export const FORMATS = ['dotenv', 'sh', 'json'] as const;
+export const FORMATS = [...SYNTAXES, 'json'] as const;
 export type EnvFormat = (typeof FORMATS)[number];
 
 export class UnrepresentableError extends KvpnError {
@@ -33,36 +32,6 @@ export interface FormatHeader {
 export interface Formatted {
   text: string;
   skipped: { name: string; why: string }[];
-}
-
-const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const DOTENV_NAME = /^[\w.-]+$/;
-
-/** Why `format` cannot carry the entry, or undefined when it can. */
-function problem(format: EnvFormat, e: EnvEntry): string | undefined {
-  if (e.bytes) return 'not valid UTF-8';
-  if (format === 'sh' && !SHELL_NAME.test(e.name)) return 'not a shell variable name';
-  if (format === 'dotenv') {
-    if (!DOTENV_NAME.test(e.name)) return 'not a dotenv name';
-    if (dotenvQuote(e.value ?? '') === undefined)
-      return 'holds a carriage return, or each of \', `, " and a backslash-n';
-  }
-  return undefined;
-}
-
-/** The first dotenv quoting whose reader gives `value` back. */
-export function dotenvQuote(value: string): string | undefined {
-  // Readers turn CR LF into LF before parsing, and Node's reader has no escape for CR.
-  if (value.includes('\r')) return undefined;
-  if (!value.includes("'")) return `'${value}'`;
-  if (!value.includes('`')) return `\`${value}\``;
-  // In "…" the reader turns \n into a newline: a literal backslash-n cannot be written there.
-  if (!value.includes('"') && !value.includes('\\n')) return `"${value}"`;
-  return undefined;
-}
-
-function shQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 export function formatEnvironment(
@@ -92,7 +61,7 @@ export function formatEnvironment(
     return { text: `${JSON.stringify(doc, null, 2)}\n`, skipped: [] };
   }
   const problems = known.flatMap((e) => {
-    const why = problem(format, e);
+    const why = unrepresentable(format, e);
     return why ? [{ name: e.name, why }] : [];
   });
   if (problems.length && !skipUnrepresentable) throw new UnrepresentableError(format, problems);
@@ -105,7 +74,7 @@ export function formatEnvironment(
   for (const e of known) {
     if (skip.has(e.name)) continue;
     const value = e.value as string;
-    lines.push(format === 'sh' ? `export ${e.name}=${shQuote(value)}` : `${e.name}=${dotenvQuote(value)}`);
+    lines.push(assignment(format, e.name, value));
   }
   return { text: `${lines.join('\n')}\n`, skipped: problems };
 }

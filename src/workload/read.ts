@@ -7,7 +7,7 @@
 // each referenced ConfigMap/Secret, list services, get node (optional).
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import type { EnvironmentInputs } from './environment.js';
-import { UnknownContainerError, UnknownPodError, UnknownWorkloadError } from './errors.js';
+import { UnknownContainerError, UnknownPodError, UnknownWorkloadError, WorkloadKindNeededError } from './errors.js';
 import type { ConfigMap, Container, Node, Pod, PodSpec, Secret, Service } from './types.js';
 import { KINDS, parseWorkloadRef, selectorQuery, type WorkloadKind, type WorkloadObject } from './workload-ref.js';
 
@@ -46,8 +46,28 @@ async function findWorkload(client: KubeClient, ns: string, text: string): Promi
     const obj = await getOrUndefined<WorkloadObject>(client, path(kind, ns, ref.name));
     if (obj) return [kind, obj];
   }
+  if (!ref.kind) {
+    const others = await otherKindsNamed(client, ns, ref.name);
+    if (others.length) throw new WorkloadKindNeededError(ref.name, ns, others);
+  }
   const tried = kinds.map((k) => k.kind).join(' or ');
   throw new UnknownWorkloadError(`${tried} "${ref.name}"`, ns);
+}
+
+/** kind/name of the other workloads called `name` (kinds the user may not read are passed over). */
+async function otherKindsNamed(client: KubeClient, ns: string, name: string): Promise<string[]> {
+  const others = Object.values(KINDS).filter((k) => k.kind !== 'Deployment' && k.kind !== 'Pod');
+  const found = await Promise.all(
+    others.map(async (kind) => {
+      try {
+        return (await getOrUndefined(client, path(kind, ns, name))) ? `${kind.kind.toLowerCase()}/${name}` : undefined;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 403) return undefined;
+        throw err;
+      }
+    }),
+  );
+  return found.filter((f): f is string => f !== undefined);
 }
 
 function isReady(p: Pod): boolean {
@@ -68,12 +88,15 @@ async function findPod(
     if (wanted && wanted !== obj.metadata.name) throw new UnknownPodError(wanted, label);
     return obj as unknown as Pod;
   }
-  const selector = obj.spec?.selector;
-  if (!selector) return undefined; // a CronJob's pods belong to its Jobs: name one with --pod
-  const list = await client.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`, {
-    query: { labelSelector: selectorQuery(selector) },
-  });
-  const pods = list.items.filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+  const selectors = kind.kind === 'CronJob' ? await cronJobSelectors(client, ns, obj) : [obj.spec?.selector];
+  const pods: Pod[] = [];
+  for (const selector of selectors) {
+    if (!selector) continue;
+    const list = await client.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`, {
+      query: { labelSelector: selectorQuery(selector) },
+    });
+    pods.push(...list.items.filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp));
+  }
   if (wanted) {
     const found = pods.find((p) => p.metadata.name === wanted);
     if (!found) throw new UnknownPodError(wanted, label);
@@ -84,6 +107,26 @@ async function findPod(
     .filter(isReady)
     .sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
   return ready[0];
+}
+
+/** How many of a CronJob's Jobs, newest first, are searched for a running pod. */
+const CRONJOB_JOBS_SEARCHED = 5;
+
+/** A CronJob's pods belong to the Jobs it owns (ownerReferences): their selectors, newest Job first. */
+async function cronJobSelectors(
+  client: KubeClient,
+  ns: string,
+  cronJob: WorkloadObject,
+): Promise<NonNullable<WorkloadObject['spec']>['selector'][]> {
+  const list = await client.request<{ items: WorkloadObject[] }>(
+    'GET',
+    `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`,
+  );
+  return list.items
+    .filter((job) => job.metadata.ownerReferences?.some((o) => o.kind === 'CronJob' && o.uid === cronJob.metadata.uid))
+    .sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''))
+    .slice(0, CRONJOB_JOBS_SEARCHED)
+    .map((job) => job.spec?.selector);
 }
 
 function pickContainer(

@@ -36,5 +36,8 @@ export async function realWorld(): Promise<{ run: true } | { run: false; why: st
 
 /** Every world kind a suite should run against here. */
 export async function worldKinds(): Promise<WorldKind[]> {
-  return (await realWorld()).run ? ['stand-in', 'real'] : ['stand-in'];
+  const kinds: WorldKind[] = (await realWorld()).run ? ['stand-in', 'real'] : ['stand-in'];
+  // KVPN_WORLDS=real (or stand-in) narrows a local run to one world.
+  const only = process.env.KVPN_WORLDS?.split(',').filter(Boolean);
+  return only?.length ? kinds.filter((k) => only.includes(k)) : kinds;
 }

@@ -6,13 +6,14 @@
 // the kubelet does not make — PATH and HOSTNAME from the runtime, HOME and
 // the image's own ENV — and those are listed, not compared.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import t from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { type Cluster, startCluster } from '../cluster/index.js';
 import { realWorld } from '../cluster/worlds.js';
+import { readBack } from '../workload/env-consumer.js';
 import { kvpnIn } from './helpers/kvpn.js';
 
 const NS = 'envtest';
@@ -138,6 +139,40 @@ const MANIFEST = {
         },
       },
     },
+    {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'ticker', namespace: NS },
+      spec: {
+        schedule: '0 0 1 1 *',
+        suspend: true,
+        jobTemplate: {
+          spec: {
+            template: {
+              metadata: { labels: { app: 'ticker' } },
+              spec: {
+                restartPolicy: 'Never',
+                terminationGracePeriodSeconds: 0,
+                containers: [
+                  {
+                    name: 'app',
+                    image: 'node:22-alpine',
+                    command: ['sleep', '3600'],
+                    env: [
+                      { name: 'JOB_POD', valueFrom: fieldRef('metadata.name') },
+                      { name: 'JOB_IP', valueFrom: fieldRef('status.podIP') },
+                      { name: 'JOB_NAME_LABEL', valueFrom: fieldRef("metadata.labels['job-name']") },
+                      { name: 'GREETING', value: 'tick $(JOB_POD) $(CFG_A)' },
+                    ],
+                    envFrom: [{ prefix: 'CFG_', configMapRef: { name: 'cfg' } }],
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
   ],
 };
 
@@ -153,6 +188,21 @@ async function containerEnv(cluster: Cluster, pod: string): Promise<Record<strin
     env[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return env;
+}
+
+/** The variables `names` as each format's consumer reads them from `file`. */
+async function readWith(format: string, file: string, names: string[]): Promise<Record<string, string | undefined>> {
+  if (format === 'dotenv') return parseEnv(readFileSync(file, 'utf8'));
+  if (format === 'sh')
+    return Object.fromEntries(
+      names.map((k) => [
+        k,
+        execFileSync('sh', ['-c', `. "$1"; printf %s "$${k}"`, 'sh', file], { env: {} }).toString(),
+      ]),
+    );
+  const got = await readBack(format as 'docker' | 'compose', file);
+  if (!got.ok) throw new Error(`${format} refused the file: ${got.error}`);
+  return got.env;
 }
 
 const real = await realWorld();
@@ -196,32 +246,50 @@ t.test('kvpn env equals what the real kubelet gave the container', { skip: !real
   t.equal(actual.A, 'cm-a', 'an optional missing key leaves the envFrom value');
 
   // The files a user sources: written 0600, read back by their consumers, equal to the container's.
-  for (const format of ['sh', 'dotenv'] as const) {
+  const docker = (v: string) => !v.includes('\n');
+  const carried: Record<string, (name: string, value: string) => boolean> = {
+    sh: (name) => /^[A-Za-z_]\w*$/.test(name), // dotted.key and 1st-key are no shell names
+    dotenv: () => true,
+    docker: (_name, value) => docker(value), // MULTI, CFG_MULTI: docker has no multi-line values
+    compose: () => true,
+  };
+  for (const [format, carries] of Object.entries(carried)) {
     const file = join(kvpn.dir, `web.${format}`);
+    // An existing file readable by others is narrowed before the values go in, and replaced whole.
+    writeFileSync(file, `${'OLD=stale\n'.repeat(10_000)}`, { mode: 0o644 });
     const args = ['env', 'deploy/web', '--context', 'admin', '-n', NS, '--format', format, '-o', file];
-    // dotted.key and 1st-key are no shell names: sh needs them left out.
-    const wrote = await kvpn.run(format === 'sh' ? [...args, '--skip-unrepresentable'] : args);
+    const wrote = await kvpn.run([...args, '--skip-unrepresentable']);
     t.equal(wrote.code, EXIT.OK, wrote.stderr);
-    t.equal(statSync(file).mode & 0o777, 0o600, `${format}: -o writes mode 0600`);
+    t.equal(statSync(file).mode & 0o777, 0o600, `${format}: -o writes mode 0600, also over a 0644 file`);
+    t.notMatch(readFileSync(file, 'utf8'), /OLD=stale/, `${format}: nothing of the old file is left`);
     // SEC_A, SEC_TOKEN, TOKEN, and CHAIN3 which expands $(SEC_TOKEN).
     t.match(wrote.stderr, /; 4 from Secrets\./, `${format}: says how many values came from Secrets`);
-    const names = Object.keys(kubelets).filter((k) => format === 'dotenv' || /^[A-Za-z_]\w*$/.test(k));
-    const readBack =
-      format === 'dotenv'
-        ? parseEnv(readFileSync(file, 'utf8'))
-        : Object.fromEntries(
-            names.map((k) => [
-              k,
-              execFileSync('sh', ['-c', `. "$1"; printf %s "$${k}"`, 'sh', file], { env: {} }).toString(),
-            ]),
-          );
+    const names = Object.keys(kubelets).filter((k) => carries(k, kubelets[k] as string));
+    const skipped = Object.keys(kubelets).filter((k) => !names.includes(k));
+    for (const k of skipped) t.match(wrote.stderr, `kvpn: ${k} left out`, `${format}: says it left out ${k}`);
+    const readBack = await readWith(format, file, names);
     t.same(
       Object.fromEntries(names.map((k) => [k, readBack[k]])),
       Object.fromEntries(names.map((k) => [k, kubelets[k]])),
-      `${format}: read back, equal to the container's`,
+      `${format}: read back by its consumer, equal to the container's`,
     );
   }
 
+  // A CronJob's pod belongs to a Job it owns (kubectl create job --from sets the owner).
+  const job = await cluster.kubectl(['create', 'job', '-n', NS, 'ticker-now', '--from=cronjob/ticker'], admin);
+  t.equal(job.code, 0, job.stderr);
+  const jobReady = await cluster.kubectl(
+    ['wait', '-n', NS, '--for=condition=Ready', 'pod', '-l', 'job-name=ticker-now', '--timeout=120s'],
+    admin,
+  );
+  t.equal(jobReady.code, 0, jobReady.stderr);
+  const cron = await kvpn.run(['env', 'cronjob/ticker', '--context', 'admin', '-n', NS, '--format', 'json']);
+  t.equal(cron.code, EXIT.OK, cron.stderr);
+  const cronDoc = JSON.parse(cron.stdout || '{}') as { pod?: string; env?: Record<string, string> };
+  t.match(cronDoc.pod, /^ticker-now-/, "the CronJob's pod is found through its Job");
+  const cronActual = await containerEnv(cluster, cronDoc.pod ?? '');
+  for (const k of ['JOB_POD', 'JOB_IP', 'JOB_NAME_LABEL', 'GREETING', 'CFG_A', 'MY_DB_SERVICE_HOST'])
+    t.equal(cronDoc.env?.[k], cronActual[k], `cronjob/ticker ${k} is the kubelet's`);
   // Refusals, each one sentence with its code: the kubelet's CreateContainerConfigError included.
   const broken = {
     apiVersion: 'apps/v1',
@@ -263,6 +331,8 @@ t.test('kvpn env equals what the real kubelet gave the container', { skip: !real
     [['deploy/broken'], 'KVPN_ERR_WORKLOAD_MISSING_REF', /ConfigMap "envtest\/cfg" has no key "nokey"/],
     [['deploy/nope'], 'KVPN_ERR_WORKLOAD_NOT_FOUND', /no Deployment "nope" in namespace "envtest"/i],
     [['nope'], 'KVPN_ERR_WORKLOAD_NOT_FOUND', /no Deployment or Pod "nope"/i],
+    [['ticker'], 'KVPN_ERR_WORKLOAD_AMBIGUOUS', /"ticker" is no Deployment or Pod.*but cronjob\/ticker is/],
+    [['ticker-now'], 'KVPN_ERR_WORKLOAD_AMBIGUOUS', /but job\/ticker-now is[\s\S]*Name the kind/],
     [
       ['deploy/web', '-c', 'nope'],
       'KVPN_ERR_WORKLOAD_CONTAINER',
@@ -330,6 +400,12 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvpn-env-kubern
     (userDoc.unavailable ?? []).map((u) => u.name),
     'what the Role cannot read (the Node) is listed as unavailable, nothing else is missing',
   );
+
+  const cronAsUser = await kvpn.run(['env', 'cronjob/ticker', '--context', 'env-user', '--format', 'json'], {
+    env: { KUBECONFIG: kubeconfig },
+  });
+  t.equal(cronAsUser.code, EXIT.OK, cronAsUser.stderr);
+  t.equal(JSON.parse(cronAsUser.stdout || '{}').pod, cronDoc.pod, 'the Role is enough to find a CronJob pod');
 
   // The minimal Role (staging) may not read Deployments: the refusal names the verb and object.
   const forbidden = await kvpn.run(['env', 'deploy/echo', '--context', 'staging']);

@@ -267,6 +267,39 @@ t.test('resourceFieldRef: divisors, rounding up, defaults', async (t) => {
   t.equal(env2.E, '20', 'ephemeral-storage has no pod-level limit');
 });
 
+t.test('resourceFieldRef: huge pages (requests default to limits; no node default, unset is 0)', async (t) => {
+  const ref = (resource: string, divisor?: string) => ({
+    resourceFieldRef: { resource, ...(divisor ? { divisor } : {}) },
+  });
+  const c: Container = {
+    name: 'app',
+    resources: { limits: { 'hugepages-2Mi': '100Mi' } },
+    env: [
+      { name: 'HP_LIM', valueFrom: ref('limits.hugepages-2Mi') },
+      { name: 'HP_REQ_MI', valueFrom: ref('requests.hugepages-2Mi', '1Mi') },
+      { name: 'HP_LIM_3M', valueFrom: ref('limits.hugepages-2Mi', '3M') },
+      { name: 'HP_1G_LIM', valueFrom: ref('limits.hugepages-1Gi') },
+    ],
+  };
+  const i = inputs(c);
+  i.facts = {
+    namespace: 'shop',
+    spec: { containers: [c] },
+    node: { metadata: { name: 'n' }, status: { allocatable: { 'hugepages-1Gi': '4Gi' } } },
+  };
+  t.same(envOf(i), {
+    ...envOf(inputs({ name: 'app' })),
+    HP_LIM: String(100 * 1024 * 1024),
+    HP_REQ_MI: '100',
+    HP_LIM_3M: '35',
+    HP_1G_LIM: '0',
+  });
+  t.throws(() => envOf(inputs({ name: 'a', env: [{ name: 'G', valueFrom: ref('limits.nvidia.com/gpu') }] })), {
+    code: 'KVPN_ERR_WORKLOAD_UNSUPPORTED_REF',
+    message: /not one the Downward API gives/,
+  });
+});
+
 t.test('Service links: names, ports, protocols, which Services', async (t) => {
   const services = [
     KUBERNETES,

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import t from 'tap';
+import { dotenvQuote } from '../../src/workload/env-syntax.js';
 import type { EnvEntry } from '../../src/workload/environment.js';
-import { dotenvQuote, formatEnvironment } from '../../src/workload/format.js';
+import { formatEnvironment } from '../../src/workload/format.js';
+import { readBack } from './env-consumer.js';
 
 const HEADER = { workload: 'Deployment/web', namespace: 'shop', container: 'app', pod: 'web-1', context: 'kind' };
 
@@ -102,4 +104,106 @@ t.test('unavailable values are comments, never assignments', async (t) => {
     t.match(text, /^# unavailable: IP: no running pod$/m, format);
     t.notMatch(text, /^[^#].*IP=/m, format);
   }
+});
+
+// docker and Compose read with their own code (test/workload/consumers).
+const EDGES: Record<string, string> = {
+  ...VALUES,
+  TAB: 'a\tb',
+  CR_INSIDE: 'a\rb',
+  LEADING_HASH: '# looks like a comment',
+  QUOTED_LOOKING: '"already quoted"',
+  SINGLE_QUOTED_LOOKING: "'x'",
+  TRAILING_BACKSLASH: 'ends with \\',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose would interpolate these if not escaped
+  INTERPOLATION: '${POISON} $POISON ${POISON:-default} \\$POISON',
+  ESCAPES: '\\a\\b\\f\\n\\r\\t\\v\\0123 \\x41 \\u0041',
+};
+
+function written(dir: string, format: 'docker' | 'compose', values: Record<string, string>, skip = false): string {
+  const file = join(dir, `${format}.env`);
+  writeFileSync(file, formatEnvironment(format, entries(values), HEADER, skip).text);
+  return file;
+}
+
+for (const format of ['docker', 'compose'] as const) {
+  t.test(`${format}: read back by ${format}'s own env-file reader, value for value`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvpn-env-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const values = Object.fromEntries(
+      Object.entries(EDGES).filter(([name]) => format === 'compose' || !['MULTI'].includes(name)),
+    );
+    // A variable in the reader's own environment must not leak into the values.
+    const got = await readBack(format, written(dir, format, values), { POISON: 'leaked' });
+    t.ok(got.ok, got.ok ? 'read' : got.error);
+    if (got.ok) t.same(got.env, values);
+  });
+}
+
+t.test(
+  'docker: a newline or a trailing CR fails naming the variable; docker really reads them otherwise',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvpn-env-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const bad = { MULTI: 'line1\nline2', TRAILING_CR: 'value\r' };
+    t.throws(() => formatEnvironment('docker', entries(bad), HEADER, false), {
+      code: 'KVPN_ERR_ENV_UNREPRESENTABLE',
+      message: /MULTI \(holds a newline.*TRAILING_CR \(ends in a carriage return/,
+    });
+    // Written anyway, docker would give the container other values: the refusal is not caution.
+    const raw = join(dir, 'raw.env');
+    writeFileSync(raw, 'MULTI=line1\nline2=\nTRAILING_CR=value\r\n');
+    const got = await readBack('docker', raw);
+    t.same(got.ok && got.env, { MULTI: 'line1', line2: '', TRAILING_CR: 'value' });
+    const skipped = formatEnvironment('docker', entries({ ...bad, OK: 'x' }), HEADER, true);
+    t.same(
+      skipped.skipped.map((s) => s.name),
+      ['MULTI', 'TRAILING_CR'],
+    );
+    writeFileSync(raw, skipped.text);
+    t.same(await readBack('docker', raw), { ok: true, env: { OK: 'x' } });
+  },
+);
+
+t.test('docker: a line is at most 64 KiB; longer fails here, not in docker', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvpn-env-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const longest = { BIG: 'x'.repeat(64 * 1024 - 1 - 'BIG='.length) };
+  t.same(await readBack('docker', written(dir, 'docker', longest)), { ok: true, env: longest });
+  const tooLong = { BIG: `${longest.BIG}x` };
+  t.throws(() => formatEnvironment('docker', entries(tooLong), HEADER, false), { message: /BIG \(longer than/ });
+  const raw = join(dir, 'raw.env');
+  writeFileSync(raw, `BIG=${tooLong.BIG}\n`);
+  const got = await readBack('docker', raw);
+  t.match(got, { ok: false, error: /too long/ }, 'docker itself refuses that line');
+});
+
+t.test('docker and compose: names each reader cannot take fail naming them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvpn-env-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Kubernetes (RelaxedEnvironmentVariableValidation) allows any printable ASCII but =.
+  const names = { 'WITH SPACE': 'a', '#HASH': 'b', 'COLON:NAME': 'c', 'dotted.key-1': 'd', ÜBER: 'e' };
+  const docker = formatEnvironment('docker', entries(names), HEADER, true);
+  t.same(
+    docker.skipped.map((s) => s.name),
+    ['WITH SPACE', '#HASH'],
+  );
+  t.same(await readBack('docker', written(dir, 'docker', names, true)), {
+    ok: true,
+    env: { 'COLON:NAME': 'c', 'dotted.key-1': 'd', ÜBER: 'e' },
+  });
+  const compose = formatEnvironment('compose', entries(names), HEADER, true);
+  t.same(
+    compose.skipped.map((s) => s.name),
+    ['WITH SPACE', '#HASH', 'COLON:NAME'],
+  );
+  t.same(await readBack('compose', written(dir, 'compose', names, true)), {
+    ok: true,
+    env: { 'dotted.key-1': 'd', ÜBER: 'e' },
+  });
+});
+
+t.test('docker and compose: non-UTF-8 Secret values fail naming them', async (t) => {
+  for (const format of ['docker', 'compose'] as const)
+    t.throws(() => formatEnvironment(format, [BINARY], HEADER, false), { message: /BIN \(not valid UTF-8\)/ }, format);
 });

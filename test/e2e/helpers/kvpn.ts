@@ -17,7 +17,7 @@ export interface Kvpn {
   runtimeDir: string;
   env: NodeJS.ProcessEnv;
   /** `kvpn ARGS` in the laptop namespace. */
-  run(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ExecResult>;
+  run(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<ExecResult>;
 }
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -67,6 +67,7 @@ export function kvpnIn(t: Test, cluster: Cluster): Kvpn {
       const r = await cluster.exec(self.command, [...self.args, ...args], {
         env: { ...env, ...(opts.env ?? {}) },
         timeoutMs: opts.timeoutMs ?? 60_000,
+        ...(opts.input === undefined ? {} : { input: opts.input }),
       });
       if (process.env.KVPN_E2E_TIMING)
         console.error(`# kvpn ${args.join(' ')}: exit ${r.code} in ${Date.now() - t0} ms`);
@@ -74,11 +75,24 @@ export function kvpnIn(t: Test, cluster: Cluster): Kvpn {
     },
   };
   t.teardown(async () => {
+    // A failure (often a rare one, in CI) leaves its evidence: the daemons' logs.
+    if (!t.passing()) printDaemonLogs(t, stateDir);
     // Whatever a failed test left running: stop it the way a user would.
     await kvpn.run(['down', '--all']).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
   return kvpn;
+}
+
+const LOG_TAIL_LINES = 80;
+
+function printDaemonLogs(t: Test, stateDir: string): void {
+  const logs = join(stateDir, 'logs');
+  if (!existsSync(logs)) return;
+  for (const name of readdirSync(logs)) {
+    const lines = readFileSync(join(logs, name), 'utf8').trimEnd().split('\n');
+    t.comment(`daemon log ${name} (last ${LOG_TAIL_LINES} lines):\n${lines.slice(-LOG_TAIL_LINES).join('\n')}`);
+  }
 }
 
 export async function laptop(cluster: Cluster, cmd: string, args: string[], timeoutMs = 15_000): Promise<ExecResult> {
