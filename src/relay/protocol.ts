@@ -24,6 +24,18 @@ export const HEADER_PEER = 'kvpn-peer';
 export const TRANSPORT_TCP = 'tcp';
 export const TRANSPORT_UDP = 'udp/1';
 
+/**
+ * Inbound: `CONNECT 0.0.0.0:port` with this header set to `tcp` parks the
+ * stream on the relay's listener for that port (opened on first use); the
+ * relay answers 200 (`kvpn-peer`: the cluster client) when a connection
+ * arrives there, and the stream carries it. docs/protocol.md, "Inbound".
+ */
+export const HEADER_ACCEPT = 'kvpn-accept';
+export const ACCEPT_TCP = 'tcp';
+/** Inbound listeners take ports in this range only (unprivileged, clear of the relay's own). */
+export const INBOUND_PORT_MIN = 20000;
+export const INBOUND_PORT_MAX = 29999;
+
 export const INFO_PATH = '/v1/info';
 export const RESOLVE_PATH = '/v1/resolve';
 

@@ -13,7 +13,9 @@ import type { Duplex } from 'node:stream';
 import type { KvpnError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import {
+  ACCEPT_TCP,
   formatAuthority,
+  HEADER_ACCEPT,
   HEADER_CONNECT_TIMEOUT,
   HEADER_PEER,
   HEADER_PROXY_STATUS,
@@ -44,6 +46,8 @@ const { NGHTTP2_CANCEL } = http2.constants;
 export { TunnelClosedError, type TunnelState, type TunnelStateChange } from './carrier-pool.js';
 
 export const DEFAULT_CARRIERS = 4;
+/** The relay listens for inbound connections on every address of its pod. */
+const INBOUND_LISTEN_HOST = '0.0.0.0';
 export const DEFAULT_DIAL_TIMEOUT_MS = 30_000;
 export interface TunnelStats extends CarrierStats {
   tcpStreamsOpen: number;
@@ -190,6 +194,32 @@ export class TunnelDialer implements Dialer {
     this.stats.tcpStreamsOpened++;
     stream.on('close', this.#tcpStreamOnClose);
     const peer = headers[HEADER_PEER];
+    return new TunnelConnection(stream, this.#counter, typeof peer === 'string' ? peer : undefined);
+  }
+
+  /**
+   * Parks a stream on the relay's inbound listener for `port` and resolves
+   * with the next connection the cluster makes to it (`peer`: the cluster
+   * client). Waits as long as it takes: no dial timeout, only `signal`.
+   */
+  async accept(port: number, signal: AbortSignal): Promise<TunnelConnection> {
+    const target = formatAuthority(INBOUND_LISTEN_HOST, port);
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': 'CONNECT',
+      ':authority': target,
+      [HEADER_ACCEPT]: ACCEPT_TCP,
+    };
+    let carrier: Carrier;
+    try {
+      carrier = await this.#pool.carrier(signal);
+    } catch (err) {
+      throw this.#dialError(err as Error, target);
+    }
+    const { stream, headers: answer } = await this.#request(carrier, headers, target, signal);
+    this.stats.tcpStreamsOpen++;
+    this.stats.tcpStreamsOpened++;
+    stream.on('close', this.#tcpStreamOnClose);
+    const peer = answer[HEADER_PEER];
     return new TunnelConnection(stream, this.#counter, typeof peer === 'string' ? peer : undefined);
   }
 

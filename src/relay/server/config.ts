@@ -22,6 +22,9 @@ export const DEFAULT_TCP_IDLE_MS = 2 * 60 * 60_000;
 export const DEFAULT_UDP_IDLE_MS = 120_000;
 /** Open flows over all carriers; matches 4 carriers × MAX_CONCURRENT_STREAMS. */
 export const DEFAULT_MAX_STREAMS = 32768;
+/** The laptop's carriers may be reconnecting: a listener with nothing parked stays this long. */
+export const DEFAULT_INBOUND_LINGER_MS = 10_000;
+export const DEFAULT_INBOUND_WAIT_MS = 5000;
 /** Datagrams queued toward the client per UDP flow before new ones are dropped. */
 export const UDP_FLOW_QUEUE_BYTES = 1024 * 1024;
 
@@ -38,6 +41,10 @@ export interface RelayConfig {
   udpIdleMs: number;
   /** TCP streams + UDP flows open at once, over all carriers. */
   maxStreams: number;
+  /** An inbound listener with nothing parked closes after this long. */
+  inboundLingerMs: number;
+  /** An inbound connection waits this long for a parked stream, then is reset. */
+  inboundWaitMs: number;
   logLevel: LogLevel;
 }
 
@@ -66,6 +73,8 @@ export function relayConfigFromEnv(env: Record<string, string | undefined>): Rel
     tcpIdleMs: int(ENV.tcpIdleMs, DEFAULT_TCP_IDLE_MS, 1000, 7 * 24 * 3600_000),
     udpIdleMs: int(ENV.udpIdleMs, DEFAULT_UDP_IDLE_MS, 1000, 24 * 3600_000),
     maxStreams: int(ENV.maxStreams, DEFAULT_MAX_STREAMS, 1, 1_000_000),
+    inboundLingerMs: DEFAULT_INBOUND_LINGER_MS,
+    inboundWaitMs: DEFAULT_INBOUND_WAIT_MS,
     logLevel,
   };
   return errors.length ? { errors } : config;

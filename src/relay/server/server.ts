@@ -4,6 +4,7 @@
 //   stream ─► token check (407) ─► route:
 //     CONNECT host:port                        → relay-tcp (dial, splice)
 //     CONNECT host:port + kvpn-transport udp/1 → relay-udp (datagrams)
+//     CONNECT 0.0.0.0:port + kvpn-accept tcp   → accept (parked for an inbound connection)
 //     GET /v1/resolve?name=…                   → relay-resolve
 //     GET /v1/info                             → protocol version, counters
 //   anything else → 405/400
@@ -16,12 +17,16 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  ACCEPT_TCP,
   CONNECTION_WINDOW_BYTES,
   formatProxyStatus,
+  HEADER_ACCEPT,
   HEADER_AUTHORIZATION,
   HEADER_CONNECT_TIMEOUT,
   HEADER_PROXY_STATUS,
   HEADER_TRANSPORT,
+  INBOUND_PORT_MAX,
+  INBOUND_PORT_MIN,
   INFO_PATH,
   MAX_CARRIER_MEMORY_MB,
   MAX_CONCURRENT_STREAMS,
@@ -34,6 +39,7 @@ import {
   TRANSPORT_UDP,
   TUNNEL_PROTOCOL_VERSION,
 } from '../protocol.js';
+import { InboundListeners } from './accept.js';
 import type { RelayConfig } from './config.js';
 import type { FlowContext } from './flow.js';
 import type { RelayLog } from './log.js';
@@ -47,6 +53,7 @@ type Route =
   | { kind: 'refuse'; status: number; outcome: { error: ProxyErrorType; details: string } }
   | { kind: 'info' }
   | { kind: 'resolve'; query: URLSearchParams }
+  | { kind: 'accept'; port: number }
   | { kind: 'tcp' | 'udp'; host: string; port: number; connectTimeoutMs: number };
 
 export interface RelayCounters {
@@ -83,6 +90,7 @@ export class RelayServer {
   readonly #server: http2.Http2Server;
   readonly #tokenDigest: Buffer;
   readonly #sockets = new Set<Socket>();
+  readonly #inbound: InboundListeners;
   readonly #started = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -92,6 +100,7 @@ export class RelayServer {
     this.#log = log;
     this.#onIdle = onIdle;
     this.#tokenDigest = digest(`Bearer ${config.token}`);
+    this.#inbound = new InboundListeners(log, { lingerMs: config.inboundLingerMs, waitMs: config.inboundWaitMs });
     this.#server = http2.createServer({
       settings: {
         initialWindowSize: STREAM_WINDOW_BYTES,
@@ -122,6 +131,7 @@ export class RelayServer {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     const closed = once(this.#server, 'close');
+    this.#inbound.close();
     this.#server.close();
     for (const s of this.#sockets) s.end();
     await closed;
@@ -131,6 +141,7 @@ export class RelayServer {
   destroy(): void {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
+    this.#inbound.close();
     this.#server.close();
     for (const s of this.#sockets) s.destroy();
   }
@@ -190,6 +201,26 @@ export class RelayServer {
       case 'resolve':
         void relayResolve(stream, route.query);
         return;
+      case 'accept': {
+        this.counters.flowsOpen++;
+        const ctx = this.#flowContext(this.#config.tcpIdleMs, this.#config.connectTimeoutMs, false);
+        this.#inbound.park(stream, route.port, ctx).catch((err: NodeJS.ErrnoException) => {
+          ctx.release();
+          this.#log.warn('cannot listen for inbound connections', { port: route.port, error: err.message });
+          if (!stream.destroyed)
+            stream.respond(
+              {
+                ':status': 502,
+                [HEADER_PROXY_STATUS]: formatProxyStatus({
+                  error: 'proxy_internal_error',
+                  details: `cannot listen on port ${route.port}: ${err.code ?? err.message}`,
+                }),
+              },
+              { endStream: true },
+            );
+        });
+        return;
+      }
       case 'tcp':
       case 'udp': {
         const udp = route.kind === 'udp';
@@ -229,12 +260,19 @@ export class RelayServer {
     if (method !== 'CONNECT') return refuse(405, 'http_request_error', `method ${method} not supported`);
     const target = parseAuthority(headers[':authority']);
     if (!target) return refuse(400, 'http_request_error', `bad authority ${headers[':authority']}`);
+    if (this.counters.flowsOpen >= this.#config.maxStreams) {
+      return refuse(503, 'connection_limit_reached', `${this.counters.flowsOpen} flows open`);
+    }
+    const accept = headers[HEADER_ACCEPT];
+    if (accept !== undefined) {
+      if (accept !== ACCEPT_TCP) return refuse(400, 'http_request_error', `unknown accept transport ${accept}`);
+      if (target.port < INBOUND_PORT_MIN || target.port > INBOUND_PORT_MAX)
+        return refuse(400, 'http_request_error', `inbound ports are ${INBOUND_PORT_MIN}-${INBOUND_PORT_MAX}`);
+      return { kind: 'accept', port: target.port };
+    }
     const transport = headers[HEADER_TRANSPORT] ?? TRANSPORT_TCP;
     if (transport !== TRANSPORT_TCP && transport !== TRANSPORT_UDP) {
       return refuse(400, 'http_request_error', `unknown transport ${transport}`);
-    }
-    if (this.counters.flowsOpen >= this.#config.maxStreams) {
-      return refuse(503, 'connection_limit_reached', `${this.counters.flowsOpen} flows open`);
     }
     const requested = Number(headers[HEADER_CONNECT_TIMEOUT]);
     const connectTimeoutMs =
@@ -295,7 +333,12 @@ export class RelayServer {
         version: RELAY_VERSION,
         node: process.version,
         uptimeMs: Date.now() - this.#started,
-        counters: this.counters,
+        counters: {
+          ...this.counters,
+          inboundAccepted: this.#inbound.counters.connectionsAccepted,
+          inboundDropped: this.#inbound.counters.connectionsDropped,
+        },
+        inboundPorts: this.#inbound.ports,
       }),
     );
   }

@@ -15,6 +15,7 @@ import {
 } from '../protocol.js';
 import { resetStream } from '../stream-reset.js';
 import type { FlowContext } from './flow.js';
+import { resetSocket, spliceSocket } from './splice.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -100,40 +101,8 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
     }
     ctx.dialed(host, port, ctx.now() - started);
     stream.respond({ ':status': 200, [HEADER_PEER]: `${socket.remoteAddress}:${socket.remotePort}` });
-    socket.setTimeout(ctx.idleMs, () => {
-      ctx.log.info('idle TCP flow closed', { target: `${host}:${port}`, idleMs: ctx.idleMs });
-      resetSocket(socket);
-      resetStream(stream);
-    });
-    // Target → client: a full stream pauses the socket (callback returned
-    // false); 'drain' resumes it; the target's FIN ends the stream.
-    stream.on('drain', () => socket.resume());
-    socket.on('end', () => {
-      if (!stream.destroyed && !stream.writableEnded) stream.end();
-    });
-    // Client → target by hand: Node ends a reset stream's readable too, and
-    // only a real END_STREAM may become a FIN.
-    // HTTP/2 hands DATA over in pieces of ~13 KiB on average; the pieces of
-    // one turn of the event loop go out in one writev.
-    let corked = false;
-    const uncork = (): void => {
-      corked = false;
-      socket.uncork();
-    };
-    stream.on('data', (chunk: Buffer) => {
-      ctx.counted(chunk.length, 0);
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        setImmediate(uncork);
-      }
-      if (!socket.write(chunk)) stream.pause();
-    });
-    socket.on('drain', () => stream.resume());
-    stream.on('end', () => {
-      if (stream.aborted || stream.rstCode !== NGHTTP2_NO_ERROR) return;
+    spliceSocket(stream, socket, ctx, `${host}:${port}`, () => {
       clientEnded = true;
-      socket.end();
     });
   });
 }
@@ -158,16 +127,4 @@ function keepRead(buf: Buffer, n: number): Buffer {
   const copy = Buffer.from(buf.subarray(0, n));
   spare = buf;
   return copy;
-}
-
-/**
- * Closes a target connection with a TCP RST when it still can. After our FIN
- * (the client half-closed, then reset) libuv refuses the reset (EINVAL) and
- * Node then never closes the handle — the fd leaks and the event loop spins
- * on it — so a plain close is all that is left there.
- */
-function resetSocket(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  if (socket.writableEnded || socket.connecting) socket.destroy();
-  else socket.resetAndDestroy();
 }
