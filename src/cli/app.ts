@@ -9,7 +9,9 @@ import { FORMATS } from '../workload/index.js';
 import type { DownArgs } from './down.js';
 import type { EnvArgs } from './env.js';
 import { EXIT } from './exit-codes.js';
+import type { ExposeArgs } from './expose.js';
 import type { CliIo } from './io.js';
+import type { LeaveArgs } from './leave.js';
 import type { LogsArgs } from './logs.js';
 import { renderError, UsageError } from './render-error.js';
 import type { RunArgs } from './run.js';
@@ -150,6 +152,33 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines' })
           .option('path', { type: 'boolean', default: false, describe: 'Print the log file path only' }),
       async (argv) => setCode(await (await import('./logs.js')).runLogs(argv as unknown as LogsArgs, io, name)),
+    )
+    .command(
+      'expose <ports>',
+      'Make 127.0.0.1:LOCALPORT reachable from the cluster as a Service (needs `up`)',
+      (y) =>
+        y
+          .positional('ports', { type: 'string', describe: 'LOCALPORT[:PORT]: the local port, then the Service port' })
+          .option('name', { type: 'string', describe: 'The Service name (default: kvpn-LOCALPORT)' })
+          .option('protocol', {
+            type: 'string',
+            choices: ['tcp', 'udp'],
+            default: 'tcp',
+            describe: 'tcp (udp: not yet)',
+          })
+          .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the exposure as JSON' })
+          .example('$0 expose 8080 --name quickstart', 'quickstart.NAMESPACE:8080 in the cluster reaches :8080 here'),
+      async (argv) => setCode(await (await import('./expose.js')).runExpose(argv as unknown as ExposeArgs, io, name)),
+    )
+    .command(
+      'leave <name>',
+      'End an exposure: its Service is deleted',
+      (y) =>
+        y
+          .positional('name', { type: 'string', describe: 'The exposed Service' })
+          .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' }),
+      async (argv) => setCode(await (await import('./leave.js')).runLeave(argv as unknown as LeaveArgs, io, name)),
     )
     .command(
       'env <workload>',

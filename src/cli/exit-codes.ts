@@ -17,7 +17,7 @@ export const EXIT = {
   SYSTEM: 5,
   /** A session for this context is already running. */
   SESSION_EXISTS: 6,
-  /** No session to show (status, logs). */
+  /** No session to show or act on (status, logs, expose, leave). */
   NO_SESSION: 7,
   /** Interrupted (Ctrl-C) before `up` finished; nothing is left behind. */
   INTERRUPTED: 130,
@@ -34,6 +34,7 @@ const BY_CATEGORY: Record<ErrorCategory, number> = {
 const BY_CODE: Record<string, number> = {
   KVPN_ERR_USAGE: EXIT.USAGE,
   KVPN_ERR_SESSION_EXISTS: EXIT.SESSION_EXISTS,
+  KVPN_ERR_NO_SESSION: EXIT.NO_SESSION,
   KVPN_ERR_INTERRUPTED: EXIT.INTERRUPTED,
 };
 

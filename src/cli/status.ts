@@ -74,6 +74,11 @@ export function renderStatus(s: SessionStatus, command: string): string {
     'dial errors',
     `${e.refused} refused, ${e.unreachable} unreachable, ${e.timeout} timed out, ${e.error} other`,
   );
+  for (const x of s.exposures ?? [])
+    text += row(
+      'exposed',
+      `${x.address} → 127.0.0.1:${x.localPort} (${x.connections.active} open, ${x.connections.accepted} total${x.connections.localErrors ? `, ${x.connections.localErrors} refused here` : ''}; ${command} leave ${x.name})`,
+    );
   // `?? []`: a daemon of an older kvpn does not report it.
   for (const d of s.degradations ?? []) text += row('degraded', formatDegradation(d));
   for (const w of s.warnings.slice(-3)) text += row('warning', w);

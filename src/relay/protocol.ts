@@ -31,6 +31,8 @@ export const TRANSPORT_UDP = 'udp/1';
  * arrives there, and the stream carries it. docs/protocol.md, "Inbound".
  */
 export const HEADER_ACCEPT = 'kvpn-accept';
+/** The informational answer to a parked stream: the listener is open. */
+export const PARKED_STATUS = 102;
 export const ACCEPT_TCP = 'tcp';
 /** Inbound listeners take ports in this range only (unprivileged, clear of the relay's own). */
 export const INBOUND_PORT_MIN = 20000;

@@ -9,7 +9,7 @@ import type { RelaySetup } from './relay-setup.js';
 import type { SessionRoutes } from './session-routes.js';
 import type { StackSetup } from './stack-setup.js';
 import type { TunNetwork } from './tun-network.js';
-import type { Degradation, RouteInfo, SessionStatus, SessionSummary } from './types.js';
+import type { Degradation, ExposureStatus, RouteInfo, SessionStatus, SessionSummary } from './types.js';
 
 export interface SummaryParts {
   paths: SessionPaths;
@@ -61,6 +61,7 @@ export interface StatusParts {
   ranges: Ranges | undefined;
   warnings: string[];
   degradations: Degradation[];
+  exposures: ExposureStatus[];
 }
 
 export function buildStatus(p: StatusParts): SessionStatus {
@@ -99,5 +100,6 @@ export function buildStatus(p: StatusParts): SessionStatus {
     dnsStats: p.dns?.stats() ?? {},
     warnings: [...p.warnings],
     degradations: p.degradations,
+    exposures: p.exposures,
   };
 }

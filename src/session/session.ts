@@ -16,7 +16,7 @@
 // rethrowing. The daemon (src/daemon/main.ts) and `up --foreground` are thin
 // shells around this class; tests run it in-process with `netns` set.
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { ControlServer } from '../control/server.js';
 import { KvpnError } from '../errors.js';
 import type { InvokingUser } from '../host/credentials.js';
@@ -33,6 +33,7 @@ import { degradations } from './degradations.js';
 import { completeServiceRange, discoverRanges, type Ranges, RangeWatcher, rangesInferred } from './discovery.js';
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
+import { type ExposeRequest, Exposures } from './exposures.js';
 import { LearnedRoutes } from './learned-routes.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';
@@ -85,6 +86,7 @@ export class Session {
   #stack: StackSetup | undefined;
   #dns: DnsSetup | undefined;
   #control: ControlServer | undefined;
+  #exposures: Exposures | undefined;
   #rangeWatcher: RangeWatcher | undefined;
   #network: TunNetwork | undefined;
   #ranges: Ranges | undefined;
@@ -304,6 +306,17 @@ export class Session {
     });
     this.#rangeWatcher.start(this.#ranges.pod.source !== 'node-podcidrs');
 
+    const exposures = new Exposures({
+      client,
+      journal,
+      dialer: relay.dialer,
+      sessionId: this.#paths.id,
+      owner: this.#hooks.user ? `${this.#hooks.user.name}@${hostname()}` : `${userInfo().username}@${hostname()}`,
+      log,
+      warn: (m) => this.warn(m),
+    });
+    this.#exposures = exposures;
+
     journal.record({ kind: 'file', path: this.#paths.socket, what: 'control socket' });
     this.#control = await ControlServer.listen({
       path: this.#paths.socket,
@@ -312,6 +325,8 @@ export class Session {
         hello: () => ({ id: this.#paths.id, pid: process.pid }),
         status: () => this.status(),
         shutdown: () => this.close(),
+        expose: (request) => exposures.expose(exposeRequest(request.params)),
+        leave: (request) => exposures.leave(String(request.params?.name ?? '')),
       },
     });
     await this.#dns.settled(DNS_SETTLE_MAX_MS);
@@ -362,6 +377,7 @@ export class Session {
       ranges: this.#ranges,
       warnings: this.#warnings,
       degradations: this.#degradations(),
+      exposures: this.#exposures?.list() ?? [],
     });
   }
 
@@ -379,6 +395,7 @@ export class Session {
     // Our own process entry is not ours to undo: we are exiting.
     for (const e of journal?.entries ?? [])
       if (e.change.kind === 'process' && e.change.pid === process.pid) journal?.forget(e);
+    this.#exposures?.close();
     this.#relay?.close();
     this.#stack?.stop();
     let outcomes: UndoOutcome[] = [];
@@ -421,6 +438,17 @@ export class Session {
     this.#resolveClosed(outcomes);
     return outcomes;
   }
+}
+
+function exposeRequest(params: Record<string, unknown> | undefined): ExposeRequest {
+  const p = params ?? {};
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    localPort: Number(p.localPort),
+    port: p.port === undefined ? undefined : Number(p.port),
+    name: text(p.name),
+    protocol: text(p.protocol),
+  };
 }
 
 function notAllowedMeansNothing(err: unknown): boolean {

@@ -32,7 +32,9 @@ export type Change =
   | ({ kind: 'dns' } & ResolverRecord)
   | { kind: 'kube-object'; apiPath: string; what: string }
   /** The relay of a session: its pods (found by label), ConfigMap and Secret. */
-  | { kind: 'relay'; namespace: string; sessionId: string };
+  | { kind: 'relay'; namespace: string; sessionId: string }
+  /** A Service `kvpn expose` made; removed only while it still carries the session's label. */
+  | { kind: 'exposed-service'; namespace: string; name: string; sessionId: string };
 
 export interface JournalEntry {
   seq: number;

@@ -2,6 +2,7 @@
 // progress steps, the startup summary and the status document. The status
 // JSON (`kvpn status --json`) is a public interface: fields are only ever
 // added, never renamed or removed, and `schema` changes if that must happen.
+import type { InboundStats } from '../tunnel/inbound.js';
 
 export type DnsMode = 'auto' | 'resolved' | 'resolvconf' | 'off';
 
@@ -119,4 +120,18 @@ export interface SessionStatus extends SessionSummary {
   dnsStats: Record<string, number>;
   /** Problems seen while running, newest last (bounded). */
   warnings: string[];
+  /** What `kvpn expose` made reachable from the cluster. */
+  exposures: ExposureStatus[];
+}
+
+export interface ExposureStatus {
+  name: string;
+  namespace: string;
+  /** NAME.NAMESPACE.svc:PORT, what cluster clients use. */
+  address: string;
+  port: number;
+  localPort: number;
+  relayPort: number;
+  since: string;
+  connections: InboundStats;
 }

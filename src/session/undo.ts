@@ -12,6 +12,7 @@ import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
 import type { RouteTable } from '../tun/routes.js';
+import { removeExposedService } from './exposed-service.js';
 import type { Change, JournalEntry, StateJournal } from './state-journal.js';
 
 export type UndoResult = 'undone' | 'absent' | 'failed' | 'skipped';
@@ -54,6 +55,8 @@ export function describeChange(change: Change): string {
       return change.what;
     case 'relay':
       return `relay pod, ConfigMap and Secret of session ${change.sessionId} in namespace ${change.namespace}`;
+    case 'exposed-service':
+      return `exposed Service ${change.namespace}/${change.name}`;
   }
 }
 
@@ -101,6 +104,10 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
     case 'relay':
       if (deps.removeRelay) return (await deps.removeRelay(change)) ? 'undone' : 'absent';
       return (await sweepRelay(await deps.kube(), change)) ? 'undone' : 'absent';
+    case 'exposed-service':
+      return (await removeExposedService(await deps.kube(), change.namespace, change.name, change.sessionId))
+        ? 'undone'
+        : 'absent';
   }
 }
 

@@ -12,13 +12,17 @@
 // Modules that load the Kubernetes client or the session's machinery are
 // imported only by the functions that need them.
 import { existsSync } from 'node:fs';
+import { callDaemon } from '../control/client.js';
+import { KvpnError } from '../errors.js';
 import { type SessionDirs, sessionId, sessionPaths } from '../host/paths.js';
-import { findSessions as findAllSessions, type KnownSession, selectSessions } from '../session/registry.js';
+import { contextOf, findSessions as findAllSessions, type KnownSession, selectSessions } from '../session/registry.js';
 
 export { InterruptedError } from '../daemon/launch.js';
 export { execCredential, invokingUser } from '../host/credentials.js';
 export { resolveDirs, type SessionDirs } from '../host/paths.js';
+export type { ExposeRequest } from '../session/exposures.js';
 export { contextOf, type KnownSession } from '../session/registry.js';
+export type { ExposureStatus } from '../session/types.js';
 export {
   type DnsMode,
   type ProgressEvent,
@@ -52,4 +56,40 @@ export function logFileOf(dirs: SessionDirs, session: KnownSession | undefined, 
   if (known || context === undefined) return known;
   const candidate = sessionPaths(dirs, sessionId(context)).logFile;
   return existsSync(candidate) ? candidate : undefined;
+}
+
+export class NoSessionError extends KvpnError {
+  constructor(context: string | undefined, running: string[], command: string) {
+    const several = context === undefined && running.length > 1;
+    super(
+      'KVPN_ERR_NO_SESSION',
+      'user',
+      several
+        ? `several kvpn sessions are running (${running.join(', ')}): say which one`
+        : `no kvpn session is running${context ? ` for context "${context}"` : ''}`,
+      {
+        remedy: several
+          ? `Add --context, e.g. --context ${running[0]}.`
+          : `Start one with \`${command} up${context ? ` --context ${context}` : ''}\`.`,
+      },
+    );
+  }
+}
+
+/** Asks the live session of `context` (or the only live one) to do `method`. */
+export async function askSession<T>(
+  dirs: SessionDirs,
+  context: string | undefined,
+  method: 'expose' | 'leave',
+  params: Record<string, unknown>,
+  command = 'kvpn',
+): Promise<T> {
+  const live = (await findSessions(dirs, { context })).filter((s) => s.status && s.status.state !== 'stopping');
+  if (live.length !== 1)
+    throw new NoSessionError(
+      context,
+      live.map((s) => contextOf(s)),
+      command,
+    );
+  return callDaemon<T>((live[0] as KnownSession).socket, method, params);
 }

@@ -201,8 +201,9 @@ export class TunnelDialer implements Dialer {
    * Parks a stream on the relay's inbound listener for `port` and resolves
    * with the next connection the cluster makes to it (`peer`: the cluster
    * client). Waits as long as it takes: no dial timeout, only `signal`.
+   * `onParked`: the relay confirmed the stream is parked (its listener is open).
    */
-  async accept(port: number, signal: AbortSignal): Promise<TunnelConnection> {
+  async accept(port: number, signal: AbortSignal, onParked?: () => void): Promise<TunnelConnection> {
     const target = formatAuthority(INBOUND_LISTEN_HOST, port);
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'CONNECT',
@@ -215,7 +216,7 @@ export class TunnelDialer implements Dialer {
     } catch (err) {
       throw this.#dialError(err as Error, target);
     }
-    const { stream, headers: answer } = await this.#request(carrier, headers, target, signal);
+    const { stream, headers: answer } = await this.#request(carrier, headers, target, signal, onParked);
     this.stats.tcpStreamsOpen++;
     this.stats.tcpStreamsOpened++;
     stream.on('close', this.#tcpStreamOnClose);
@@ -348,6 +349,7 @@ export class TunnelDialer implements Dialer {
     headers: http2.OutgoingHttpHeaders,
     target: string,
     signal: AbortSignal,
+    onInformational?: () => void,
   ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
     let stream: http2.ClientHttp2Stream;
     try {
@@ -388,6 +390,7 @@ export class TunnelDialer implements Dialer {
       stream.on('error', ignoreStreamError);
       stream.on('close', onClose);
       stream.on('response', onResponse);
+      if (onInformational) stream.once('headers', onInformational);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });

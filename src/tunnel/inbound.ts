@@ -16,7 +16,7 @@ const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5000;
 
 export interface InboundAcceptor {
-  accept(port: number, signal: AbortSignal): Promise<TunnelConnection>;
+  accept(port: number, signal: AbortSignal, onParked?: () => void): Promise<TunnelConnection>;
 }
 
 export interface InboundForwarderOptions {
@@ -46,6 +46,11 @@ export class InboundForwarder {
     Pick<InboundForwarderOptions, 'onLocalError' | 'onAcceptError'>;
   readonly #abort = new AbortController();
   readonly #open = new Set<{ conn: TunnelConnection; socket: net.Socket }>();
+  #parked!: () => void;
+  /** Resolves once the relay has confirmed a parked stream: its listener is open. */
+  readonly listening = new Promise<void>((resolve) => {
+    this.#parked = resolve;
+  });
 
   constructor(acceptor: InboundAcceptor, options: InboundForwarderOptions) {
     this.#acceptor = acceptor;
@@ -72,7 +77,7 @@ export class InboundForwarder {
     while (!signal.aborted) {
       let conn: TunnelConnection;
       try {
-        conn = await this.#acceptor.accept(this.#opts.port, signal);
+        conn = await this.#acceptor.accept(this.#opts.port, signal, this.#parked);
       } catch (err) {
         if (signal.aborted) return;
         this.#opts.onAcceptError?.(err as Error);

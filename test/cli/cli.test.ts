@@ -33,9 +33,9 @@ async function cli(t: Test, args: string[], env?: NodeJS.ProcessEnv) {
 t.test('--help lists every command; each command has its own help', async (t) => {
   const top = await cli(t, ['--help']);
   t.equal(top.code, EXIT.OK);
-  for (const c of ['up', 'status', 'down', 'logs', 'version', 'completion'])
+  for (const c of ['up', 'status', 'down', 'logs', 'expose', 'leave', 'env', 'run', 'version', 'completion'])
     t.match(top.out, new RegExp(`kvpn ${c}\\b`));
-  for (const c of ['up', 'status', 'down', 'logs']) {
+  for (const c of ['up', 'status', 'down', 'logs', 'expose', 'leave', 'env', 'run']) {
     const r = await cli(t, [c, '--help']);
     t.equal(r.code, EXIT.OK, `${c} --help`);
     t.match(r.out, `kvpn ${c}`);
@@ -131,4 +131,22 @@ t.test('no session: status exits 7 (text and JSON), down and logs have nothing t
   t.match(down.out, 'nothing to clean up');
   const logs = await cli(t, ['logs'], env);
   t.equal(logs.code, EXIT.NO_SESSION);
+  for (const args of [
+    ['expose', '8080'],
+    ['leave', 'web'],
+    ['expose', '8080', '--context', 'staging'],
+  ]) {
+    const r = await cli(t, args, env);
+    t.equal(r.code, EXIT.NO_SESSION, args.join(' '));
+    t.match(r.err, /no kvpn session is running[\s\S]*kvpn up[\s\S]*KVPN_ERR_NO_SESSION/i, args.join(' '));
+  }
+});
+
+t.test('expose: LOCALPORT[:PORT] is checked before any session is asked', async (t) => {
+  const { env } = dirs(t);
+  for (const bad of ['0', '65536', '80:0', 'http', '80:', ':80', '1:2:3']) {
+    const r = await cli(t, ['expose', bad], env);
+    t.equal(r.code, EXIT.USAGE, bad);
+    t.match(r.err, `"${bad}" is not LOCALPORT[:PORT]`, bad);
+  }
 });

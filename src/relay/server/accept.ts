@@ -2,7 +2,7 @@
 // each connection over a stream it opened beforehand (the laptop is behind
 // NAT; every byte travels over connections it opens).
 //
-//   laptop: CONNECT 0.0.0.0:P + kvpn-accept: tcp ─► parked on listener P (opened on first use)
+//   laptop: CONNECT 0.0.0.0:P + kvpn-accept: tcp ─► 102: parked on listener P (opened on first use)
 //   cluster client ─► pod:P ─► a parked stream ─► 200 + kvpn-peer: client ─► splice
 //
 // A connection that finds no parked stream waits (bounded count and time)
@@ -11,7 +11,7 @@
 // refusing port, not a black hole.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { HEADER_PEER } from '../protocol.js';
+import { HEADER_PEER, PARKED_STATUS } from '../protocol.js';
 import { resetStream } from '../stream-reset.js';
 import type { FlowContext } from './flow.js';
 import type { RelayLog } from './log.js';
@@ -97,6 +97,8 @@ export class InboundListeners {
       ctx.release();
       this.#maybeLinger(owner);
     });
+    // 102: parked, the listener is open (the laptop may now tell the user the port is served).
+    stream.additionalHeaders({ ':status': PARKED_STATUS });
     const waiting = listener.waiting.shift();
     if (waiting) {
       clearTimeout(waiting.timer);
