@@ -164,7 +164,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
             type: 'string',
             choices: ['tcp', 'udp'],
             default: 'tcp',
-            describe: 'tcp (udp: not yet)',
+            describe: 'tcp, or udp (one flow per cluster source)',
           })
           .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' })
           .option('json', { type: 'boolean', default: false, describe: 'Print the exposure as JSON' })

@@ -40,7 +40,7 @@ export async function runExpose(args: ExposeArgs, io: CliIo, command = 'kvpn'): 
     return EXIT.OK;
   }
   io.out(
-    `Exposed 127.0.0.1:${exposure.localPort} as Service ${exposure.name} in namespace ${exposure.namespace}.\n` +
+    `Exposed 127.0.0.1:${exposure.localPort}${exposure.protocol === 'udp' ? '/udp' : ''} as Service ${exposure.name} in namespace ${exposure.namespace}.\n` +
       `  In the cluster: ${exposure.address} (${exposure.name}.${exposure.namespace}.svc.cluster.local:${exposure.port})\n` +
       `  End it with \`${command} leave ${exposure.name}\` (\`${command} down\` ends it too).\n`,
   );

@@ -77,7 +77,7 @@ export function renderStatus(s: SessionStatus, command: string): string {
   for (const x of s.exposures ?? [])
     text += row(
       'exposed',
-      `${x.address} → 127.0.0.1:${x.localPort} (${x.connections.active} open, ${x.connections.accepted} total${x.connections.localErrors ? `, ${x.connections.localErrors} refused here` : ''}; ${command} leave ${x.name})`,
+      `${x.address}${x.protocol === 'udp' ? '/udp' : ''} → 127.0.0.1:${x.localPort} (${x.connections.active} open, ${x.connections.accepted} total${x.connections.localErrors ? `, ${x.connections.localErrors} refused here` : ''}; ${command} leave ${x.name})`,
     );
   // `?? []`: a daemon of an older kvpn does not report it.
   for (const d of s.degradations ?? []) text += row('degraded', formatDegradation(d));

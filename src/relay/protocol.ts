@@ -34,6 +34,8 @@ export const HEADER_ACCEPT = 'kvpn-accept';
 /** The informational answer to a parked stream: the listener is open. */
 export const PARKED_STATUS = 102;
 export const ACCEPT_TCP = 'tcp';
+/** Inbound UDP: one parked stream per source address, datagrams framed as in udp/1. */
+export const ACCEPT_UDP = 'udp/1';
 /** Inbound listeners take ports in this range only (unprivileged, clear of the relay's own). */
 export const INBOUND_PORT_MIN = 20000;
 export const INBOUND_PORT_MAX = 29999;

@@ -29,6 +29,7 @@ export interface ExposedServiceSpec {
   /** The relay's inbound listener port. */
   targetPort: number;
   localPort: number;
+  protocol: 'tcp' | 'udp';
 }
 
 export function exposedService(spec: ExposedServiceSpec): KubeJson {
@@ -52,7 +53,9 @@ export function exposedService(spec: ExposedServiceSpec): KubeJson {
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_NAME]: RELAY_APP, [LABEL_SESSION]: spec.sessionId },
-      ports: [{ name: 'tcp', protocol: 'TCP', port: spec.port, targetPort: spec.targetPort }],
+      ports: [
+        { name: spec.protocol, protocol: spec.protocol.toUpperCase(), port: spec.port, targetPort: spec.targetPort },
+      ],
     },
   };
 }

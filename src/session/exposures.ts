@@ -89,9 +89,9 @@ export class Exposures {
   async expose(request: ExposeRequest): Promise<ExposureStatus> {
     const { client, journal, sessionId, owner, log } = this.#o;
     const protocol = (request.protocol ?? 'tcp').toLowerCase();
-    if (protocol !== 'tcp')
-      throw new ExposeError('KVPN_ERR_EXPOSE_PROTOCOL', 'user', `kvpn expose carries TCP only, not ${protocol}`, {
-        remedy: 'Expose a TCP port; UDP is not supported yet (docs/expose.md).',
+    if (protocol !== 'tcp' && protocol !== 'udp')
+      throw new ExposeError('KVPN_ERR_EXPOSE_PROTOCOL', 'user', `kvpn expose carries tcp or udp, not "${protocol}"`, {
+        remedy: 'Use --protocol tcp (the default) or --protocol udp.',
       });
     if (!isPort(request.localPort)) throw badPort('local port', request.localPort);
     const port = request.port ?? request.localPort;
@@ -119,6 +119,7 @@ export class Exposures {
           port,
           targetPort: relayPort,
           localPort: request.localPort,
+          protocol,
         }),
       });
     } catch (err) {
@@ -141,6 +142,7 @@ export class Exposures {
         namespace,
         address: `${name}.${namespace}.svc:${port}`,
         port,
+        protocol,
         localPort: request.localPort,
         relayPort,
         since: new Date().toISOString(),
@@ -149,6 +151,7 @@ export class Exposures {
       warnedLocal: false,
       forwarder: new InboundForwarder(this.#o.dialer, {
         port: relayPort,
+        protocol,
         localPort: request.localPort,
         onLocalError: (err) => {
           if (exposure.warnedLocal) return;

@@ -130,6 +130,7 @@ export interface ExposureStatus {
   /** NAME.NAMESPACE.svc:PORT, what cluster clients use. */
   address: string;
   port: number;
+  protocol: 'tcp' | 'udp';
   localPort: number;
   relayPort: number;
   since: string;

@@ -14,6 +14,7 @@ import type { KvpnError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import {
   ACCEPT_TCP,
+  ACCEPT_UDP,
   formatAuthority,
   HEADER_ACCEPT,
   HEADER_CONNECT_TIMEOUT,
@@ -204,11 +205,37 @@ export class TunnelDialer implements Dialer {
    * `onParked`: the relay confirmed the stream is parked (its listener is open).
    */
   async accept(port: number, signal: AbortSignal, onParked?: () => void): Promise<TunnelConnection> {
+    const { stream, peer } = await this.#park(port, ACCEPT_TCP, signal, onParked);
+    this.stats.tcpStreamsOpen++;
+    this.stats.tcpStreamsOpened++;
+    stream.on('close', this.#tcpStreamOnClose);
+    return new TunnelConnection(stream, this.#counter, peer);
+  }
+
+  /** As accept(), for the UDP datagrams of one cluster source (`peer`) sent to `port`. */
+  async acceptUdp(
+    port: number,
+    signal: AbortSignal,
+    onParked?: () => void,
+  ): Promise<{ flow: TunnelDatagramFlow; peer: string | undefined }> {
+    const { stream, peer } = await this.#park(port, ACCEPT_UDP, signal, onParked);
+    this.stats.udpFlowsOpen++;
+    this.stats.udpFlowsOpened++;
+    stream.on('close', this.#udpStreamOnClose);
+    return { flow: new TunnelDatagramFlow(stream, this.#counter), peer };
+  }
+
+  async #park(
+    port: number,
+    transport: string,
+    signal: AbortSignal,
+    onParked: (() => void) | undefined,
+  ): Promise<{ stream: http2.ClientHttp2Stream; peer: string | undefined }> {
     const target = formatAuthority(INBOUND_LISTEN_HOST, port);
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'CONNECT',
       ':authority': target,
-      [HEADER_ACCEPT]: ACCEPT_TCP,
+      [HEADER_ACCEPT]: transport,
     };
     let carrier: Carrier;
     try {
@@ -217,11 +244,8 @@ export class TunnelDialer implements Dialer {
       throw this.#dialError(err as Error, target);
     }
     const { stream, headers: answer } = await this.#request(carrier, headers, target, signal, onParked);
-    this.stats.tcpStreamsOpen++;
-    this.stats.tcpStreamsOpened++;
-    stream.on('close', this.#tcpStreamOnClose);
     const peer = answer[HEADER_PEER];
-    return new TunnelConnection(stream, this.#counter, typeof peer === 'string' ? peer : undefined);
+    return { stream, peer: typeof peer === 'string' ? peer : undefined };
   }
 
   async openUdp(request: DialRequest): Promise<DatagramFlow> {

@@ -7,16 +7,25 @@
 //
 //   cluster client ─► relay :port ─► parked stream ─► net.connect(127.0.0.1:localPort)
 //   local refusal ─► the stream reset ─► the cluster client gets a reset
+import dgram from 'node:dgram';
 import net from 'node:net';
+import { TunnelDatagramFlow } from './datagram-flow.js';
 import type { TunnelConnection } from './tcp-connection.js';
 
 /** Streams kept parked per forwarded port. */
 export const DEFAULT_PARKED_STREAMS = 4;
 const RETRY_MIN_MS = 200;
+/** Datagrams of a new UDP flow held while its local socket connects. */
+const EARLY_DATAGRAMS = 64;
 const RETRY_MAX_MS = 5000;
 
 export interface InboundAcceptor {
   accept(port: number, signal: AbortSignal, onParked?: () => void): Promise<TunnelConnection>;
+  acceptUdp(
+    port: number,
+    signal: AbortSignal,
+    onParked?: () => void,
+  ): Promise<{ flow: TunnelDatagramFlow; peer: string | undefined }>;
 }
 
 export interface InboundForwarderOptions {
@@ -24,6 +33,8 @@ export interface InboundForwarderOptions {
   port: number;
   localPort: number;
   localHost?: string;
+  /** tcp (default): one connection per parked stream; udp: one flow per cluster source. */
+  protocol?: 'tcp' | 'udp';
   parked?: number;
   /** The local port refused a connection (called for each; the caller warns once). */
   onLocalError?: (err: NodeJS.ErrnoException, peer: string | undefined) => void;
@@ -45,7 +56,7 @@ export class InboundForwarder {
   readonly #opts: Required<Omit<InboundForwarderOptions, 'onLocalError' | 'onAcceptError'>> &
     Pick<InboundForwarderOptions, 'onLocalError' | 'onAcceptError'>;
   readonly #abort = new AbortController();
-  readonly #open = new Set<{ conn: TunnelConnection; socket: net.Socket }>();
+  readonly #open = new Set<{ conn: TunnelConnection | TunnelDatagramFlow; socket: net.Socket | dgram.Socket }>();
   #parked!: () => void;
   /** Resolves once the relay has confirmed a parked stream: its listener is open. */
   readonly listening = new Promise<void>((resolve) => {
@@ -54,7 +65,7 @@ export class InboundForwarder {
 
   constructor(acceptor: InboundAcceptor, options: InboundForwarderOptions) {
     this.#acceptor = acceptor;
-    this.#opts = { localHost: '127.0.0.1', parked: DEFAULT_PARKED_STREAMS, ...options };
+    this.#opts = { localHost: '127.0.0.1', parked: DEFAULT_PARKED_STREAMS, protocol: 'tcp', ...options };
   }
 
   start(): void {
@@ -65,8 +76,12 @@ export class InboundForwarder {
   close(): void {
     this.#abort.abort(new Error('inbound forwarding stopped'));
     for (const { conn, socket } of this.#open) {
-      conn.destroy();
-      socket.destroy();
+      // A UDP flow's close closes its socket (serveUdpFlow).
+      if (conn instanceof TunnelDatagramFlow) conn.close();
+      else {
+        conn.destroy();
+        (socket as net.Socket).destroy();
+      }
     }
     this.#open.clear();
   }
@@ -75,9 +90,12 @@ export class InboundForwarder {
     const signal = this.#abort.signal;
     let delay = RETRY_MIN_MS;
     while (!signal.aborted) {
-      let conn: TunnelConnection;
+      let conn: TunnelConnection | TunnelDatagramFlow;
       try {
-        conn = await this.#acceptor.accept(this.#opts.port, signal, this.#parked);
+        conn =
+          this.#opts.protocol === 'udp'
+            ? (await this.#acceptor.acceptUdp(this.#opts.port, signal, this.#parked)).flow
+            : await this.#acceptor.accept(this.#opts.port, signal, this.#parked);
       } catch (err) {
         if (signal.aborted) return;
         this.#opts.onAcceptError?.(err as Error);
@@ -86,12 +104,34 @@ export class InboundForwarder {
         continue;
       }
       delay = RETRY_MIN_MS;
+      if (conn instanceof TunnelDatagramFlow) {
+        if (signal.aborted) return conn.close();
+        this.#serveUdp(conn);
+        continue;
+      }
       if (signal.aborted) {
         conn.destroy();
         return;
       }
       this.#serve(conn);
     }
+  }
+
+  #serveUdp(flow: TunnelDatagramFlow): void {
+    this.stats.accepted++;
+    this.stats.active++;
+    const socket = serveUdpFlow(
+      flow,
+      this.#opts,
+      this.stats,
+      (err) => this.#opts.onLocalError?.(err, undefined),
+      () => {
+        this.#open.delete(pair);
+        this.stats.active--;
+      },
+    );
+    const pair = { conn: flow, socket };
+    this.#open.add(pair);
   }
 
   #serve(conn: TunnelConnection): void {
@@ -137,6 +177,48 @@ export class InboundForwarder {
       socket.pipe(conn);
     });
   }
+}
+
+/** One cluster source's datagrams, to and from a UDP socket connected to the local port. */
+function serveUdpFlow(
+  flow: TunnelDatagramFlow,
+  opts: { localHost: string; localPort: number },
+  stats: InboundStats,
+  onLocalError: (err: NodeJS.ErrnoException) => void,
+  onEnd: (socket: dgram.Socket) => void,
+): dgram.Socket {
+  const socket = dgram.createSocket(net.isIPv6(opts.localHost) ? 'udp6' : 'udp4');
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    socket.close();
+    flow.close();
+    onEnd(socket);
+  };
+  // ICMP port unreachable on a connected socket: nothing listens locally. UDP drops it; the laptop is told.
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    stats.localErrors++;
+    onLocalError(err);
+  });
+  socket.on('message', (msg: Buffer) => {
+    stats.bytesOut += msg.length;
+    flow.send(msg);
+  });
+  // The first datagram arrives with the flow: hold a few until the socket is connected.
+  let early: Uint8Array[] | undefined = [];
+  flow.onDatagram((datagram) => {
+    stats.bytesIn += datagram.length;
+    if (closed) return;
+    if (!early) socket.send(datagram);
+    else if (early.length < EARLY_DATAGRAMS) early.push(datagram);
+  });
+  socket.connect(opts.localPort, opts.localHost, () => {
+    for (const d of early ?? []) if (!closed) socket.send(d);
+    early = undefined;
+  });
+  flow.onClose(() => queueMicrotask(close));
+  return socket;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

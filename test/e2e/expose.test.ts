@@ -107,6 +107,36 @@ t.test('kvpn expose: the cluster reaches the laptop', { skip: !real.run && real.
   const warned = JSON.parse((await kvpn.run(['status', '--json'])).stdout).sessions[0].warnings;
   t.match(warned, [/exposed nobody: nothing answers on 127\.0\.0\.1:8099/]);
 
+  // UDP: a flow per cluster source, to a UDP server on the laptop.
+  const udp = cluster.spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:dgram').createSocket('udp4');
+       s.on('message', (m, r) => s.send('laptop got ' + m, r.port, r.address));
+       s.bind(9053, '127.0.0.1', () => console.log('listening'));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => udp.kill());
+  await once(udp.stdout as NodeJS.ReadableStream, 'data');
+  const udpExposed = await kvpn.run(['expose', '9053', '--name', 'laptop-udp', '--protocol', 'udp']);
+  t.equal(udpExposed.code, EXIT.OK, udpExposed.stderr);
+  t.match(udpExposed.stdout, /Exposed 127\.0\.0\.1:9053\/udp as Service laptop-udp/);
+  const echoPod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
+  const udpScript = `const s = require('node:dgram').createSocket('udp4');
+    let n = 0; const ask = () => s.send('ping ' + ++n, 9053, 'laptop-udp.default.svc.cluster.local');
+    s.on('message', (m) => { console.log(String(m)); process.exit(0); });
+    ask(); const again = setInterval(ask, 500); setTimeout(() => process.exit(1), ${KUBE_PROXY_SYNC_MS});`;
+  const udpReply = await cluster.kubectl(['exec', '-n', 'default', echoPod, '--', 'node', '-e', udpScript], {
+    context: 'admin',
+  });
+  t.match(
+    udpReply.stdout,
+    /^laptop got ping \d+\n$/,
+    `a pod's datagram reaches the laptop and back (${udpReply.stderr})`,
+  );
+
   // Refusals: one sentence, the fix, a code.
   const echoBefore = await cluster.kubectl(['get', 'svc', 'echo', '-o', 'json'], { context: 'admin' });
   const cases: [string[], number, RegExp][] = [
@@ -121,7 +151,7 @@ t.test('kvpn expose: the cluster reaches the laptop', { skip: !real.run && real.
       /a Service named "echo" already exists[\s\S]*KVPN_ERR_EXPOSE_EXISTS/i,
     ],
     [['expose', '8080', '--name', 'Bad_Name'], EXIT.CONFIG, /not a valid Service name[\s\S]*KVPN_ERR_EXPOSE_NAME/],
-    [['expose', '8080', '--protocol', 'udp'], EXIT.CONFIG, /TCP only[\s\S]*KVPN_ERR_EXPOSE_PROTOCOL/],
+    [['expose', '8080', '--protocol', 'sctp'], EXIT.USAGE, /Invalid values[\s\S]*protocol/],
     [['expose', '99999'], EXIT.USAGE, /"99999" is not LOCALPORT\[:PORT\]/],
     [['leave', 'nope'], EXIT.CONFIG, /exposes nothing named "nope"[\s\S]*KVPN_ERR_EXPOSE_UNKNOWN/],
   ];

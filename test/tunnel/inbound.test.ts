@@ -2,6 +2,7 @@
 // connects to the relay's inbound port, the laptop's InboundForwarder takes
 // it over a parked stream and joins it to a server on the laptop's loopback.
 import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
@@ -155,4 +156,35 @@ t.test('the relay refuses ports outside the inbound range', async (t) => {
   t.teardown(() => dialer.destroy());
   await dialer.ready(5000);
   await t.rejects(dialer.accept(8080, new AbortController().signal), { message: /inbound ports are 20000-29999/ });
+});
+
+t.test('UDP: each cluster source is a flow to the local port; the first datagram is not lost', async (t) => {
+  const local = dgram.createSocket('udp4');
+  local.on('message', (msg, from) => local.send(Buffer.from(`echo ${msg}`), from.port, from.address));
+  await new Promise<void>((resolve) => local.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => local.close());
+  const relay = await startLocalRelay(t);
+  const dialer = new TunnelDialer({ transport: relay.transport, carriers: 2 });
+  t.teardown(() => dialer.destroy());
+  await dialer.ready(5000);
+  const port = nextPort++;
+  const forwarder = new InboundForwarder(dialer, { port, localPort: local.address().port, protocol: 'udp' });
+  t.teardown(() => forwarder.close());
+  forwarder.start();
+  await forwarder.listening;
+  const ask = async (client: dgram.Socket, text: string): Promise<string> => {
+    const reply = once(client, 'message');
+    client.send(text, port, '127.0.0.1');
+    return String(((await reply) as [Buffer])[0]);
+  };
+  const a = dgram.createSocket('udp4');
+  const b = dgram.createSocket('udp4');
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  t.equal(await ask(a, 'a1'), 'echo a1', 'the first datagram of a flow arrives');
+  t.equal(await ask(b, 'b1'), 'echo b1', 'a second source: a second flow');
+  t.equal(await ask(a, 'a2'), 'echo a2', 'the first source keeps its flow');
+  t.equal(forwarder.stats.accepted, 2, 'two flows');
 });

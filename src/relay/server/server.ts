@@ -5,6 +5,7 @@
 //     CONNECT host:port                        → relay-tcp (dial, splice)
 //     CONNECT host:port + kvpn-transport udp/1 → relay-udp (datagrams)
 //     CONNECT 0.0.0.0:port + kvpn-accept tcp   → accept (parked for an inbound connection)
+//     CONNECT 0.0.0.0:port + kvpn-accept udp/1 → accept-udp (parked for an inbound UDP flow)
 //     GET /v1/resolve?name=…                   → relay-resolve
 //     GET /v1/info                             → protocol version, counters
 //   anything else → 405/400
@@ -18,6 +19,7 @@ import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   ACCEPT_TCP,
+  ACCEPT_UDP,
   CONNECTION_WINDOW_BYTES,
   formatProxyStatus,
   HEADER_ACCEPT,
@@ -40,6 +42,7 @@ import {
   TUNNEL_PROTOCOL_VERSION,
 } from '../protocol.js';
 import { InboundListeners } from './accept.js';
+import { InboundUdpListeners } from './accept-udp.js';
 import type { RelayConfig } from './config.js';
 import type { FlowContext } from './flow.js';
 import type { RelayLog } from './log.js';
@@ -53,7 +56,7 @@ type Route =
   | { kind: 'refuse'; status: number; outcome: { error: ProxyErrorType; details: string } }
   | { kind: 'info' }
   | { kind: 'resolve'; query: URLSearchParams }
-  | { kind: 'accept'; port: number }
+  | { kind: 'accept'; port: number; udp: boolean }
   | { kind: 'tcp' | 'udp'; host: string; port: number; connectTimeoutMs: number };
 
 export interface RelayCounters {
@@ -91,6 +94,7 @@ export class RelayServer {
   readonly #tokenDigest: Buffer;
   readonly #sockets = new Set<Socket>();
   readonly #inbound: InboundListeners;
+  readonly #inboundUdp: InboundUdpListeners;
   readonly #started = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -101,6 +105,7 @@ export class RelayServer {
     this.#onIdle = onIdle;
     this.#tokenDigest = digest(`Bearer ${config.token}`);
     this.#inbound = new InboundListeners(log, { lingerMs: config.inboundLingerMs, waitMs: config.inboundWaitMs });
+    this.#inboundUdp = new InboundUdpListeners(log, { lingerMs: config.inboundLingerMs, idleMs: config.udpIdleMs });
     this.#server = http2.createServer({
       settings: {
         initialWindowSize: STREAM_WINDOW_BYTES,
@@ -132,6 +137,7 @@ export class RelayServer {
     clearTimeout(this.#idleTimer);
     const closed = once(this.#server, 'close');
     this.#inbound.close();
+    this.#inboundUdp.close();
     this.#server.close();
     for (const s of this.#sockets) s.end();
     await closed;
@@ -142,6 +148,7 @@ export class RelayServer {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     this.#inbound.close();
+    this.#inboundUdp.close();
     this.#server.close();
     for (const s of this.#sockets) s.destroy();
   }
@@ -203,8 +210,15 @@ export class RelayServer {
         return;
       case 'accept': {
         this.counters.flowsOpen++;
-        const ctx = this.#flowContext(this.#config.tcpIdleMs, this.#config.connectTimeoutMs, false);
-        this.#inbound.park(stream, route.port, ctx).catch((err: NodeJS.ErrnoException) => {
+        const ctx = this.#flowContext(
+          route.udp ? this.#config.udpIdleMs : this.#config.tcpIdleMs,
+          this.#config.connectTimeoutMs,
+          route.udp,
+        );
+        const parking = route.udp
+          ? this.#inboundUdp.park(stream, route.port, ctx)
+          : this.#inbound.park(stream, route.port, ctx);
+        parking.catch((err: NodeJS.ErrnoException) => {
           ctx.release();
           this.#log.warn('cannot listen for inbound connections', { port: route.port, error: err.message });
           if (!stream.destroyed)
@@ -265,10 +279,11 @@ export class RelayServer {
     }
     const accept = headers[HEADER_ACCEPT];
     if (accept !== undefined) {
-      if (accept !== ACCEPT_TCP) return refuse(400, 'http_request_error', `unknown accept transport ${accept}`);
+      if (accept !== ACCEPT_TCP && accept !== ACCEPT_UDP)
+        return refuse(400, 'http_request_error', `unknown accept transport ${accept}`);
       if (target.port < INBOUND_PORT_MIN || target.port > INBOUND_PORT_MAX)
         return refuse(400, 'http_request_error', `inbound ports are ${INBOUND_PORT_MIN}-${INBOUND_PORT_MAX}`);
-      return { kind: 'accept', port: target.port };
+      return { kind: 'accept', port: target.port, udp: accept === ACCEPT_UDP };
     }
     const transport = headers[HEADER_TRANSPORT] ?? TRANSPORT_TCP;
     if (transport !== TRANSPORT_TCP && transport !== TRANSPORT_UDP) {
@@ -337,8 +352,11 @@ export class RelayServer {
           ...this.counters,
           inboundAccepted: this.#inbound.counters.connectionsAccepted,
           inboundDropped: this.#inbound.counters.connectionsDropped,
+          inboundUdpFlows: this.#inboundUdp.counters.flowsAccepted,
+          inboundUdpDropped: this.#inboundUdp.counters.datagramsDropped,
         },
         inboundPorts: this.#inbound.ports,
+        inboundUdpPorts: this.#inboundUdp.ports,
       }),
     );
   }
