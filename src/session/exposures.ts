@@ -243,3 +243,15 @@ export class Exposures {
     throw new ExposeError('KVPN_ERR_EXPOSE_PORT', 'user', 'this session exposes too many ports');
   }
 }
+
+/** An expose request as the control socket carries it (untrusted JSON). */
+export function parseExposeRequest(params: Record<string, unknown> | undefined): ExposeRequest {
+  const p = params ?? {};
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    localPort: Number(p.localPort),
+    port: p.port === undefined ? undefined : Number(p.port),
+    name: text(p.name),
+    protocol: text(p.protocol),
+  };
+}

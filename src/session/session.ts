@@ -33,7 +33,7 @@ import { degradations } from './degradations.js';
 import { completeServiceRange, discoverRanges, type Ranges, RangeWatcher, rangesInferred } from './discovery.js';
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
-import { type ExposeRequest, Exposures } from './exposures.js';
+import { Exposures, parseExposeRequest } from './exposures.js';
 import { LearnedRoutes } from './learned-routes.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';
@@ -325,7 +325,7 @@ export class Session {
         hello: () => ({ id: this.#paths.id, pid: process.pid }),
         status: () => this.status(),
         shutdown: () => this.close(),
-        expose: (request) => exposures.expose(exposeRequest(request.params)),
+        expose: (request) => exposures.expose(parseExposeRequest(request.params)),
         leave: (request) => exposures.leave(String(request.params?.name ?? '')),
       },
     });
@@ -438,17 +438,6 @@ export class Session {
     this.#resolveClosed(outcomes);
     return outcomes;
   }
-}
-
-function exposeRequest(params: Record<string, unknown> | undefined): ExposeRequest {
-  const p = params ?? {};
-  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return {
-    localPort: Number(p.localPort),
-    port: p.port === undefined ? undefined : Number(p.port),
-    name: text(p.name),
-    protocol: text(p.protocol),
-  };
 }
 
 function notAllowedMeansNothing(err: unknown): boolean {
