@@ -77,6 +77,7 @@ export class Exposures {
   readonly #byName = new Map<string, Exposure>();
   /** Names being created or removed (a second request for one waits for no one: it is refused). */
   readonly #busy = new Set<string>();
+  #closed = false;
 
   constructor(options: ExposuresOptions) {
     this.#o = options;
@@ -88,6 +89,10 @@ export class Exposures {
 
   async expose(request: ExposeRequest): Promise<ExposureStatus> {
     const { client, journal, sessionId, owner, log } = this.#o;
+    if (this.#closed)
+      throw new ExposeError('KVPN_ERR_NO_SESSION', 'user', 'the session is stopping: nothing more can be exposed', {
+        remedy: 'Start a new session with `kvpn up`, then expose again.',
+      });
     const protocol = (request.protocol ?? 'tcp').toLowerCase();
     if (protocol !== 'tcp' && protocol !== 'udp')
       throw new ExposeError('KVPN_ERR_EXPOSE_PROTOCOL', 'user', `kvpn expose carries tcp or udp, not "${protocol}"`, {
@@ -166,6 +171,12 @@ export class Exposures {
         },
       }),
     };
+    if (this.#closed) {
+      // The session began stopping while the Service was created: the journal's undo removes it.
+      throw new ExposeError('KVPN_ERR_NO_SESSION', 'user', 'the session stopped while exposing', {
+        remedy: 'Start a new session with `kvpn up`, then expose again.',
+      });
+    }
     exposure.forwarder.start();
     this.#byName.set(name, exposure);
     this.#busy.delete(name);
@@ -201,8 +212,9 @@ export class Exposures {
     return { ...exposure.status, connections: { ...exposure.forwarder.stats } };
   }
 
-  /** Stops every forwarder (the Services go with the journal's undo). */
+  /** Stops every forwarder (the Services go with the journal's undo); no new exposure after this. */
   close(): void {
+    this.#closed = true;
     for (const e of this.#byName.values()) e.forwarder.close();
     this.#byName.clear();
   }

@@ -42,6 +42,8 @@ class Listener {
   readonly waiting: Waiting[] = [];
   readonly server: net.Server;
   lingerTimer: NodeJS.Timeout | undefined;
+  /** Settles when the server listens (or cannot): every park of the port waits for it. */
+  ready: Promise<void> = Promise.resolve();
 
   constructor(
     readonly port: number,
@@ -75,16 +77,18 @@ export class InboundListeners {
   async park(stream: http2.ServerHttp2Stream, port: number, ctx: FlowContext): Promise<void> {
     let listener = this.#listeners.get(port);
     if (!listener) {
-      listener = new Listener(port, this);
-      this.#listeners.set(port, listener);
-      try {
-        await listen(listener.server, port);
-        this.#log.info('inbound listener open', { port });
-      } catch (err) {
-        this.#listeners.delete(port);
-        throw err;
-      }
+      const created = new Listener(port, this);
+      listener = created;
+      this.#listeners.set(port, created);
+      created.ready = listen(created.server, port).then(
+        () => this.#log.info('inbound listener open', { port }),
+        (err: Error) => {
+          if (this.#listeners.get(port) === created) this.#listeners.delete(port);
+          throw err;
+        },
+      );
     }
+    await listener.ready;
     if (stream.destroyed) return ctx.release();
     const parked = { stream, ctx };
     clearTimeout(listener.lingerTimer);
@@ -108,7 +112,12 @@ export class InboundListeners {
 
   onConnection(listener: Listener, socket: net.Socket): void {
     socket.on('error', () => {});
-    const parked = listener.parked.shift();
+    let parked = listener.parked.shift();
+    // A parked stream whose carrier just died may not have reported its close yet.
+    while (parked?.stream.destroyed) {
+      parked.ctx.release();
+      parked = listener.parked.shift();
+    }
     if (parked) {
       this.#join(parked, socket);
       return;
