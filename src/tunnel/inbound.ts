@@ -51,7 +51,7 @@ export interface InboundStats {
 }
 
 export class InboundForwarder {
-  readonly stats: InboundStats = { accepted: 0, active: 0, localErrors: 0, bytesIn: 0, bytesOut: 0 };
+  readonly #counts = { accepted: 0, localErrors: 0, bytesIn: 0, bytesOut: 0 };
   readonly #acceptor: InboundAcceptor;
   readonly #opts: Required<Omit<InboundForwarderOptions, 'onLocalError' | 'onAcceptError'>> &
     Pick<InboundForwarderOptions, 'onLocalError' | 'onAcceptError'>;
@@ -117,26 +117,26 @@ export class InboundForwarder {
     }
   }
 
+  /** Counters; `active` is the connections and flows open now. */
+  get stats(): InboundStats {
+    return { ...this.#counts, active: this.#open.size };
+  }
+
   #serveUdp(flow: TunnelDatagramFlow): void {
-    this.stats.accepted++;
-    this.stats.active++;
+    this.#counts.accepted++;
     const socket = serveUdpFlow(
       flow,
       this.#opts,
-      this.stats,
+      this.#counts,
       (err) => this.#opts.onLocalError?.(err, undefined),
-      () => {
-        this.#open.delete(pair);
-        this.stats.active--;
-      },
+      () => this.#open.delete(pair),
     );
     const pair = { conn: flow, socket };
     this.#open.add(pair);
   }
 
   #serve(conn: TunnelConnection): void {
-    this.stats.accepted++;
-    this.stats.active++;
+    this.#counts.accepted++;
     const socket = net.connect({
       host: this.#opts.localHost,
       port: this.#opts.localPort,
@@ -150,7 +150,6 @@ export class InboundForwarder {
     const onClose = (): void => {
       if (++closed < 2) return;
       this.#open.delete(pair);
-      this.stats.active--;
     };
     conn.once('close', onClose);
     socket.once('close', onClose);
@@ -160,7 +159,7 @@ export class InboundForwarder {
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) {
-        this.stats.localErrors++;
+        this.#counts.localErrors++;
         this.#opts.onLocalError?.(err, conn.peer);
       }
       conn.destroy(err);
@@ -168,10 +167,10 @@ export class InboundForwarder {
     socket.once('connect', () => {
       connected = true;
       conn.on('data', (chunk: Buffer) => {
-        this.stats.bytesIn += chunk.length;
+        this.#counts.bytesIn += chunk.length;
       });
       socket.on('data', (chunk: Buffer) => {
-        this.stats.bytesOut += chunk.length;
+        this.#counts.bytesOut += chunk.length;
       });
       conn.pipe(socket);
       socket.pipe(conn);
@@ -183,7 +182,7 @@ export class InboundForwarder {
 function serveUdpFlow(
   flow: TunnelDatagramFlow,
   opts: { localHost: string; localPort: number },
-  stats: InboundStats,
+  stats: Omit<InboundStats, 'active'>,
   onLocalError: (err: NodeJS.ErrnoException) => void,
   onEnd: (socket: dgram.Socket) => void,
 ): dgram.Socket {
