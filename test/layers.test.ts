@@ -24,15 +24,22 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'relay/server': [],
   relay: ['', 'kube'],
   tunnel: ['', 'net', 'kube', 'relay', 'tun/stack'],
-  session: ['', 'net', 'host', 'kube', 'control', 'tun', 'tun/wire', 'tun/stack', 'dns', 'relay', 'tunnel'],
+  intercept: ['', 'kube', 'relay', 'workload'],
+  session: ['', 'net', 'host', 'kube', 'control', 'tun', 'tun/wire', 'tun/stack', 'dns', 'relay', 'tunnel', 'intercept'],
   daemon: ['', 'host', 'control', 'tun', 'session'],
   sessions: ['', 'host', 'control', 'session', 'daemon'],
   workload: ['', 'kube'],
-  cli: ['', 'net', 'relay', 'sessions', 'workload'],
+  cli: ['', 'net', 'relay', 'sessions', 'workload', 'intercept'],
 };
 
 /** What the relay bundle (relay/server) may import besides itself: the protocol both ends share. */
-const RELAY_SHARED = ['relay/protocol.ts', 'relay/datagram-codec.ts', 'relay/stream-reset.ts', 'relay/environment.ts'];
+const RELAY_SHARED = [
+  'relay/protocol.ts',
+  'relay/datagram-codec.ts',
+  'relay/stream-reset.ts',
+  'relay/environment.ts',
+  'relay/intercept-spec.ts',
+];
 
 /** The one module that imports each npm package. */
 const PACKAGE_HOME: Record<string, string> = {

@@ -10,6 +10,8 @@ import type { DownArgs } from './down.js';
 import type { EnvArgs } from './env.js';
 import { EXIT } from './exit-codes.js';
 import type { ExposeArgs } from './expose.js';
+import type { InterceptArgs } from './intercept.js';
+import type { InterceptsArgs } from './intercepts.js';
 import type { CliIo } from './io.js';
 import type { LeaveArgs } from './leave.js';
 import type { LogsArgs } from './logs.js';
@@ -172,11 +174,62 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       async (argv) => setCode(await (await import('./expose.js')).runExpose(argv as unknown as ExposeArgs, io, name)),
     )
     .command(
-      'leave <name>',
-      'End an exposure: its Service is deleted',
+      'intercept <workload>',
+      "Send a workload's Service port (whole, or matching requests) to 127.0.0.1:LOCALPORT (needs `up`)",
       (y) =>
         y
-          .positional('name', { type: 'string', describe: 'The exposed Service' })
+          .positional('workload', {
+            type: 'string',
+            demandOption: true,
+            describe: 'deploy/NAME, sts/NAME, … or a bare name: the workload whose Service is intercepted',
+          })
+          .option('port', {
+            alias: 'p',
+            type: 'string',
+            demandOption: true,
+            describe: 'LOCALPORT[:SERVICEPORT]: the local port, then the Service port (number or name)',
+          })
+          .option('header', {
+            type: 'string',
+            array: true,
+            describe: 'Only requests with header NAME=VALUE (repeatable)',
+          })
+          .option('header-regex', {
+            type: 'string',
+            array: true,
+            describe: 'Only requests whose header NAME matches REGEX in full (NAME=REGEX, repeatable)',
+          })
+          .option('path-prefix', { type: 'string', describe: 'Only requests whose path starts with this' })
+          .option('service', { type: 'string', describe: 'The Service, when several select the workload' })
+          .option('name', { type: 'string', describe: 'The intercept name (default: SERVICE-PORT)' })
+          .option('router-image', { type: 'string', describe: 'Image of the router pod (default: node:22-alpine)' })
+          .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the intercept as JSON' })
+          .example(
+            '$0 intercept deploy/web --port 8080:80 --header x-dev=alice',
+            "alice's requests to web:80 reach :8080 here",
+          ),
+      async (argv) =>
+        setCode(await (await import('./intercept.js')).runIntercept(argv as unknown as InterceptArgs, io, name)),
+    )
+    .command(
+      'intercepts',
+      'List who intercepts what in a namespace (every laptop), from the cluster',
+      (y) =>
+        y
+          .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current context)' })
+          .option('namespace', { alias: 'n', type: 'string', describe: "Default: the context's namespace" })
+          .option('kubeconfig', { type: 'string', describe: 'Kubeconfig file(s), ":"-separated' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+      async (argv) =>
+        setCode(await (await import('./intercepts.js')).runIntercepts(argv as unknown as InterceptsArgs, io)),
+    )
+    .command(
+      'leave <name>',
+      'End an exposure (its Service is deleted) or an intercept (the Service is restored when it was the last)',
+      (y) =>
+        y
+          .positional('name', { type: 'string', describe: 'The exposure or intercept (see `kvpn status`)' })
           .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' }),
       async (argv) => setCode(await (await import('./leave.js')).runLeave(argv as unknown as LeaveArgs, io, name)),
     )

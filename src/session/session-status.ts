@@ -9,7 +9,14 @@ import type { RelaySetup } from './relay-setup.js';
 import type { SessionRoutes } from './session-routes.js';
 import type { StackSetup } from './stack-setup.js';
 import type { TunNetwork } from './tun-network.js';
-import type { Degradation, ExposureStatus, RouteInfo, SessionStatus, SessionSummary } from './types.js';
+import type {
+  Degradation,
+  ExposureStatus,
+  InterceptStatus,
+  RouteInfo,
+  SessionStatus,
+  SessionSummary,
+} from './types.js';
 
 export interface SummaryParts {
   paths: SessionPaths;
@@ -62,6 +69,7 @@ export interface StatusParts {
   warnings: string[];
   degradations: Degradation[];
   exposures: ExposureStatus[];
+  intercepts: InterceptStatus[];
 }
 
 export function buildStatus(p: StatusParts): SessionStatus {
@@ -101,5 +109,6 @@ export function buildStatus(p: StatusParts): SessionStatus {
     warnings: [...p.warnings],
     degradations: p.degradations,
     exposures: p.exposures,
+    intercepts: p.intercepts,
   };
 }

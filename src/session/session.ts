@@ -34,6 +34,7 @@ import { completeServiceRange, discoverRanges, type Ranges, RangeWatcher, ranges
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
 import { Exposures, parseExposeRequest } from './exposures.js';
+import { Intercepts, parseInterceptRequest } from './intercepts.js';
 import { LearnedRoutes } from './learned-routes.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';
@@ -87,6 +88,7 @@ export class Session {
   #dns: DnsSetup | undefined;
   #control: ControlServer | undefined;
   #exposures: Exposures | undefined;
+  #intercepts: Intercepts | undefined;
   #rangeWatcher: RangeWatcher | undefined;
   #network: TunNetwork | undefined;
   #ranges: Ranges | undefined;
@@ -306,16 +308,12 @@ export class Session {
     });
     this.#rangeWatcher.start(this.#ranges.pod.source !== 'node-podcidrs');
 
-    const exposures = new Exposures({
-      client,
-      journal,
-      dialer: relay.dialer,
-      sessionId: this.#paths.id,
-      owner: this.#hooks.user ? `${this.#hooks.user.name}@${hostname()}` : `${userInfo().username}@${hostname()}`,
-      log,
-      warn: (m) => this.warn(m),
-    });
+    const owner = this.#hooks.user ? `${this.#hooks.user.name}@${hostname()}` : `${userInfo().username}@${hostname()}`;
+    const inbound = { client, journal, sessionId: this.#paths.id, owner, log, warn: (m: string) => this.warn(m) };
+    const exposures = new Exposures({ ...inbound, dialer: relay.dialer });
     this.#exposures = exposures;
+    const intercepts = new Intercepts(inbound);
+    this.#intercepts = intercepts;
 
     journal.record({ kind: 'file', path: this.#paths.socket, what: 'control socket' });
     this.#control = await ControlServer.listen({
@@ -326,7 +324,11 @@ export class Session {
         status: () => this.status(),
         shutdown: () => this.close(),
         expose: (request) => exposures.expose(parseExposeRequest(request.params)),
-        leave: (request) => exposures.leave(String(request.params?.name ?? '')),
+        intercept: (request) => intercepts.intercept(parseInterceptRequest(request.params)),
+        leave: (request) => {
+          const name = String(request.params?.name ?? '');
+          return intercepts.has(name) ? intercepts.leave(name) : exposures.leave(name);
+        },
       },
     });
     await this.#dns.settled(DNS_SETTLE_MAX_MS);
@@ -378,6 +380,7 @@ export class Session {
       warnings: this.#warnings,
       degradations: this.#degradations(),
       exposures: this.#exposures?.list() ?? [],
+      intercepts: this.#intercepts?.list() ?? [],
     });
   }
 
@@ -396,6 +399,7 @@ export class Session {
     for (const e of journal?.entries ?? [])
       if (e.change.kind === 'process' && e.change.pid === process.pid) journal?.forget(e);
     this.#exposures?.close();
+    this.#intercepts?.close();
     this.#relay?.close();
     this.#stack?.stop();
     let outcomes: UndoOutcome[] = [];

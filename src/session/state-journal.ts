@@ -34,7 +34,19 @@ export type Change =
   /** The relay of a session: its pods (found by label), ConfigMap and Secret. */
   | { kind: 'relay'; namespace: string; sessionId: string }
   /** A Service `kvpn expose` made; removed only while it still carries the session's label. */
-  | { kind: 'exposed-service'; namespace: string; name: string; sessionId: string };
+  | { kind: 'exposed-service'; namespace: string; name: string; sessionId: string }
+  /**
+   * An intercept: its lease ConfigMap (deleted while it carries the session's label) and the
+   * Service it redirected, with the selector the Service had (restored by the last one out).
+   */
+  | {
+      kind: 'intercept';
+      namespace: string;
+      service: string;
+      lease: string;
+      sessionId: string;
+      selector: Record<string, string>;
+    };
 
 export interface JournalEntry {
   seq: number;

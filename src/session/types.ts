@@ -122,6 +122,26 @@ export interface SessionStatus extends SessionSummary {
   warnings: string[];
   /** What `kvpn expose` made reachable from the cluster. */
   exposures: ExposureStatus[];
+  /** What `kvpn intercept` sends here. */
+  intercepts?: InterceptStatus[];
+}
+
+export interface InterceptStatus {
+  /** Its name in this session (`kvpn leave NAME`). */
+  name: string;
+  namespace: string;
+  workload: string;
+  service: string;
+  servicePort: number;
+  localPort: number;
+  /** '' for a whole intercept, else its conditions (`x-dev=alice path^/api`). */
+  filter: string;
+  since: string;
+  /** Registered with the router now (false while it reconnects: traffic goes to the pods meanwhile). */
+  registered: boolean;
+  /** The router's counts: requests (connections, for a whole intercept) sent here and to the pods. */
+  routed: { toLaptop: number; toPods: number; failedOpen: number };
+  connections: InboundStats;
 }
 
 export interface ExposureStatus {

@@ -8,6 +8,7 @@
 import { rmSync } from 'node:fs';
 import { systemErrorCode } from '../errors.js';
 import { stopProcess } from '../host/process-info.js';
+import { deleteLease, releaseIfUnused } from '../intercept/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
@@ -57,6 +58,8 @@ export function describeChange(change: Change): string {
       return `relay pod, ConfigMap and Secret of session ${change.sessionId} in namespace ${change.namespace}`;
     case 'exposed-service':
       return `exposed Service ${change.namespace}/${change.name}`;
+    case 'intercept':
+      return `intercept of Service ${change.namespace}/${change.service}`;
   }
 }
 
@@ -108,6 +111,12 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
       return (await removeExposedService(await deps.kube(), change.namespace, change.name, change.sessionId))
         ? 'undone'
         : 'absent';
+    case 'intercept': {
+      const client = await deps.kube();
+      const deleted = await deleteLease(client, change.namespace, change.lease, change.sessionId);
+      const released = await releaseIfUnused(client, change.namespace, change.service, change.selector);
+      return deleted || released === 'restored' ? 'undone' : 'absent';
+    }
   }
 }
 

@@ -22,7 +22,7 @@ export { execCredential, invokingUser } from '../host/credentials.js';
 export { resolveDirs, type SessionDirs } from '../host/paths.js';
 export type { ExposeRequest } from '../session/exposures.js';
 export { contextOf, type KnownSession } from '../session/registry.js';
-export type { ExposureStatus } from '../session/types.js';
+export type { ExposureStatus, InterceptStatus } from '../session/types.js';
 export {
   type DnsMode,
   type ProgressEvent,
@@ -80,7 +80,7 @@ export class NoSessionError extends KvpnError {
 export async function askSession<T>(
   dirs: SessionDirs,
   context: string | undefined,
-  method: 'expose' | 'leave',
+  method: 'expose' | 'intercept' | 'leave',
   params: Record<string, unknown>,
   command = 'kvpn',
 ): Promise<T> {

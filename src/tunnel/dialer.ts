@@ -204,12 +204,44 @@ export class TunnelDialer implements Dialer {
    * client). Waits as long as it takes: no dial timeout, only `signal`.
    * `onParked`: the relay confirmed the stream is parked (its listener is open).
    */
-  async accept(port: number, signal: AbortSignal, onParked?: () => void): Promise<TunnelConnection> {
-    const { stream, peer } = await this.#park(port, ACCEPT_TCP, signal, onParked);
+  async accept(
+    port: number,
+    signal: AbortSignal,
+    onParked?: () => void,
+    extraHeaders?: http2.OutgoingHttpHeaders,
+  ): Promise<TunnelConnection> {
+    const { stream, peer } = await this.#park(port, ACCEPT_TCP, signal, onParked, extraHeaders);
     this.stats.tcpStreamsOpen++;
     this.stats.tcpStreamsOpened++;
     stream.on('close', this.#tcpStreamOnClose);
     return new TunnelConnection(stream, this.#counter, peer);
+  }
+
+  /**
+   * A request whose answer stays open (an intercept's registration): resolves on any final
+   * answer with its headers; the caller reads or closes the stream. Rejects if no carrier comes.
+   */
+  async hold(
+    headers: http2.OutgoingHttpHeaders,
+    signal: AbortSignal,
+  ): Promise<{ stream: http2.ClientHttp2Stream; headers: http2.IncomingHttpHeaders }> {
+    const carrier = await this.#pool.carrier(signal);
+    const stream = carrier.request(headers, { endStream: true });
+    stream.on('error', ignoreStreamError);
+    return new Promise((resolve, reject) => {
+      const onClose = (): void => reject(new Error('the tunnel connection closed before an answer'));
+      const onAbort = (): void => {
+        stream.close(NGHTTP2_CANCEL);
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', onClose);
+      stream.once('response', (h) => {
+        stream.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+        resolve({ stream, headers: h });
+      });
+    });
   }
 
   /** As accept(), for the UDP datagrams of one cluster source (`peer`) sent to `port`. */
@@ -230,9 +262,11 @@ export class TunnelDialer implements Dialer {
     transport: string,
     signal: AbortSignal,
     onParked: (() => void) | undefined,
+    extraHeaders?: http2.OutgoingHttpHeaders,
   ): Promise<{ stream: http2.ClientHttp2Stream; peer: string | undefined }> {
     const target = formatAuthority(INBOUND_LISTEN_HOST, port);
     const headers: http2.OutgoingHttpHeaders = {
+      ...extraHeaders,
       ':method': 'CONNECT',
       ':authority': target,
       [HEADER_ACCEPT]: transport,

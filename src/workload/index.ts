@@ -7,7 +7,9 @@
 // The CLI enters here only.
 import { KubeClient, type KubeTarget } from '../kube/client.js';
 import { containerEnvironment, type Environment } from './environment.js';
-import { readWorkloadInputs, type WorkloadQuery } from './read.js';
+import { UnknownWorkloadError } from './errors.js';
+import { findWorkload, readWorkloadInputs, type WorkloadQuery } from './read.js';
+import type { PodSpec } from './types.js';
 
 export type { EnvEntry, Environment } from './environment.js';
 export { type EnvFormat, FORMATS, type Formatted, formatEnvironment, UnrepresentableError } from './format.js';
@@ -36,4 +38,21 @@ export async function workloadEnvironment(target: KubeTarget, query: WorkloadQue
   } finally {
     client.close();
   }
+}
+
+/** A workload's pod template: what its pods are labelled and which ports they declare. */
+export interface WorkloadTemplate {
+  /** kind/name, as messages name it. */
+  label: string;
+  labels: Record<string, string>;
+  spec: PodSpec;
+}
+
+/** Reads `deploy/NAME` (kubectl syntax, or a bare name) and returns its pod template. */
+export async function workloadTemplate(client: KubeClient, namespace: string, text: string): Promise<WorkloadTemplate> {
+  const [kind, obj] = await findWorkload(client, namespace, text);
+  const label = `${kind.kind}/${obj.metadata.name}`;
+  const template = kind.template(obj);
+  if (!template) throw new UnknownWorkloadError(label, namespace, ' with a pod template');
+  return { label, labels: { ...(template.metadata?.labels ?? {}) }, spec: template.spec };
 }

@@ -9,7 +9,10 @@
 // the daemon over its control socket (faults, object reads) and runs
 // commands in the laptop namespace. If the test process dies, the daemon
 // sees its stdin close and removes the world.
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+//
+// More laptops (real world): `const second = await cluster.addLaptop();`
+// then `second.exec(...)`, `kvpnIn(t, cluster, second)`; stop() removes them.
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Server, Socket } from 'node:net';
@@ -18,9 +21,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { type KObject, podIsReady } from './apiserver/objects.js';
 import type { ContextName } from './kubeconfig.js';
 import { NetnsAgent } from './kubelet/netns-agent.js';
+import { type ExecOptions, type ExecResult, execInNetns, type Laptop, NetnsLaptop } from './laptop.js';
 import { type LaunchOptions, launchWorld } from './launcher.js';
 import { run } from './network/shell.js';
 import { sweepWorld } from './network/sweep.js';
+import { AddedLaptop } from './real/added-laptop.js';
+import { RealLayout } from './real/layout.js';
 import {
   DEFAULT_CLUSTER_DOMAIN,
   DNS_SERVICE_IP,
@@ -34,7 +40,9 @@ import {
 } from './world-config.js';
 
 export type { ContextName } from './kubeconfig.js';
+export type { ExecOptions, ExecResult, Laptop } from './laptop.js';
 export type { LaunchOptions as ClusterOptions } from './launcher.js';
+export type { AddedLaptop } from './real/added-laptop.js';
 export {
   DEFAULT_CLUSTER_DOMAIN,
   DNS_SERVICE_IP,
@@ -44,12 +52,6 @@ export {
   UPSTREAM_TEST_IP,
   UPSTREAM_TEST_NAME,
 };
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface PodNet {
   ip: string;
@@ -76,7 +78,7 @@ export class Cluster {
   readonly dir: string;
   readonly kubeconfigPath: string;
   /** The laptop network namespace: where kvpn, curl, psql, dig and the API server live. */
-  readonly laptop: { name: string; path: string };
+  readonly laptop: Laptop;
   readonly apiServerUrl: string;
   readonly apiServerPort: number;
   readonly serviceCidr = SERVICE_CIDR;
@@ -95,13 +97,15 @@ export class Cluster {
   #layout: WorldLayout;
   #agent: NetnsAgent | undefined;
   #stopped: Promise<void> | undefined;
+  #addedLaptops: AddedLaptop[] = [];
+  #nextLaptop = 2;
 
   constructor(state: WorldState, daemon?: ChildProcess) {
     this.state = state;
     this.id = state.id;
     this.dir = state.dir;
     this.kubeconfigPath = state.kubeconfig;
-    this.laptop = { name: state.laptopNetns, path: `/run/netns/${state.laptopNetns}` };
+    this.laptop = new NetnsLaptop(state.laptopNetns);
     this.apiServerUrl = state.apiServerUrl;
     this.apiServerPort = state.apiServerPort;
     this.clusterDomain = state.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
@@ -118,7 +122,7 @@ export class Cluster {
 
   /** /etc/netns/<laptop>/resolv.conf: the laptop's system resolver configuration. */
   get laptopResolvConf(): string {
-    return `/etc/netns/${this.laptop.name}/resolv.conf`;
+    return this.laptop.resolvConf;
   }
 
   // ---- control socket -------------------------------------------------------
@@ -273,17 +277,36 @@ export class Cluster {
   // ---- the laptop -----------------------------------------------------------
 
   /** Runs a command in the laptop namespace (`ip netns exec`, so it sees the laptop's resolv.conf). */
-  exec(
-    cmd: string,
-    args: string[],
-    opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-  ): Promise<ExecResult> {
-    return execInNetns(this.laptop.name, cmd, args, opts);
+  exec(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.laptop.exec(cmd, args, opts);
   }
 
   /** Spawns a long-running process in the laptop namespace. */
   spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-    return spawn('ip', ['netns', 'exec', this.laptop.name, cmd, ...args], opts);
+    return this.laptop.spawn(cmd, args, opts);
+  }
+
+  /**
+   * Another laptop (real world only): a namespace of its own, linked to the
+   * node on a /24 of its own, routed to the API server's address and nothing
+   * else, with a system resolver and resolv.conf like the first laptop's
+   * (real/added-laptop.ts). For two kvpn sessions at once. stop() removes it.
+   */
+  async addLaptop(): Promise<AddedLaptop> {
+    if (this.kind !== 'real')
+      throw new Error(
+        "cluster.addLaptop(): real world only (the stand-in's API server listens on the first laptop's 127.0.0.1)",
+      );
+    if (this.#stopped) throw new Error(`cluster.addLaptop(): world ${this.id} is stopped`);
+    const layout = new RealLayout(this.id, this.#layout.dir.slice(0, -this.id.length - 1));
+    const laptop = await AddedLaptop.create(layout, this.#nextLaptop++, {
+      clusterDomain: this.clusterDomain,
+      upstreamProgram: join(this.dir, 'programs', 'laptop-upstream-main.mjs'),
+    });
+    this.#addedLaptops.push(laptop);
+    // A stop() that began while it was being made must not miss it.
+    if (this.#stopped) await laptop.remove();
+    return laptop;
   }
 
   /** Runs a command inside a pod's network namespace (host filesystem, pod network). */
@@ -435,6 +458,7 @@ export class Cluster {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#agent?.close();
+      await Promise.all(this.#addedLaptops.map((l) => l.remove()));
       const daemon = this.#daemon;
       if (daemon && daemon.exitCode === null) {
         const exited = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
@@ -452,32 +476,4 @@ export class Cluster {
     })();
     return this.#stopped;
   }
-}
-
-/** Runs a command in a network namespace and collects its output; a timeout kills it. */
-function execInNetns(
-  netns: string,
-  cmd: string,
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    // A name under /run/netns, or a path (a real world's pod: /proc/PID/ns/net).
-    const argv = netns.startsWith('/') ? ['nsenter', `--net=${netns}`, cmd] : ['ip', 'netns', 'exec', netns, cmd];
-    const child = spawn(argv[0] as string, [...argv.slice(1), ...args], {
-      env: opts.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(opts.input);
-  });
 }

@@ -58,9 +58,13 @@ t.test('the minimal Role of docs/rbac.md is KVPN_MINIMAL_ROLE', async (t) => {
 
 t.test('the optional reads Role of docs/rbac.md is KVPN_OPTIONAL_READ_ROLE', async (t) => {
   t.same(roles.get('kvpn-reader'), KVPN_OPTIONAL_READ_ROLE);
-  // kvpn-env is what `kvpn env`/`kvpn run` read, kvpn-expose what `kvpn expose` adds (no test
-  // world context holds them; test/e2e/env.test.ts and expose.test.ts bind them from the page).
-  t.same([...roles.keys()], ['kvpn', 'kvpn-reader', 'kvpn-env', 'kvpn-expose'], 'no other Role on the page');
+  // kvpn-env is what `kvpn env`/`kvpn run` read, kvpn-expose and kvpn-intercept what `kvpn expose`
+  // and `kvpn intercept` add (no test world context holds them; the e2e tests bind them from the page).
+  t.same(
+    [...roles.keys()],
+    ['kvpn', 'kvpn-reader', 'kvpn-env', 'kvpn-expose', 'kvpn-intercept'],
+    'no other Role on the page',
+  );
 });
 
 t.test("the world's users hold those Roles in namespace default, and only those", async (t) => {

@@ -54,6 +54,10 @@ export class WorldLayout {
   get laptopNetns(): string {
     return `${this.id}-laptop`;
   }
+  /** Laptop n (2, 3, …), made by cluster.addLaptop() in the real world; the first is laptopNetns. */
+  addedLaptopNetns(n: number): string {
+    return `${this.id}-laptop${n}`;
+  }
   get fabricNetns(): string {
     return `${this.id}-fabric`;
   }

@@ -9,6 +9,8 @@
 //     GET /v1/resolve?name=…                   → relay-resolve
 //     GET /v1/info                             → protocol version, counters
 //   anything else → 405/400
+// In router mode (config.mode, for `kvpn intercept`) every stream but a GET
+// goes to router/router.ts instead: registrations, parked streams; no dials.
 //
 // Bounded: streams per carrier (SETTINGS), flows overall (503
 // connection_limit_reached), flow-control windows per stream/connection.
@@ -47,6 +49,7 @@ import type { RelayConfig } from './config.js';
 import type { FlowContext } from './flow.js';
 import type { RelayLog } from './log.js';
 import { relayResolve } from './resolve.js';
+import { Router } from './router/router.js';
 import { relayTcp } from './tcp.js';
 import { relayUdp } from './udp.js';
 
@@ -55,6 +58,7 @@ export const RELAY_VERSION = '0.1.0';
 type Route =
   | { kind: 'refuse'; status: number; outcome: { error: ProxyErrorType; details: string } }
   | { kind: 'info' }
+  | { kind: 'router' }
   | { kind: 'resolve'; query: URLSearchParams }
   | { kind: 'accept'; port: number; udp: boolean }
   | { kind: 'tcp' | 'udp'; host: string; port: number; connectTimeoutMs: number };
@@ -96,6 +100,7 @@ export class RelayServer {
   readonly #inbound: InboundListeners;
   readonly #inboundUdp: InboundUdpListeners;
   readonly #started = Date.now();
+  readonly #router: Router | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -106,6 +111,7 @@ export class RelayServer {
     this.#tokenDigest = digest(`Bearer ${config.token}`);
     this.#inbound = new InboundListeners(log, { lingerMs: config.inboundLingerMs, waitMs: config.inboundWaitMs });
     this.#inboundUdp = new InboundUdpListeners(log, { lingerMs: config.inboundLingerMs, idleMs: config.udpIdleMs });
+    if (config.mode === 'router') this.#router = new Router(config, log);
     this.#server = http2.createServer({
       settings: {
         initialWindowSize: STREAM_WINDOW_BYTES,
@@ -122,12 +128,18 @@ export class RelayServer {
   }
 
   async listen(): Promise<AddressInfo> {
+    await this.#router?.listen();
     this.#server.listen(this.#config.port, this.#config.host);
     await once(this.#server, 'listening');
     const address = this.#server.address() as AddressInfo;
     this.#log.info('relay listening', { address: address.address, port: address.port, version: RELAY_VERSION });
     this.#armIdleExit();
     return address;
+  }
+
+  /** Router mode: the bound port of each route, in route order (empty before listen()). */
+  routerPorts(): number[] {
+    return this.#router?.ports ?? [];
   }
 
   /** Stops accepting, lets open flows finish. */
@@ -138,6 +150,7 @@ export class RelayServer {
     const closed = once(this.#server, 'close');
     this.#inbound.close();
     this.#inboundUdp.close();
+    this.#router?.destroy();
     this.#server.close();
     for (const s of this.#sockets) s.end();
     await closed;
@@ -149,6 +162,7 @@ export class RelayServer {
     clearTimeout(this.#idleTimer);
     this.#inbound.close();
     this.#inboundUdp.close();
+    this.#router?.destroy();
     this.#server.close();
     for (const s of this.#sockets) s.destroy();
   }
@@ -167,7 +181,14 @@ export class RelayServer {
   }
 
   #armIdleExit(): void {
-    if (this.#closed || this.#config.idleExitMs <= 0 || this.counters.clientsConnected > 0 || this.#idleTimer) return;
+    if (
+      this.#closed ||
+      this.#router ||
+      this.#config.idleExitMs <= 0 ||
+      this.counters.clientsConnected > 0 ||
+      this.#idleTimer
+    )
+      return;
     this.#idleTimer = setTimeout(() => {
       this.#log.info('no client for a while; exiting', { idleExitMs: this.#config.idleExitMs });
       this.#onIdle();
@@ -204,6 +225,9 @@ export class RelayServer {
         return;
       case 'info':
         this.#info(stream);
+        return;
+      case 'router':
+        this.#router?.onStream(stream, headers);
         return;
       case 'resolve':
         void relayResolve(stream, route.query);
@@ -271,6 +295,7 @@ export class RelayServer {
       if (url.pathname === INFO_PATH) return { kind: 'info' };
       return refuse(404, 'http_request_error', `no such path ${url.pathname}`);
     }
+    if (this.#router) return { kind: 'router' };
     if (method !== 'CONNECT') return refuse(405, 'http_request_error', `method ${method} not supported`);
     const target = parseAuthority(headers[':authority']);
     if (!target) return refuse(400, 'http_request_error', `bad authority ${headers[':authority']}`);
@@ -357,6 +382,7 @@ export class RelayServer {
         },
         inboundPorts: this.#inbound.ports,
         inboundUdpPorts: this.#inboundUdp.ports,
+        ...(this.#router ? { router: this.#router.info() } : {}),
       }),
     );
   }

@@ -7,13 +7,15 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const ENTRIES = ['agent', 'dns-server-main', 'echo', 'udp-echo'];
+const ENTRIES = ['agent', 'dns-server-main', 'echo', 'laptop-upstream-main', 'udp-echo'];
 
 export interface Programs {
   dir: string;
   agent: string;
   dnsServer: string;
   echo: string;
+  /** An added laptop's system resolver (real/added-laptop.ts). */
+  laptopUpstream: string;
   udpEcho: string;
 }
 
@@ -38,6 +40,7 @@ export async function buildPrograms(outDir: string): Promise<Programs> {
     agent: join(outDir, 'agent.mjs'),
     dnsServer: join(outDir, 'dns-server-main.mjs'),
     echo: join(outDir, 'echo.mjs'),
+    laptopUpstream: join(outDir, 'laptop-upstream-main.mjs'),
     udpEcho: join(outDir, 'udp-echo.mjs'),
   };
 }

@@ -6,9 +6,14 @@
 //                                        controller-manager, scheduler, containerd, kubelet,
 //                                        kube-proxy; cni0 10.244.0.1/24 ── pods)
 //
-// The laptop reaches the API server and nothing else: no route to pods or
-// Services. Every daemon of the node shares one private mount namespace
-// (see mount-namespace.ts), so nothing they mount or write under /run,
+// cluster.addLaptop() adds laptops 2, 3, … (added-laptop.ts), each on a /24 of its own:
+//
+//   laptopN (eth0 172.18.N-1.1) ── veth ── node0 (laptopN 172.18.N-1.2)
+//
+// A laptop reaches the API server (at 172.18.0.2, the address its
+// certificate names) and nothing else: no route to pods or Services.
+// Every daemon of the node shares one private mount namespace (see
+// mount-namespace.ts), so nothing they mount or write under /run,
 // /var/log or /proc/sys reaches the host.
 import { join } from 'node:path';
 import { NODE_NET_PREFIX, WorldLayout } from '../world-config.js';
@@ -18,6 +23,15 @@ export const LAPTOP_IP = `${NODE_NET_PREFIX}.1`;
 export const NODE_IP = `${NODE_NET_PREFIX}.2`;
 export const API_SERVER_PORT = 6443;
 export const NODE_POD_CIDR = '10.244.0.0/24';
+/** 172.18.1.0/24 … 172.18.254.0/24: laptop n ≥ 2 gets 172.18.(n-1).0/24. */
+export const MAX_LAPTOPS = 255;
+
+/** Addresses of laptop n ≥ 2: its /24, its own end and the node's, and the node's end of the link. */
+export function addedLaptopNet(n: number): { cidr: string; laptopIp: string; nodeSideIp: string; nodeLink: string } {
+  if (!Number.isInteger(n) || n < 2 || n > MAX_LAPTOPS) throw new Error(`laptop ${n}: laptops are 2..${MAX_LAPTOPS}`);
+  const net = `172.18.${n - 1}`;
+  return { cidr: `${net}.0/24`, laptopIp: `${net}.1`, nodeSideIp: `${net}.2`, nodeLink: `laptop${n}` };
+}
 
 export class RealLayout extends WorldLayout {
   get nodeNetnsName(): string {

@@ -1,6 +1,6 @@
 // kvpn as a user runs it, against the test world: the real CLI inside the
 // laptop namespace (`ip netns exec`, so it sees the laptop's resolv.conf),
-// with its own state and runtime dirs. And the check that matters after
+// or another laptop's (cluster.addLaptop()), with its own state and runtime dirs. And the check that matters after
 // every `down`: nothing kvpn made is left — asserted, not eyeballed.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,14 +9,16 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { isAlive } from '../../../src/host/process-info.js';
 import { selfCommand } from '../../../src/host/self-command.js';
-import type { Cluster, ExecResult } from '../../cluster/index.js';
+import type { Cluster, ExecResult, Laptop } from '../../cluster/index.js';
 
 export interface Kvpn {
   dir: string;
   stateDir: string;
   runtimeDir: string;
   env: NodeJS.ProcessEnv;
-  /** `kvpn ARGS` in the laptop namespace. */
+  /** Where it runs: cluster.laptop unless kvpnIn was given another. */
+  laptop: Laptop;
+  /** `kvpn ARGS` in its laptop's namespace. */
   run(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<ExecResult>;
 }
 
@@ -45,7 +47,8 @@ export function kvpnCommand(): { command: string; args: string[] } {
   return selfCommand();
 }
 
-export function kvpnIn(t: Test, cluster: Cluster): Kvpn {
+/** kvpn in `laptop` (default: the world's first, cluster.laptop), with dirs of its own. */
+export function kvpnIn(t: Test, cluster: Cluster, laptop: Laptop = cluster.laptop): Kvpn {
   const dir = mkdtempSync(join(tmpdir(), 'kvpn-e2e-'));
   const stateDir = join(dir, 'state');
   const runtimeDir = join(dir, 'run');
@@ -62,9 +65,10 @@ export function kvpnIn(t: Test, cluster: Cluster): Kvpn {
     stateDir,
     runtimeDir,
     env,
+    laptop,
     run: async (args, opts = {}) => {
       const t0 = Date.now();
-      const r = await cluster.exec(self.command, [...self.args, ...args], {
+      const r = await laptop.exec(self.command, [...self.args, ...args], {
         env: { ...env, ...(opts.env ?? {}) },
         timeoutMs: opts.timeoutMs ?? 60_000,
         ...(opts.input === undefined ? {} : { input: opts.input }),
@@ -111,7 +115,7 @@ s.send(${JSON.stringify(payload)}, ${port}, ${JSON.stringify(host)});`;
   return r.stdout;
 }
 
-/** What kvpn could leave behind, in the laptop and the cluster; compare a snapshot before `up` with one after `down`. */
+/** What kvpn could leave behind, in its laptop and the cluster; compare a snapshot before `up` with one after `down`. */
 export interface Snapshot {
   links: string[];
   routes: string[];
@@ -132,12 +136,13 @@ function isKvpnObject(o: { metadata: { name?: string; labels?: Record<string, st
 }
 
 export async function snapshot(cluster: Cluster, kvpn: Kvpn, daemonPids: number[] = []): Promise<Snapshot> {
-  const links = JSON.parse((await cluster.exec('ip', ['-json', 'link', 'show'])).stdout || '[]') as {
+  const laptop = kvpn.laptop;
+  const links = JSON.parse((await laptop.exec('ip', ['-json', 'link', 'show'])).stdout || '[]') as {
     ifname: string;
   }[];
   const routes = [
-    ...(await cluster.exec('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
-    ...(await cluster.exec('ip', ['-6', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
+    ...(await laptop.exec('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
+    ...(await laptop.exec('ip', ['-6', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
   ].filter(Boolean);
   const kvpnObjects: string[] = [];
   for (const key of ['pods', 'configmaps', 'secrets', 'services']) {
@@ -160,7 +165,7 @@ export async function snapshot(cluster: Cluster, kvpn: Kvpn, daemonPids: number[
   return {
     links: links.map((l) => l.ifname).sort(),
     routes: routes.sort(),
-    resolvConf: readFileSync(cluster.laptopResolvConf).toString('base64'),
+    resolvConf: readFileSync(laptop.resolvConf).toString('base64'),
     kvpnObjects: kvpnObjects.sort(),
     liveDaemons: daemonPids.filter((pid) => isAlive(pid)),
     files: files.sort(),

@@ -1,0 +1,271 @@
+// `kvpn intercept` on the real Kubernetes world, from a client pod inside the
+// cluster: a whole intercept of echo's port 80 reaches the laptop, and after
+// `leave` the pods again with the Service byte-identical to before; then two
+// laptops (two sessions) intercept it at once for x-dev=alice and x-dev=bob
+// over one HTTP/1.1 keep-alive connection; one laptop's daemon killed -9
+// sends its requests back to the pods within seconds, its `down` and the
+// other's leave nothing behind.
+import { once } from 'node:events';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { type Cluster, type Laptop, startCluster } from '../cluster/index.js';
+import { realWorld } from '../cluster/worlds.js';
+import { daemonPid, type Kvpn, kvpnIn } from './helpers/kvpn.js';
+
+/** An HTTP server on the laptop's 127.0.0.1:port answering every request with `who`. */
+async function laptopServer(t: Test, laptop: Laptop, port: number, who: string): Promise<void> {
+  const script = `require('node:http').createServer((req, res) => {
+      req.resume(); res.writeHead(200, { 'content-type': 'text/plain' }); res.end(${JSON.stringify(`${who}\n`)});
+    }).listen(${port}, '127.0.0.1', () => console.log('listening'));`;
+  const child = laptop.spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => child.kill());
+  await once(child.stdout as NodeJS.ReadableStream, 'data');
+}
+
+/**
+ * From inside an echo pod: GET http://echo.default.svc.cluster.local/ once per entry of
+ * `plan` (the x-dev header, or null for none), in order, over ONE keep-alive connection.
+ * Returns who answered each (a laptop's name or a pod's) and how many connections it took.
+ */
+async function requestsInCluster(
+  cluster: Cluster,
+  plan: (string | null)[],
+): Promise<{ who: string[]; connections: number }> {
+  const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
+  const script = `const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set(); const who = [];
+    const get = (dev) => new Promise((resolve, reject) => {
+      const req = http.get({ host: 'echo.default.svc.cluster.local', port: 80, path: '/', agent,
+        headers: dev ? { 'x-dev': dev } : {} }, (res) => {
+        sockets.add(res.socket); let body = ''; res.setEncoding('utf8');
+        res.on('data', (d) => { body += d; }); res.on('end', () => resolve(body.trim()));
+      });
+      req.on('error', reject); req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    });
+    (async () => { for (const dev of JSON.parse(process.argv[1])) who.push(await get(dev));
+      console.log(JSON.stringify({ who, connections: sockets.size })); agent.destroy(); })()
+      .catch((e) => { console.error(String(e)); process.exit(1); });`;
+  const r = await cluster.kubectl(['exec', '-n', 'default', pod, '--', 'node', '-e', script, JSON.stringify(plan)], {
+    context: 'admin',
+  });
+  if (r.code !== 0) return { who: [`error: ${r.stderr.trim()}`], connections: 0 };
+  return JSON.parse(r.stdout) as { who: string[]; connections: number };
+}
+
+/** Repeats `plan` until every answer satisfies `ok` (kube-proxy reprograms within seconds); the elapsed ms. */
+async function until(
+  cluster: Cluster,
+  plan: (string | null)[],
+  ok: (who: string[]) => boolean,
+  limitMs = 15_000,
+): Promise<{ who: string[]; connections: number; ms: number }> {
+  const start = Date.now();
+  for (;;) {
+    const r = await requestsInCluster(cluster, plan);
+    if (ok(r.who) || Date.now() - start > limitMs) return { ...r, ms: Date.now() - start };
+  }
+}
+
+/** The Service as the API server returns it, minus what changes on every write. */
+async function serviceJson(cluster: Cluster): Promise<string> {
+  const r = await cluster.kubectl(['get', 'service', 'echo', '-n', 'default', '-o', 'json'], { context: 'admin' });
+  const svc = JSON.parse(r.stdout);
+  delete svc.metadata.resourceVersion;
+  delete svc.metadata.managedFields;
+  return JSON.stringify(svc, null, 2);
+}
+
+/** Names of every object kvpn's intercepts make (routers, decoys, leases, router pods). */
+async function interceptObjects(cluster: Cluster): Promise<string[]> {
+  const r = await cluster.kubectl(
+    ['get', 'deployments,replicasets,pods,services,configmaps,secrets', '-n', 'default', '-o', 'name'],
+    { context: 'admin' },
+  );
+  return r.stdout.split('\n').filter((n) => /kvpn-(router|decoy|intercept)-/.test(n));
+}
+
+const isPod = (who: string): boolean => /^echo-/.test(who);
+
+/** Waits (≤ 60 s, objects go asynchronously) until no intercept object is left; returns what is. */
+async function noInterceptObjects(cluster: Cluster): Promise<string[]> {
+  let left: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    left = await interceptObjects(cluster);
+    if (!left.length) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return left;
+}
+
+/**
+ * Starts, in an echo pod, requests with x-dev=DEV every 50 ms on fresh connections; resolves
+ * once the laptop answers them (so the caller may break it) with a promise of the epoch ms at
+ * which a pod first answered instead (0 if none within 20 s).
+ */
+async function watchFailOpen(cluster: Cluster, dev: string): Promise<Promise<number>> {
+  const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
+  const script = `const http = require('node:http'); let said = false; const end = Date.now() + 20000;
+    const tick = () => http.get({ host: 'echo.default.svc.cluster.local', port: 80, path: '/', agent: false,
+        headers: { 'x-dev': ${JSON.stringify(dev)} } }, (res) => {
+      let b = ''; res.setEncoding('utf8'); res.on('data', (d) => { b += d; });
+      res.on('end', () => {
+        if (/^echo-/.test(b)) { console.log('pod ' + Date.now()); process.exit(0); }
+        if (!said) { said = true; console.log('laptop'); }
+        if (Date.now() > end) { console.log('pod 0'); process.exit(0); }
+        setTimeout(tick, 50);
+      });
+    }).on('error', () => setTimeout(tick, 50));
+    tick();`;
+  const child = cluster.spawn(
+    'kubectl',
+    [
+      '--kubeconfig',
+      cluster.kubeconfigPath,
+      '--context',
+      'admin',
+      'exec',
+      '-n',
+      'default',
+      pod,
+      '--',
+      'node',
+      '-e',
+      script,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  const lines = child.stdout as NodeJS.ReadableStream;
+  lines.setEncoding('utf8');
+  await new Promise<void>((resolve) =>
+    lines.on('data', (d: string) => {
+      out += d;
+      if (out.includes('laptop') || out.includes('pod ')) resolve();
+    }),
+  );
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const m = /pod (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    check();
+    lines.on('data', check);
+    child.on('exit', () => {
+      check();
+      resolve(0);
+    });
+  });
+}
+
+const real = await realWorld();
+t.test('kvpn intercept: whole, then personal from two laptops', { skip: !real.run && real.why }, async (t) => {
+  const cluster = await startCluster({ kind: 'real' });
+  t.teardown(() => cluster.stop());
+  const alice = kvpnIn(t, cluster);
+  const second = await cluster.addLaptop();
+  const bob = kvpnIn(t, cluster, second);
+  // A second developer: their own context name (kvpn's session is named after the context).
+  const bobConfig = join(bob.dir, 'kubeconfig');
+  copyFileSync(cluster.kubeconfigPath, bobConfig);
+  const renamed = await cluster.exec('kubectl', [
+    '--kubeconfig',
+    bobConfig,
+    'config',
+    'rename-context',
+    'admin',
+    'bob',
+  ]);
+  t.equal(renamed.code, 0, renamed.stderr);
+  bob.env.KUBECONFIG = bobConfig;
+  await laptopServer(t, alice.laptop, 8080, 'laptop-alice');
+  await laptopServer(t, bob.laptop, 8080, 'laptop-bob');
+  const before = await serviceJson(cluster);
+
+  for (const [k, context] of [
+    [alice, 'admin'],
+    [bob, 'bob'],
+  ] as [Kvpn, string][]) {
+    const up = await k.run(['up', '--context', context], { timeoutMs: 180_000 });
+    t.equal(up.code, EXIT.OK, up.stderr);
+  }
+
+  // (2) Whole: every connection to echo:80 reaches alice's laptop.
+  const whole = await alice.run(['intercept', 'deploy/echo', '--port', '8080:80'], { timeoutMs: 180_000 });
+  t.equal(whole.code, EXIT.OK, whole.stderr);
+  t.match(whole.stdout, /Intercepting Deployment\/echo: every connection to Service echo:80/);
+  const intercepted = await until(cluster, [null, 'anyone', null], (w) => w.every((x) => x === 'laptop-alice'));
+  t.same(
+    intercepted.who,
+    ['laptop-alice', 'laptop-alice', 'laptop-alice'],
+    `pods reach the laptop (${intercepted.ms} ms)`,
+  );
+  const redirected = JSON.parse(await serviceJson(cluster));
+  t.match(redirected.metadata.annotations, { 'kvpn.dev/original-selector': '{"app":"echo"}' }, 'the selector is kept');
+
+  const refused = await bob.run(['intercept', 'deploy/echo', '--port', '8080:80', '--header', 'x-dev=bob']);
+  t.equal(refused.code, EXIT.CONFIG, 'a personal intercept next to a whole one is refused');
+  t.match(refused.stderr, /intercepted whole by .*@[\s\S]*KVPN_ERR_INTERCEPT_CONFLICT/i);
+  const listing = await bob.run(['intercepts', '--context', 'bob', '--json']);
+  t.equal(listing.code, EXIT.OK, listing.stderr);
+  const listed = JSON.parse(listing.stdout || '{}');
+  t.match(listed.intercepts, [
+    { workload: 'Deployment/echo', service: 'echo', servicePort: 80, filter: '', stale: false },
+  ]);
+
+  const left = await alice.run(['leave', 'echo-80']);
+  t.equal(left.code, EXIT.OK, left.stderr);
+  const back = await until(cluster, [null, null], (w) => w.every(isPod));
+  t.ok(back.who.every(isPod), `after leave the pods answer again: ${back.who.join(', ')} (${back.ms} ms)`);
+  t.equal(
+    await serviceJson(cluster),
+    before,
+    'the Service is byte-identical to before (minus resourceVersion/managedFields)',
+  );
+  t.same(await noInterceptObjects(cluster), [], 'no router, decoy or lease left');
+
+  // (3) Personal: alice and bob at once; one keep-alive connection carries requests for all three sides.
+  for (const [k, dev] of [
+    [alice, 'alice'],
+    [bob, 'bob'],
+  ] as [Kvpn, string][]) {
+    const r = await k.run(['intercept', 'echo', '--port', '8080:http', '--header', `x-dev=${dev}`], {
+      timeoutMs: 180_000,
+    });
+    t.equal(r.code, EXIT.OK, r.stderr);
+  }
+  const plan = ['alice', 'bob', null, 'alice', null, 'bob'];
+  const mixed = await until(cluster, plan, (w) => w[0] === 'laptop-alice' && w[1] === 'laptop-bob');
+  t.match(
+    mixed,
+    { who: ['laptop-alice', 'laptop-bob', /^echo-/, 'laptop-alice', /^echo-/, 'laptop-bob'], connections: 1 },
+    'each header reaches its laptop, the rest the pods, on one keep-alive connection',
+  );
+  const status = JSON.parse((await alice.run(['status', '--json'])).stdout).sessions[0];
+  t.match(status.intercepts, [{ name: 'echo-80', filter: 'x-dev=alice', registered: true }]);
+  t.ok(status.intercepts[0].connections.accepted >= 1, 'the laptop served them');
+
+  // (4) bob's daemon killed: the router stops sending it anything; within seconds bob's requests reach the pods.
+  // Measured inside the pod (same clock as this process): a request with bob's header every 50 ms.
+  const watcher = await watchFailOpen(cluster, 'bob');
+  const killedAt = Date.now();
+  process.kill(await daemonPid(bob), 'SIGKILL');
+  const podAt = await watcher;
+  t.ok(podAt > 0, "bob's requests reach the pods again");
+  t.ok(podAt - killedAt < 5000, `within 5 s of kill -9 (${podAt - killedAt} ms)`);
+  const failedOpen = await requestsInCluster(cluster, ['bob', 'alice']);
+  t.ok(isPod(failedOpen.who[0] as string), `and stay there: ${failedOpen.who[0]}`);
+  t.equal(failedOpen.who[1], 'laptop-alice', "alice's intercept is untouched");
+  const bobDown = await bob.run(['down'], { timeoutMs: 120_000 });
+  t.equal(bobDown.code, EXIT.OK, bobDown.stderr);
+
+  // (5) alice's down: the Service is restored and nothing of either laptop is left.
+  const aliceDown = await alice.run(['down'], { timeoutMs: 120_000 });
+  t.equal(aliceDown.code, EXIT.OK, aliceDown.stderr);
+  t.equal(await serviceJson(cluster), before, 'the Service is as it was');
+  t.same(await noInterceptObjects(cluster), [], 'no router pod, decoy or lease left');
+  const after = await requestsInCluster(cluster, ['alice', 'bob', null]);
+  t.ok(after.who.every(isPod), `every request reaches the pods: ${after.who.join(', ')}`);
+});
