@@ -79,6 +79,11 @@ export function renderStatus(s: SessionStatus, command: string): string {
       'exposed',
       `${x.address}${x.protocol === 'udp' ? '/udp' : ''} → 127.0.0.1:${x.localPort} (${x.connections.active} open, ${x.connections.accepted} total${x.connections.localErrors ? `, ${x.connections.localErrors} refused here` : ''}; ${command} leave ${x.name})`,
     );
+  for (const i of s.intercepts ?? [])
+    text += row(
+      'intercept',
+      `${i.service}:${i.servicePort} ${i.filter ? `[${i.filter}]` : '(whole)'} → 127.0.0.1:${i.localPort} (${i.registered ? `${i.routed.toLaptop} here, ${i.routed.toPods} to the pods${i.routed.failedOpen ? `, ${i.routed.failedOpen} failed open` : ''}` : 'router unreachable: its traffic goes to the pods'}; ${command} leave ${i.name})`,
+    );
   // `?? []`: a daemon of an older kvpn does not report it.
   for (const d of s.degradations ?? []) text += row('degraded', formatDegradation(d));
   for (const w of s.warnings.slice(-3)) text += row('warning', w);

@@ -3,6 +3,7 @@
 // runtime dir holds the control sockets. Both are configurable (flags or
 // KVPN_STATE_DIR / KVPN_RUNTIME_DIR) so tests in namespaces don't collide.
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const DEFAULT_STATE_DIR_ROOT = '/var/lib/kvpn';
@@ -26,17 +27,19 @@ export function resolveDirs(options: DirOptions = {}, env: NodeJS.ProcessEnv = p
 }
 
 /**
- * An id for a context, usable as a file name, in a unix socket path (108
+ * An id for a context on this machine, usable as a file name, in a unix socket path (108
  * bytes) and in Kubernetes object names and labels (the relay's): the
  * readable part of the name plus a hash, [a-z0-9-], at most 39 characters.
+ * The hash covers the host name too: two developers whose contexts are both
+ * "staging" must not share (and delete) each other's relay in the cluster.
  */
-export function sessionId(context: string): string {
+export function sessionId(context: string, machine: string = hostname()): string {
   const slug = context
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .slice(0, 30)
     .replace(/^-+|-+$/g, '');
-  const hash = createHash('sha256').update(context).digest('hex').slice(0, 8);
+  const hash = createHash('sha256').update(`${context}\n${machine}`).digest('hex').slice(0, 8);
   return `${slug || 'ctx'}-${hash}`;
 }
 

@@ -39,7 +39,11 @@ function path(kind: WorkloadKind, ns: string, name: string): string {
   return `${kind.collection.replace('{ns}', encodeURIComponent(ns))}/${encodeURIComponent(name)}`;
 }
 
-export async function findWorkload(client: KubeClient, ns: string, text: string): Promise<[WorkloadKind, WorkloadObject]> {
+export async function findWorkload(
+  client: KubeClient,
+  ns: string,
+  text: string,
+): Promise<[WorkloadKind, WorkloadObject]> {
   const ref = parseWorkloadRef(text);
   const kinds = ref.kind ? [ref.kind] : [KINDS.Deployment as WorkloadKind, KINDS.Pod as WorkloadKind];
   for (const kind of kinds) {

@@ -14,9 +14,90 @@ import { type Cluster, type Laptop, startCluster } from '../cluster/index.js';
 import { realWorld } from '../cluster/worlds.js';
 import { daemonPid, type Kvpn, kvpnIn } from './helpers/kvpn.js';
 
-/** An HTTP server on the laptop's 127.0.0.1:port answering every request with `who`. */
-async function laptopServer(t: Test, laptop: Laptop, port: number, who: string): Promise<void> {
-  const script = `require('node:http').createServer((req, res) => {
+/** h2c server answering every stream with WHO and gRPC-style trailers (grpc-status 0). */
+const H2C_SERVER = (who: string, port: number | string, host: string): string => `
+  require('node:http2').createServer().on('stream', (stream) => {
+    stream.resume();
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(${who} + '\\n');
+  }).listen(${port}, ${JSON.stringify(host)}, () => console.log('listening'));`;
+
+/** An h2c workload of the test's own: its pods answer with their name (HOSTNAME). */
+const H2ECHO = {
+  apiVersion: 'v1',
+  kind: 'List',
+  items: [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'h2echo-app', namespace: 'default' },
+      data: { 'h2echo.js': H2C_SERVER('process.env.HOSTNAME', 8080, '0.0.0.0') },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'h2echo', namespace: 'default' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'h2echo' } },
+        template: {
+          metadata: { labels: { app: 'h2echo' } },
+          spec: {
+            containers: [
+              {
+                name: 'h2echo',
+                image: 'node:22-alpine',
+                command: ['node', '/app/h2echo.js'],
+                ports: [{ name: 'h2c', containerPort: 8080 }],
+                volumeMounts: [{ name: 'app', mountPath: '/app' }],
+              },
+            ],
+            volumes: [{ name: 'app', configMap: { name: 'h2echo-app' } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'h2echo', namespace: 'default' },
+      spec: { selector: { app: 'h2echo' }, ports: [{ name: 'h2c', port: 80, targetPort: 'h2c' }] },
+    },
+  ],
+};
+
+/** From an echo pod: one h2c connection to h2echo:80, a stream per entry of `plan` (x-dev or none), all at once. */
+async function h2InCluster(cluster: Cluster, plan: (string | null)[]): Promise<{ who: string; status?: string }[]> {
+  const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
+  const script = `const session = require('node:http2').connect('http://h2echo.default.svc.cluster.local:80');
+    session.on('error', (e) => { console.error(String(e)); process.exit(1); });
+    Promise.all(JSON.parse(process.argv[1]).map((dev) => new Promise((resolve, reject) => {
+      const req = session.request({ ':path': '/echo.Echo/Say', 'content-type': 'application/grpc', ...(dev ? { 'x-dev': dev } : {}) });
+      let who = '', status; req.setEncoding('utf8');
+      req.on('data', (d) => { who += d; }); req.on('trailers', (t) => { status = t['grpc-status']; });
+      req.on('end', () => resolve({ who: who.trim(), status })); req.on('error', reject); req.end();
+    }))).then((out) => { console.log(JSON.stringify(out)); session.close(); },
+      (e) => { console.error(String(e)); process.exit(1); });`;
+  const r = await cluster.kubectl(['exec', '-n', 'default', pod, '--', 'node', '-e', script, JSON.stringify(plan)], {
+    context: 'admin',
+  });
+  if (r.code !== 0) return [{ who: `error: ${r.stderr.trim()}` }];
+  return JSON.parse(r.stdout) as { who: string; status?: string }[];
+}
+
+/** An HTTP/1.1 (or h2c) server on the laptop's 127.0.0.1:port answering every request with `who`. */
+async function laptopServer(
+  t: Test,
+  laptop: Laptop,
+  port: number,
+  who: string,
+  kind: 'http' | 'h2c' = 'http',
+): Promise<void> {
+  const script =
+    kind === 'h2c'
+      ? H2C_SERVER(JSON.stringify(who), port, '127.0.0.1')
+      : `require('node:http').createServer((req, res) => {
       req.resume(); res.writeHead(200, { 'content-type': 'text/plain' }); res.end(${JSON.stringify(`${who}\n`)});
     }).listen(${port}, '127.0.0.1', () => console.log('listening'));`;
   const child = laptop.spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -78,6 +159,65 @@ async function serviceJson(cluster: Cluster): Promise<string> {
   return JSON.stringify(svc, null, 2);
 }
 
+/**
+ * From an echo pod: a request without header every 20 ms while the echo router pod is deleted;
+ * the time from the first failed request to the last (0 if none failed).
+ */
+async function measureRouterOutage(cluster: Cluster): Promise<{ windowMs: number; recovered: boolean }> {
+  const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
+  const router = (await cluster.pods({ 'app.kubernetes.io/name': 'kvpn-router' }, 'default')).find((p) =>
+    String(p.metadata.name).startsWith('kvpn-router-echo-'),
+  )?.metadata.name as string;
+  const script = `const http = require('node:http'); const end = Date.now() + 90000;
+    let firstFail = 0, lastFail = 0, okAfter = 0, said = false;
+    const done = (recovered) => { console.log(JSON.stringify({ windowMs: firstFail ? lastFail - firstFail : 0, recovered })); process.exit(0); };
+    const failed = () => { const now = Date.now(); firstFail ||= now; lastFail = now; okAfter = 0; next(); };
+    const next = () => (Date.now() > end ? done(false) : setTimeout(tick, 20));
+    const tick = () => {
+      const req = http.get({ host: 'echo.default.svc.cluster.local', port: 80, path: '/', agent: false }, (res) => {
+        res.resume(); res.on('end', () => {
+          if (res.statusCode !== 200) return failed();
+          if (!said) { said = true; console.log('ready'); }
+          if (firstFail && ++okAfter >= 25) return done(true);
+          next();
+        });
+      });
+      req.on('error', failed); req.setTimeout(1000, () => req.destroy(new Error('timeout')));
+    };
+    tick();`;
+  const child = cluster.spawn(
+    'kubectl',
+    [
+      '--kubeconfig',
+      cluster.kubeconfigPath,
+      '--context',
+      'admin',
+      'exec',
+      '-n',
+      'default',
+      pod,
+      '--',
+      'node',
+      '-e',
+      script,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const out = child.stdout as NodeJS.ReadableStream;
+  out.setEncoding('utf8');
+  let text = '';
+  await new Promise<void>((resolve) =>
+    out.on('data', (d: string) => {
+      text += d;
+      if (text.includes('ready')) resolve();
+    }),
+  );
+  await cluster.kubectl(['delete', 'pod', '-n', 'default', router, '--wait=false'], { context: 'admin' });
+  await once(child, 'exit');
+  const line = text.split('\n').find((l) => l.startsWith('{'));
+  return line ? (JSON.parse(line) as { windowMs: number; recovered: boolean }) : { windowMs: -1, recovered: false };
+}
+
 /** Names of every object kvpn's intercepts make (routers, decoys, leases, router pods). */
 async function interceptObjects(cluster: Cluster): Promise<string[]> {
   const r = await cluster.kubectl(
@@ -105,7 +245,7 @@ async function noInterceptObjects(cluster: Cluster): Promise<string[]> {
  * once the laptop answers them (so the caller may break it) with a promise of the epoch ms at
  * which a pod first answered instead (0 if none within 20 s).
  */
-async function watchFailOpen(cluster: Cluster, dev: string): Promise<Promise<number>> {
+async function watchFailOpen(cluster: Cluster, dev: string): Promise<{ podAt: Promise<number> }> {
   const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
   const script = `const http = require('node:http'); let said = false; const end = Date.now() + 20000;
     const tick = () => http.get({ host: 'echo.default.svc.cluster.local', port: 80, path: '/', agent: false,
@@ -117,7 +257,7 @@ async function watchFailOpen(cluster: Cluster, dev: string): Promise<Promise<num
         if (Date.now() > end) { console.log('pod 0'); process.exit(0); }
         setTimeout(tick, 50);
       });
-    }).on('error', () => setTimeout(tick, 50));
+    }).on('error', () => { if (Date.now() > end) { console.log('pod 0'); process.exit(0); } setTimeout(tick, 50); });
     tick();`;
   const child = cluster.spawn(
     'kubectl',
@@ -146,7 +286,8 @@ async function watchFailOpen(cluster: Cluster, dev: string): Promise<Promise<num
       if (out.includes('laptop') || out.includes('pod ')) resolve();
     }),
   );
-  return new Promise((resolve) => {
+  // Wrapped: an async function returning a promise would wait for it.
+  const podAt = new Promise<number>((resolve) => {
     const check = (): void => {
       const m = /pod (\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
@@ -158,6 +299,7 @@ async function watchFailOpen(cluster: Cluster, dev: string): Promise<Promise<num
       resolve(0);
     });
   });
+  return { podAt };
 }
 
 const real = await realWorld();
@@ -182,6 +324,10 @@ t.test('kvpn intercept: whole, then personal from two laptops', { skip: !real.ru
   bob.env.KUBECONFIG = bobConfig;
   await laptopServer(t, alice.laptop, 8080, 'laptop-alice');
   await laptopServer(t, bob.laptop, 8080, 'laptop-bob');
+  await laptopServer(t, alice.laptop, 8081, 'laptop-alice', 'h2c');
+  await laptopServer(t, bob.laptop, 8081, 'laptop-bob', 'h2c');
+  const applied = await cluster.kubectl(['apply', '-f', '-'], { context: 'admin', input: JSON.stringify(H2ECHO) });
+  t.equal(applied.code, 0, applied.stderr);
   const before = await serviceJson(cluster);
 
   for (const [k, context] of [
@@ -247,13 +393,74 @@ t.test('kvpn intercept: whole, then personal from two laptops', { skip: !real.ru
   t.match(status.intercepts, [{ name: 'echo-80', filter: 'x-dev=alice', registered: true }]);
   t.ok(status.intercepts[0].connections.accepted >= 1, 'the laptop served them');
 
+  // HTTP/2 cleartext, gRPC-style: one connection, concurrent streams, each routed on its own, trailers kept.
+  const rolled = await cluster.kubectl(['rollout', 'status', 'deployment/h2echo', '--timeout=120s'], {
+    context: 'admin',
+  });
+  t.equal(rolled.code, 0, rolled.stderr);
+  for (const [k, dev] of [
+    [alice, 'alice'],
+    [bob, 'bob'],
+  ] as [Kvpn, string][]) {
+    const r = await k.run(
+      ['intercept', 'deploy/h2echo', '--port', '8081:80', '--header', `x-dev=${dev}`, '--name', 'h2'],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    t.equal(r.code, EXIT.OK, r.stderr);
+  }
+  let streams = await h2InCluster(cluster, plan);
+  for (let i = 0; i < 20 && streams[0]?.who !== 'laptop-alice'; i++) streams = await h2InCluster(cluster, plan);
+  t.match(
+    streams,
+    [
+      { who: 'laptop-alice', status: '0' },
+      { who: 'laptop-bob', status: '0' },
+      { who: /^h2echo-/, status: '0' },
+      { who: 'laptop-alice', status: '0' },
+      { who: /^h2echo-/, status: '0' },
+      { who: 'laptop-bob', status: '0' },
+    ],
+    'h2c: each stream of one connection reaches its side, with its trailers',
+  );
+  for (const k of [alice, bob]) t.equal((await k.run(['leave', 'h2'])).code, EXIT.OK);
+
+  // The router pod deleted: its Deployment makes another; requests fail only in between, and the
+  // laptops register again by themselves.
+  const outage = await measureRouterOutage(cluster);
+  t.ok(
+    outage.recovered,
+    `a client retrying every 20 ms fails for ${outage.windowMs} ms while the router pod is replaced`,
+  );
+  const reRegistered = await until(
+    cluster,
+    ['alice', 'bob'],
+    (w) => w[0] === 'laptop-alice' && w[1] === 'laptop-bob',
+    60_000,
+  );
+  t.same(
+    reRegistered.who,
+    ['laptop-alice', 'laptop-bob'],
+    `both laptops registered again (${reRegistered.ms} ms later)`,
+  );
+
   // (4) bob's daemon killed: the router stops sending it anything; within seconds bob's requests reach the pods.
   // Measured inside the pod (same clock as this process): a request with bob's header every 50 ms.
+  const bobDaemon = await daemonPid(bob);
   const watcher = await watchFailOpen(cluster, 'bob');
   const killedAt = Date.now();
-  process.kill(await daemonPid(bob), 'SIGKILL');
-  const podAt = await watcher;
-  t.ok(podAt > 0, "bob's requests reach the pods again");
+  process.kill(bobDaemon, 'SIGKILL');
+  const podAt = await watcher.podAt;
+  if (!t.ok(podAt > 0, "bob's requests reach the pods again")) {
+    const router = (await cluster.pods({ 'app.kubernetes.io/name': 'kvpn-router' }, 'default'))[0]?.metadata.name;
+    const logs = await cluster.kubectl(['logs', '-n', 'default', String(router)], { context: 'admin' });
+    const ss = await cluster.execInPod(String(router), 'default', 'ss', ['-tn']);
+    const laptopSs = await bob.laptop.exec('ss', ['-tnp']);
+    t.comment(
+      `router log:\n${logs.stdout}${logs.stderr}\nrouter sockets:\n${ss.stdout}\nbob's sockets:\n${laptopSs.stdout}`,
+    );
+  }
   t.ok(podAt - killedAt < 5000, `within 5 s of kill -9 (${podAt - killedAt} ms)`);
   const failedOpen = await requestsInCluster(cluster, ['bob', 'alice']);
   t.ok(isPod(failedOpen.who[0] as string), `and stay there: ${failedOpen.who[0]}`);

@@ -46,8 +46,9 @@ export async function startRouter(
       ...base,
       routes,
       port: 0,
+      // Generous: a loaded test machine must not drop a live laptop (router-heartbeat tests use small ones).
       routerPingIntervalMs: 100,
-      routerPingTimeoutMs: 200,
+      routerPingTimeoutMs: 5000,
       routerWaitMs: 300,
       routerSniffMs: 200,
       routerStatsIntervalMs: 50,

@@ -41,16 +41,23 @@ class LaptopAgent extends http.Agent {
     this.#route.openLaptop(this.#reg, options.kvpnPeer).then((stream) => {
       if (!stream) return cb(new FailOpen('no parked stream'));
       stream.on('error', () => {});
+      // The laptop's server closed its side (its keep-alive timeout): never hand this stream out again.
+      stream.once('end', () => stream.destroy());
+      // The agent keeps sockets with TCP keepalive and ref/unref, which a stream has not: no-ops. Its
+      // idle limit for a kept stream (the server's Keep-Alive hint less 1 s) is the stream's setTimeout.
+      const socketLike = stream as unknown as Record<'setKeepAlive' | 'ref' | 'unref', () => unknown>;
+      socketLike.setKeepAlive = socketLike.ref = socketLike.unref = () => stream;
       cb(null, stream);
     }, cb);
     return undefined;
   }
 
-  // An HTTP/2 stream has no TCP keepalive nor ref/unref; it is kept as it is.
   override keepSocketAlive(socket: Duplex): boolean {
-    return !this.#reg.removed && !socket.destroyed;
+    if (this.#reg.removed || socket.destroyed || socket.readableEnded) return false;
+    // Node returns whether the server's hint leaves time to reuse it (typed void in @types/node 20).
+    const keep: unknown = super.keepSocketAlive(socket as net.Socket);
+    return keep !== false;
   }
-  override reuseSocket(): void {}
 }
 
 export class Http1Front {

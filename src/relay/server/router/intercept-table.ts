@@ -83,7 +83,7 @@ export class Registration {
   dispose(): void {
     if (this.#removed) return;
     this.#removed = true;
-    this.laptop.close();
+    this.laptop.close(this.id);
     for (const r of this.#resources.values()) r.destroy();
     this.#resources.clear();
   }

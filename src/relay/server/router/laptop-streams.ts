@@ -5,11 +5,8 @@
 //
 //   park(stream) ─► a waiter takes it at once, else it queues (≤ maxParked)
 //   take(peer)   ─► the oldest live parked stream; else wait ≤ waitMs (≤ maxWaiting waiters)
-import http2 from 'node:http2';
-import { HEADER_PEER } from '../../protocol.js';
-import { resetStream } from '../../stream-reset.js';
-
-const { NGHTTP2_CANCEL } = http2.constants;
+import type http2 from 'node:http2';
+import { formatProxyStatus, HEADER_PEER, HEADER_PROXY_STATUS } from '../../protocol.js';
 
 export const MAX_PARKED_PER_INTERCEPT = 64;
 export const MAX_WAITING_PER_INTERCEPT = 128;
@@ -81,11 +78,22 @@ export class LaptopStreams {
     });
   }
 
-  /** The intercept is gone: parked streams are cancelled, waiters go to the pods. */
-  close(): void {
+  /** The intercept is gone: parked streams are answered 404 (as parking for an unknown id), waiters go to the pods. */
+  close(id: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of this.#parked.splice(0)) resetStream(s, NGHTTP2_CANCEL);
+    // A final answer, not RST_STREAM: Node 20's RstStream on a stream that sent only a 102
+    // can loop in SendPendingData until the process runs out of memory (seen under load).
+    for (const s of this.#parked.splice(0)) {
+      if (s.destroyed || s.closed || s.headersSent) continue;
+      s.respond(
+        {
+          ':status': 404,
+          [HEADER_PROXY_STATUS]: formatProxyStatus({ error: 'http_request_error', details: `intercept ${id} ended` }),
+        },
+        { endStream: true },
+      );
+    }
     for (const w of this.#waiting.slice()) w.settle(undefined, 'gone');
   }
 }

@@ -28,7 +28,6 @@ import {
   type ProxyErrorType,
   parseAuthority,
 } from '../../protocol.js';
-import { resetStream } from '../../stream-reset.js';
 import type { RelayConfig } from '../config.js';
 import type { RelayLog } from '../log.js';
 import { FrontListener } from './front.js';
@@ -209,7 +208,8 @@ export class Router {
     reg.dispose();
     const stream = this.#streams.get(reg);
     this.#streams.delete(reg);
-    if (stream) resetStream(stream, NGHTTP2_CANCEL);
+    // END_STREAM then RST_STREAM(CANCEL) (Node's close): the laptop sees its registration end.
+    if (stream && !stream.destroyed && !stream.closed) stream.close(NGHTTP2_CANCEL);
     this.#log.info('intercept removed', {
       id: reg.id,
       port: reg.spec.port,
