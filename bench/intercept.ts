@@ -7,8 +7,8 @@
 //      the router (a personal intercept for another header is active): p50/p99,
 //      and what the router adds;
 //   2. requests/s through the router: 16 keep-alive clients for S seconds, not matching;
-//   3. bulk of a whole intercept: the pod downloads N MiB from the laptop's
-//      server through echo:80 (MB/s).
+//   3. bulk of a whole intercept through echo:80: the pod uploads N MiB to the
+//      laptop's server, then downloads N MiB from it (MB/s each way).
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +32,7 @@ function flag(args: string[], name: string, fallback: number): number {
 const LAPTOP_SERVER = `
 const chunk = Buffer.alloc(1048576, 0x62);
 require('node:http').createServer((req, res) => {
+  if (req.method === 'POST') { let n = 0; req.on('data', (d) => { n += d.length; }); req.on('end', () => res.end(String(n))); return; }
   const m = /^\\/bytes\\/(\\d+)$/.exec(req.url);
   if (!m) { res.end('laptop\\n'); return; }
   let left = Number(m[1]);
@@ -64,17 +65,32 @@ const get = (agent) => new Promise((resolve, reject) => {
 })().catch((e) => { console.error(String(e)); process.exit(1); });`;
 }
 
+/** In the pod: N MiB uploaded to the laptop (POST, the laptop answers the count), then N MiB downloaded. */
 function bulkScript(mib: number): string {
   return `
 const http = require('node:http');
-const t0 = process.hrtime.bigint(); let got = 0;
-http.get({ host: '${URL_HOST}', port: 80, path: '/bytes/${mib * 1048576}' }, (res) => {
-  res.on('data', (d) => { got += d.length; });
-  res.on('end', () => {
-    if (got !== ${mib * 1048576}) { console.error('got ' + got); process.exit(1); }
-    console.log(JSON.stringify({ seconds: Number(process.hrtime.bigint() - t0) / 1e9 }));
+const total = ${mib * 1048576};
+const fail = (e) => { console.error(String(e)); process.exit(1); };
+const upload = () => new Promise((resolve) => {
+  const t0 = process.hrtime.bigint(), chunk = Buffer.alloc(1048576, 0x61);
+  const req = http.request({ host: '${URL_HOST}', port: 80, path: '/sink', method: 'POST',
+    headers: { 'content-length': String(total) } }, (res) => {
+    let body = ''; res.on('data', (d) => { body += d; });
+    res.on('end', () => Number(body) === total ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : fail('sink got ' + body));
   });
-}).on('error', (e) => { console.error(String(e)); process.exit(1); });`;
+  req.on('error', fail);
+  let sent = 0;
+  const pump = () => { while (sent < ${mib}) { sent++; if (!req.write(chunk)) return req.once('drain', pump); } req.end(); };
+  pump();
+});
+const download = () => new Promise((resolve) => {
+  const t0 = process.hrtime.bigint(); let got = 0;
+  http.get({ host: '${URL_HOST}', port: 80, path: '/bytes/' + total }, (res) => {
+    res.on('data', (d) => { got += d.length; });
+    res.on('end', () => got === total ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : fail('got ' + got));
+  }).on('error', fail);
+});
+(async () => { const up = await upload(); const down = await download(); console.log(JSON.stringify({ up, down })); })();`;
 }
 
 async function inPod<T>(cluster: Cluster, pod: string, script: string): Promise<T> {
@@ -119,7 +135,8 @@ export async function run(args: string[]): Promise<BenchReport> {
   const laptop = cluster.spawn(process.execPath, ['-e', LAPTOP_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   const straight: Requests[] = [];
   const routed: Requests[] = [];
-  const bulk: number[] = [];
+  const toLaptop: number[] = [];
+  const fromLaptop: number[] = [];
   try {
     await once(laptop.stdout as NodeJS.ReadableStream, 'data');
     await kvpn(['up', '--context', 'admin']);
@@ -142,8 +159,9 @@ export async function run(args: string[]): Promise<BenchReport> {
     await kvpn(['intercept', 'deploy/echo', '--port', `${LOCAL_PORT}:80`, '--name', 'whole']);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     for (let i = 0; i < rounds; i++) {
-      const o = await inPod<{ seconds: number }>(cluster, pod, bulkScript(mib));
-      bulk.push((mib * 1048576) / 1e6 / o.seconds);
+      const o = await inPod<{ up: number; down: number }>(cluster, pod, bulkScript(mib));
+      toLaptop.push((mib * 1048576) / 1e6 / o.up);
+      fromLaptop.push((mib * 1048576) / 1e6 / o.down);
     }
   } finally {
     await cluster.exec(process.execPath, [MAIN, 'down', '--all'], { env }).catch(() => undefined);
@@ -166,7 +184,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     p50: median(routed, 'p50') - median(straight, 'p50'),
     p99: median(routed, 'p99') - median(straight, 'p99'),
   };
-  const bulkMBs = percentile(bulk, 50);
+  const bulk = { toLaptop: percentile(toLaptop, 50), fromLaptop: percentile(fromLaptop, 50) };
   return {
     name: 'intercept (real world)',
     table: {
@@ -175,10 +193,11 @@ export async function run(args: string[]): Promise<BenchReport> {
         row('pod → Service → pods (no intercept)', straight),
         row('pod → Service → router → decoy → pods', routed),
         ['added by the router', Number(added.p50.toFixed(3)), Number(added.p99.toFixed(3)), ''],
-        [`whole intercept, pod downloads ${mib} MiB from the laptop`, '', '', `${Math.round(bulkMBs)} MB/s`],
+        [`whole intercept, ${mib} MiB pod → laptop`, '', '', `${Math.round(bulk.toLaptop)} MB/s`],
+        [`whole intercept, ${mib} MiB laptop → pod`, '', '', `${Math.round(bulk.fromLaptop)} MB/s`],
       ],
     },
-    figures: { requests, seconds, mib, rounds, straight, routed, added, bulkMBs, bulk },
+    figures: { requests, seconds, mib, rounds, straight, routed, added, bulk, toLaptop, fromLaptop },
     notes: [
       `Medians of ${rounds} rounds, measured inside the echo pod: ${requests} sequential keep-alive GETs after 50 warm-up ones; req/s with 16 keep-alive clients for ${seconds} s; a personal intercept for another header (x-dev=alice) is active on the router path.`,
       'Targets (issue 16): ≤ 0.5 ms p50 added to requests not intercepted; ≥ 100 MB/s bulk through a whole intercept.',

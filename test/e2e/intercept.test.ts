@@ -6,7 +6,7 @@
 // sends its requests back to the pods within seconds, its `down` and the
 // other's leave nothing behind.
 import { once } from 'node:events';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -226,6 +226,8 @@ async function interceptObjects(cluster: Cluster): Promise<string[]> {
   );
   return r.stdout.split('\n').filter((n) => /kvpn-(router|decoy|intercept)-/.test(n));
 }
+
+const RBAC_DOC = new URL('../../docs/rbac.md', import.meta.url);
 
 const isPod = (who: string): boolean => /^echo-/.test(who);
 
@@ -475,4 +477,34 @@ t.test('kvpn intercept: whole, then personal from two laptops', { skip: !real.ru
   t.same(await noInterceptObjects(cluster), [], 'no router pod, decoy or lease left');
   const after = await requestsInCluster(cluster, ['alice', 'bob', null]);
   t.ok(after.who.every(isPod), `every request reaches the pods: ${after.who.join(', ')}`);
+
+  // docs/rbac.md's kvpn-intercept Role, read from the page, is what staging needs on top of the tunnel's.
+  const upStaging = await alice.run(['up', '--context', 'staging'], { timeoutMs: 180_000 });
+  t.equal(upStaging.code, EXIT.OK, upStaging.stderr);
+  const forbidden = await alice.run(['intercept', 'deploy/echo', '--port', '8080:http', '--header', 'x-dev=alice']);
+  t.equal(forbidden.code, EXIT.CONFIG, 'without the Role: refused');
+  t.match(forbidden.stderr, /forbidden|not allowed[\s\S]*KVPN_ERR_(API|INTERCEPT)_FORBIDDEN/i);
+  const role = [...readFileSync(RBAC_DOC, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => m[1] as string)
+    .find((y) => /name: kvpn-intercept\n/.test(y));
+  t.ok(role, 'docs/rbac.md documents the kvpn-intercept Role');
+  const binding = `${(role ?? '').replaceAll('namespace: my-namespace', 'namespace: default')}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: kvpn-intercept, namespace: default}
+subjects: [{kind: ServiceAccount, name: staging, namespace: default}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kvpn-intercept}
+`;
+  const granted = await cluster.kubectl(['apply', '-f', '-'], { context: 'admin', input: binding });
+  t.equal(granted.code, 0, granted.stderr);
+  const allowed = await alice.run(['intercept', 'deploy/echo', '--port', '8080:http', '--header', 'x-dev=alice'], {
+    timeoutMs: 180_000,
+  });
+  t.equal(allowed.code, EXIT.OK, allowed.stderr);
+  const withRole = await until(cluster, ['alice', null], (w) => w[0] === 'laptop-alice');
+  t.match(withRole.who, ['laptop-alice', /^echo-/], 'with the Role, intercepted');
+  t.equal((await alice.run(['down'], { timeoutMs: 120_000 })).code, EXIT.OK);
+  t.equal(await serviceJson(cluster), before, 'restored by the Role holder too');
+  t.same(await noInterceptObjects(cluster), [], 'nothing left');
 });
