@@ -37,13 +37,15 @@ export async function releaseIfUnused(
   return restored;
 }
 
-/** Services of the namespace whose every lease is stale: their laptops are gone. Restores them. */
+/**
+ * Removes the namespace's stale leases (their laptops are gone) and restores each Service left
+ * with no live lease. Returns the Services restored.
+ */
 export async function restoreAbandoned(client: KubeClient, namespace: string): Promise<string[]> {
   const leases = await listLeases(client, namespace);
   const services = new Set(leases.filter((l) => l.stale).map((l) => l.service));
   const restored: string[] = [];
   for (const service of services) {
-    if (leases.some((l) => l.service === service && !l.stale)) continue;
     if ((await releaseIfUnused(client, namespace, service)) === 'restored') restored.push(service);
   }
   return restored;

@@ -212,6 +212,7 @@ export class Intercepts {
       selector: target.service.selector,
     });
     let link: InterceptLink | undefined;
+    let tunnel: RouterTunnel | undefined;
     try {
       await engage(client, {
         namespace,
@@ -222,7 +223,7 @@ export class Intercepts {
         image: request.routerImage ?? DEFAULT_ROUTER_IMAGE,
         bundle: loadRelayBundle(),
       });
-      const tunnel = await this.#tunnel(service);
+      tunnel = await this.#tunnel(service);
       let warned = false;
       link = new InterceptLink(
         tunnel.dialer,
@@ -249,7 +250,7 @@ export class Intercepts {
         );
     } catch (err) {
       link?.close();
-      this.#release(service);
+      if (tunnel) this.#release(service);
       await deleteLease(client, namespace, lease, sessionId).catch(() => false);
       await releaseIfUnused(client, namespace, service, target.service.selector).catch(() => undefined);
       journal.forget(entry);

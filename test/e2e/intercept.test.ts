@@ -467,6 +467,29 @@ t.test('kvpn intercept: whole, then personal from two laptops', { skip: !real.ru
   const failedOpen = await requestsInCluster(cluster, ['bob', 'alice']);
   t.ok(isPod(failedOpen.who[0] as string), `and stay there: ${failedOpen.who[0]}`);
   t.equal(failedOpen.who[1], 'laptop-alice', "alice's intercept is untouched");
+
+  // Had bob never come back, his lease would go stale (made so here: renewed long ago), and any
+  // kvpn that meets it removes it; alice's intercept keeps the Service redirected.
+  const leases = (): Promise<{ id: string; leaseName: string; stale: boolean }[]> =>
+    alice
+      .run(['intercepts', '--context', 'admin', '--json'])
+      .then((r) => JSON.parse(r.stdout || '{}').intercepts ?? []);
+  const bobLease = (await leases()).find((l) => l.id.startsWith('bob-'));
+  t.ok(bobLease, "bob's lease is listed");
+  const aged = await cluster.kubectl(
+    ['annotate', '--overwrite', 'configmap', String(bobLease?.leaseName), 'kvpn.dev/renewed=2026-01-01T00:00:00.000Z'],
+    { context: 'admin' },
+  );
+  t.equal(aged.code, 0, aged.stderr);
+  await leases(); // this listing sweeps the stale lease
+  t.same(
+    (await leases()).map((l) => [l.id.split('-')[0], l.stale]),
+    [['admin', false]],
+    "bob's stale lease is gone, alice's stays",
+  );
+  t.match(JSON.parse(await serviceJson(cluster)).metadata.annotations, {
+    'kvpn.dev/original-selector': '{"app":"echo"}',
+  });
   const bobDown = await bob.run(['down'], { timeoutMs: 120_000 });
   t.equal(bobDown.code, EXIT.OK, bobDown.stderr);
 
