@@ -25,6 +25,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   relay: ['', 'kube'],
   tunnel: ['', 'net', 'kube', 'relay', 'tun/stack'],
   intercept: ['', 'kube', 'relay', 'workload'],
+  'volumes/server': [],
+  volumes: ['', 'kube', 'relay', 'workload'],
   session: [
     '',
     'net',
@@ -38,11 +40,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'relay',
     'tunnel',
     'intercept',
+    'volumes',
   ],
   daemon: ['', 'host', 'control', 'tun', 'session'],
   sessions: ['', 'host', 'control', 'session', 'daemon'],
   workload: ['', 'kube'],
-  cli: ['', 'net', 'relay', 'sessions', 'workload', 'intercept'],
+  cli: ['', 'net', 'relay', 'sessions', 'workload', 'intercept', 'volumes'],
 };
 
 /** What the relay bundle (relay/server) may import besides itself: the protocol both ends share. */
@@ -138,6 +141,20 @@ t.test('no import points up a layer or sideways', async (t) => {
     })
     .map(({ from, to }) => `${from} (${layerOf(from) || 'src'}) -> ${to} (${layerOf(to) || 'src'})`);
   t.same(wrong, []);
+});
+
+t.test('the file server bundle imports only itself and Node', async (t) => {
+  const bundle = (path: string) => path.startsWith('volumes/server/');
+  t.same(
+    edges.filter((e) => bundle(e.from) && !bundle(e.to)).map((e) => `${e.from} -> ${e.to}`),
+    [],
+    'relative imports stay inside the bundle',
+  );
+  t.same(
+    packages.filter((e) => bundle(e.from)).map((e) => `${e.from} -> ${e.to}`),
+    [],
+    'no npm package: the pod runs a stock node image',
+  );
 });
 
 t.test('the relay bundle imports only itself, the shared protocol and Node', async (t) => {

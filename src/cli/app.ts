@@ -15,6 +15,7 @@ import type { InterceptsArgs } from './intercepts.js';
 import type { CliIo } from './io.js';
 import type { LeaveArgs } from './leave.js';
 import type { LogsArgs } from './logs.js';
+import type { MountArgs, UnmountArgs } from './mount.js';
 import { renderError, UsageError } from './render-error.js';
 import type { RunArgs } from './run.js';
 import type { StatusArgs } from './status.js';
@@ -234,6 +235,51 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       async (argv) => setCode(await (await import('./leave.js')).runLeave(argv as unknown as LeaveArgs, io, name)),
     )
     .command(
+      'mount <workload> [dir]',
+      "Show a workload container's volumes under DIR at their mount paths (needs `up`)",
+      (y) =>
+        y
+          .positional('workload', {
+            type: 'string',
+            demandOption: true,
+            describe: 'deploy/NAME, sts/NAME, pod/NAME … or a bare name',
+          })
+          .positional('dir', {
+            type: 'string',
+            describe: 'Where DIR/MOUNTPATH appear (empty or new; default: a fresh one under $XDG_RUNTIME_DIR)',
+          })
+          .option('container', { alias: 'c', type: 'string', describe: 'The container (default: the first)' })
+          .option('pod', { type: 'string', describe: 'This pod of the workload (default: the newest Ready one)' })
+          .option('rw', {
+            type: 'boolean',
+            default: false,
+            describe: "Writable (where the pod's mount is): writes reach the pod's volumes",
+          })
+          .option('only', {
+            type: 'string',
+            array: true,
+            describe: 'Only these volumes (name or mount path, repeatable)',
+          })
+          .option('name', { type: 'string', describe: 'The mount name (default: the workload name)' })
+          .option('files-image', {
+            type: 'string',
+            describe: 'Image of the file server added to the pod as an ephemeral container (default: node:22-alpine)',
+          })
+          .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the mount as JSON' })
+          .example('$0 mount deploy/web ./web-root', "web's /etc/config appears at ./web-root/etc/config"),
+      async (argv) => setCode(await (await import('./mount.js')).runMount(argv as unknown as MountArgs, io, name)),
+    )
+    .command(
+      'unmount <name>',
+      'End a mount: its FUSE mounts detached, its directory put back',
+      (y) =>
+        y
+          .positional('name', { type: 'string', describe: 'The mount (see `kvpn status`)' })
+          .option('context', { type: 'string', describe: 'The session of this context (default: the only one)' }),
+      async (argv) => setCode(await (await import('./mount.js')).runUnmount(argv as unknown as UnmountArgs, io, name)),
+    )
+    .command(
       'env <workload>',
       "Print a workload container's environment as the kubelet makes it",
       (y) =>
@@ -269,6 +315,11 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
             default: false,
             describe: "Let the workload's PATH, HOME, USER, SHELL, TERM replace yours too",
           })
+          .option('mount', {
+            type: 'boolean',
+            default: false,
+            describe: "Also the workload's volumes, at their real paths in a private mount namespace (Linux, root)",
+          })
           .example("$0 run deploy/web -- sh -c 'curl http://$ECHO_SERVICE_HOST/'", "with web's environment"),
       async (argv) => setCode(await (await import('./run.js')).runRun(argv as unknown as RunArgs, io, name)),
     )
@@ -278,6 +329,9 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       (y) => y.option('json', { type: 'boolean', default: false }),
       async (argv) => setCode(await (await import('./version.js')).runVersion(argv as unknown as VersionArgs, io)),
     )
+    .command('__run-mounted <spec> [command..]', false, {}, async () => {
+      setCode(await (await import('./run-mounted.js')).runInMountNamespace(process.argv));
+    })
     .command('__exec-credential', false, {}, async () => {
       io.out(`${await (await import('../sessions/index.js')).execCredential()}\n`);
       setCode(EXIT.OK);

@@ -4,14 +4,14 @@
 // unless --all-env). It needs a running `kvpn up` session for the context,
 // so the Service addresses in that environment are reachable. Signals are
 // passed on; the exit status is the command's (128+N for a signal).
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import { KvpnError } from '../errors.js';
 import { findSessions, resolveDirs } from '../sessions/index.js';
 import { type WorkloadEnvironment, workloadEnvironment } from '../workload/index.js';
 import type { GlobalArgs } from './app.js';
 import type { CliIo } from './io.js';
 import { UsageError } from './render-error.js';
+import { runMounted } from './run-mounted.js';
+import { spawnForwarding } from './spawn-forwarding.js';
 
 export interface RunArgs extends GlobalArgs {
   workload: string;
@@ -23,12 +23,12 @@ export interface RunArgs extends GlobalArgs {
   pod?: string | undefined;
   shell: boolean;
   allEnv: boolean;
+  mount?: boolean | undefined;
   _?: (string | number)[];
 }
 
 /** The user's own, kept unless --all-env: the workload's would point into its image. */
 const USER_KEEPS = ['PATH', 'HOME', 'USER', 'SHELL', 'TERM'];
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
 export class NoSessionForRunError extends KvpnError {
   constructor(context: string, command: string) {
@@ -71,35 +71,12 @@ export async function runRun(args: RunArgs, io: CliIo, command = 'kvpn'): Promis
     { workload: args.workload, container: args.container, pod: args.pod },
   );
   const sessions = await findSessions(resolveDirs(args, io.env), { context: env.context });
-  if (!sessions.some((s) => s.status && s.status.state !== 'stopping'))
-    throw new NoSessionForRunError(env.context, command);
+  const live = sessions.find((s) => s.status && s.status.state !== 'stopping');
+  if (!live?.status) throw new NoSessionForRunError(env.context, command);
   const { vars, left } = layeredEnvironment(io.env, env, args.allEnv);
   for (const name of left)
     io.err(`kvpn: ${name} is not set: its value is unavailable or not text (see \`${command} env\`)\n`);
   if (args.shell) vars.PS1 = `(kvpn:${env.context}) ${io.env.PS1 ?? '\\$ '}`;
-  return spawnForwarding(argv, vars);
-}
-
-function spawnForwarding(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: 'inherit' });
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    for (const s of FORWARDED_SIGNALS) process.on(s, forward);
-    const done = () => {
-      for (const s of FORWARDED_SIGNALS) process.off(s, forward);
-    };
-    child.on('error', (err) => {
-      done();
-      reject(
-        new KvpnError('KVPN_ERR_RUN_SPAWN', 'user', `cannot run ${argv[0]}: ${err.message}`, {
-          cause: err,
-          remedy: 'Check the command exists in your PATH (the workload environment does not change PATH).',
-        }),
-      );
-    });
-    child.on('exit', (code, signal) => {
-      done();
-      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-    });
-  });
+  if (!args.mount) return spawnForwarding(argv, vars);
+  return runMounted(args, io, command, { argv, vars, daemonPid: live.status.pid });
 }

@@ -84,6 +84,11 @@ export function renderStatus(s: SessionStatus, command: string): string {
       'intercept',
       `${i.service}:${i.servicePort} ${i.filter ? `[${i.filter}]` : '(whole)'} → 127.0.0.1:${i.localPort} (${i.registered ? `${i.routed.toLaptop} here, ${i.routed.toPods} to the pods${i.routed.failedOpen ? `, ${i.routed.failedOpen} failed open` : ''}` : 'router unreachable: its traffic goes to the pods'}; ${command} leave ${i.name})`,
     );
+  for (const m of s.mounts ?? [])
+    text += row(
+      'mount',
+      `${m.workload} (pod ${m.pod}) at ${m.dir}: ${m.paths.length} volume${m.paths.length === 1 ? '' : 's'}${m.problem ? `; ${m.problem}` : ''}${m.updateErrors ? `; ${m.updateErrors} failed updates` : ''} (${command} unmount ${m.name})`,
+    );
   // `?? []`: a daemon of an older kvpn does not report it.
   for (const d of s.degradations ?? []) text += row('degraded', formatDegradation(d));
   for (const w of s.warnings.slice(-3)) text += row('warning', w);

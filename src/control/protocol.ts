@@ -6,7 +6,7 @@
 
 export const CONTROL_MAX_LINE_BYTES = 1024 * 1024;
 
-export type ControlMethod = 'hello' | 'status' | 'shutdown' | 'expose' | 'intercept' | 'leave';
+export type ControlMethod = 'hello' | 'status' | 'shutdown' | 'expose' | 'intercept' | 'leave' | 'mount' | 'unmount';
 
 export interface ControlRequest {
   id: number;

@@ -7,9 +7,7 @@ import { KubeApiError } from '../kube/errors.js';
 export class InterceptError extends KvpnError {}
 
 export function interceptForbidden(err: KubeApiError, namespace: string, doing: string): InterceptError {
-  const m = /cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?/.exec(err.apiMessage);
-  const verb = m?.[1] ?? '?';
-  const resource = m?.[3] ? `${m[2]}.${m[3]}` : (m?.[2] ?? '?');
+  const { verb, resource } = err.missingRight();
   return new InterceptError(
     'KVPN_ERR_INTERCEPT_FORBIDDEN',
     'user',

@@ -54,6 +54,12 @@ export class KubeApiError extends KvpnError {
     this.method = method;
     this.path = path;
   }
+
+  /** The RBAC verb and resource (`pods/portforward`, `deployments.apps`) a 403 names; '?' where it does not. */
+  missingRight(): { verb: string; resource: string } {
+    const m = /cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?/.exec(this.apiMessage);
+    return { verb: m?.[1] ?? '?', resource: m?.[3] ? `${m[2]}.${m[3]}` : (m?.[2] ?? '?') };
+  }
 }
 
 export class KubeUnreachableError extends KvpnError {

@@ -13,6 +13,7 @@ import type {
   Degradation,
   ExposureStatus,
   InterceptStatus,
+  MountStatus,
   RouteInfo,
   SessionStatus,
   SessionSummary,
@@ -70,6 +71,7 @@ export interface StatusParts {
   degradations: Degradation[];
   exposures: ExposureStatus[];
   intercepts: InterceptStatus[];
+  mounts: MountStatus[];
 }
 
 export function buildStatus(p: StatusParts): SessionStatus {
@@ -110,5 +112,6 @@ export function buildStatus(p: StatusParts): SessionStatus {
     degradations: p.degradations,
     exposures: p.exposures,
     intercepts: p.intercepts,
+    mounts: p.mounts,
   };
 }

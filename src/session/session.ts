@@ -36,6 +36,7 @@ import { type DnsSetup, startDns } from './dns-setup.js';
 import { Exposures, parseExposeRequest } from './exposures.js';
 import { Intercepts, parseInterceptRequest } from './intercepts.js';
 import { LearnedRoutes } from './learned-routes.js';
+import { Mounts, parseMountRequest } from './mounts.js';
 import { type RelaySetup, startRelay } from './relay-setup.js';
 import { hostPrefix } from './route-plan.js';
 import { apiServerAddresses, connectAsUser, loadKubeconfig } from './session-client.js';
@@ -89,6 +90,7 @@ export class Session {
   #control: ControlServer | undefined;
   #exposures: Exposures | undefined;
   #intercepts: Intercepts | undefined;
+  #mounts: Mounts | undefined;
   #rangeWatcher: RangeWatcher | undefined;
   #network: TunNetwork | undefined;
   #ranges: Ranges | undefined;
@@ -314,6 +316,16 @@ export class Session {
     this.#exposures = exposures;
     const intercepts = new Intercepts(inbound);
     this.#intercepts = intercepts;
+    const user = this.#hooks.user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    const mounts = new Mounts({
+      client,
+      journal,
+      sessionId: this.#paths.id,
+      user: { uid: user.uid, gid: user.gid },
+      stagingRoot: this.#paths.sessionDir,
+      log,
+    });
+    this.#mounts = mounts;
 
     journal.record({ kind: 'file', path: this.#paths.socket, what: 'control socket' });
     this.#control = await ControlServer.listen({
@@ -325,6 +337,8 @@ export class Session {
         shutdown: () => this.close(),
         expose: (request) => exposures.expose(parseExposeRequest(request.params)),
         intercept: (request) => intercepts.intercept(parseInterceptRequest(request.params)),
+        mount: (request) => mounts.mount(parseMountRequest(request.params)),
+        unmount: (request) => mounts.unmount(String(request.params?.name ?? '')),
         leave: (request) => {
           const name = String(request.params?.name ?? '');
           return intercepts.has(name) ? intercepts.leave(name) : exposures.leave(name);
@@ -381,6 +395,7 @@ export class Session {
       degradations: this.#degradations(),
       exposures: this.#exposures?.list() ?? [],
       intercepts: this.#intercepts?.list() ?? [],
+      mounts: this.#mounts?.list() ?? [],
     });
   }
 
@@ -400,6 +415,7 @@ export class Session {
       if (e.change.kind === 'process' && e.change.pid === process.pid) journal?.forget(e);
     this.#exposures?.close();
     this.#intercepts?.close();
+    await this.#mounts?.close().catch((err: Error) => this.#log.warn('closing mounts failed', { error: err.message }));
     this.#relay?.close();
     this.#stack?.stop();
     let outcomes: UndoOutcome[] = [];

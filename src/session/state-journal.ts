@@ -39,6 +39,11 @@ export type Change =
    * An intercept: its lease ConfigMap (deleted while it carries the session's label) and the
    * Service it redirected, with the selector the Service had (restored by the last one out).
    */
+  /**
+   * A `kvpn mount`: every FUSE mount under `dir` is detached, then what kvpn wrote there removed
+   * (`dir` itself too if kvpn created it); `staging` is the session's scratch space for it.
+   */
+  | { kind: 'mount'; dir: string; createdDir: boolean; staging: string }
   | {
       kind: 'intercept';
       namespace: string;

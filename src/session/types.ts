@@ -3,6 +3,7 @@
 // JSON (`kvpn status --json`) is a public interface: fields are only ever
 // added, never renamed or removed, and `schema` changes if that must happen.
 import type { InboundStats } from '../tunnel/inbound.js';
+import type { MountedPath } from '../volumes/index.js';
 
 export type DnsMode = 'auto' | 'resolved' | 'resolvconf' | 'off';
 
@@ -124,6 +125,30 @@ export interface SessionStatus extends SessionSummary {
   exposures: ExposureStatus[];
   /** What `kvpn intercept` sends here. */
   intercepts?: InterceptStatus[];
+  mounts?: MountStatus[];
+}
+
+export interface MountStatus {
+  /** Its name in this session (`kvpn unmount NAME`). */
+  name: string;
+  namespace: string;
+  workload: string;
+  pod: string;
+  container: string;
+  /** Where the mount paths appear: DIR/etc/config… */
+  dir: string;
+  /** The session's scratch directory for this mount (root's; `run --mount` mounts a tmpfs there). */
+  workDir: string;
+  paths: MountedPath[];
+  skipped: { mountPath: string; why: string }[];
+  /** The ephemeral container serving the pod's volumes, if any were asked for. */
+  fileServer?: string | undefined;
+  since: string;
+  /** Why it no longer works (its pod went away…), if it doesn't. */
+  problem?: string | undefined;
+  /** Live updates of ConfigMap/Secret/downward API volumes. */
+  updates: number;
+  updateErrors: number;
 }
 
 export interface InterceptStatus {

@@ -13,6 +13,7 @@ import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
 import type { RouteTable } from '../tun/routes.js';
+import { removeMount } from '../volumes/index.js';
 import { removeExposedService } from './exposed-service.js';
 import type { Change, JournalEntry, StateJournal } from './state-journal.js';
 
@@ -58,6 +59,8 @@ export function describeChange(change: Change): string {
       return `relay pod, ConfigMap and Secret of session ${change.sessionId} in namespace ${change.namespace}`;
     case 'exposed-service':
       return `exposed Service ${change.namespace}/${change.name}`;
+    case 'mount':
+      return `volumes mounted at ${change.dir}`;
     case 'intercept':
       return `intercept of Service ${change.namespace}/${change.service}`;
   }
@@ -111,6 +114,8 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
       return (await removeExposedService(await deps.kube(), change.namespace, change.name, change.sessionId))
         ? 'undone'
         : 'absent';
+    case 'mount':
+      return (await removeMount(change.dir, change.createdDir, change.staging)) ? 'undone' : 'absent';
     case 'intercept': {
       const client = await deps.kube();
       const deleted = await deleteLease(client, change.namespace, change.lease, change.sessionId);

@@ -20,9 +20,10 @@ import { contextOf, findSessions as findAllSessions, type KnownSession, selectSe
 export { InterruptedError } from '../daemon/launch.js';
 export { execCredential, invokingUser } from '../host/credentials.js';
 export { resolveDirs, type SessionDirs } from '../host/paths.js';
+export { selfCommand } from '../host/self-command.js';
 export type { ExposeRequest } from '../session/exposures.js';
 export { contextOf, type KnownSession } from '../session/registry.js';
-export type { ExposureStatus, InterceptStatus } from '../session/types.js';
+export type { ExposureStatus, InterceptStatus, MountStatus } from '../session/types.js';
 export {
   type DnsMode,
   type ProgressEvent,
@@ -80,7 +81,7 @@ export class NoSessionError extends KvpnError {
 export async function askSession<T>(
   dirs: SessionDirs,
   context: string | undefined,
-  method: 'expose' | 'intercept' | 'leave',
+  method: 'expose' | 'intercept' | 'leave' | 'mount' | 'unmount',
   params: Record<string, unknown>,
   command = 'kvpn',
 ): Promise<T> {

@@ -9,6 +9,10 @@ import { KubeClient, type KubeTarget } from '../kube/client.js';
 import { containerEnvironment, type Environment } from './environment.js';
 import { UnknownWorkloadError } from './errors.js';
 import { findWorkload, readWorkloadInputs, type WorkloadQuery } from './read.js';
+
+export { readWorkloadPod, type WorkloadQuery } from './read.js';
+export type { Container, Pod } from './types.js';
+
 import type { PodSpec } from './types.js';
 
 export type { EnvEntry, Environment } from './environment.js';
@@ -56,3 +60,7 @@ export async function workloadTemplate(client: KubeClient, namespace: string, te
   if (!template) throw new UnknownWorkloadError(label, namespace, ' with a pod template');
   return { label, labels: { ...(template.metadata?.labels ?? {}) }, spec: template.spec };
 }
+
+// For src/volumes: downward API volume files follow the same resource rules as env.
+export { type PodFacts, resourceFieldRefValue } from './downward.js';
+export type { ConfigMap, Node, ObjectMeta, PodSpec, Secret } from './types.js';

@@ -153,15 +153,7 @@ function pickContainer(
 
 export async function readWorkloadInputs(client: KubeClient, query: WorkloadQuery): Promise<WorkloadInputs> {
   const ns = client.namespace;
-  const [kind, obj] = await findWorkload(client, ns, query.workload);
-  const label = `${kind.kind}/${obj.metadata.name}`;
-  const template = kind.template(obj);
-  if (!template) throw new UnknownWorkloadError(label, ns, ' with a pod template');
-  const pod = await findPod(client, ns, kind, obj, query.pod);
-  // The running pod's own spec is what its kubelet used (it may predate a template change).
-  const spec = pod?.spec ?? template.spec;
-  const annotations = pod?.metadata.annotations ?? template.metadata?.annotations;
-  const container = pickContainer(label, spec, annotations, query.container);
+  const { workload: label, pod, container, spec } = await readWorkloadPod(client, query);
 
   const cmNames = new Set<string>();
   const secretNames = new Set<string>();
@@ -225,4 +217,21 @@ async function readNode(client: KubeClient, pod: Pod | undefined): Promise<Node 
     if (err instanceof KubeApiError && (err.status === 403 || err.status === 404)) return undefined;
     throw err;
   }
+}
+
+/** The workload's running pod (the one named, else the newest Ready one) and the container picked in it. */
+export async function readWorkloadPod(
+  client: KubeClient,
+  query: WorkloadQuery,
+): Promise<{ workload: string; pod: Pod | undefined; spec: PodSpec; container: Container }> {
+  const ns = client.namespace;
+  const [kind, obj] = await findWorkload(client, ns, query.workload);
+  const label = `${kind.kind}/${obj.metadata.name}`;
+  const template = kind.template(obj);
+  if (!template) throw new UnknownWorkloadError(label, ns, ' with a pod template');
+  const pod = await findPod(client, ns, kind, obj, query.pod);
+  // The running pod's own spec is what its kubelet used (it may predate a template change).
+  const spec = pod?.spec ?? template.spec;
+  const annotations = pod?.metadata.annotations ?? template.metadata?.annotations;
+  return { workload: label, pod, spec, container: pickContainer(label, spec, annotations, query.container) };
 }

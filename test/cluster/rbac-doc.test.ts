@@ -58,11 +58,11 @@ t.test('the minimal Role of docs/rbac.md is KVPN_MINIMAL_ROLE', async (t) => {
 
 t.test('the optional reads Role of docs/rbac.md is KVPN_OPTIONAL_READ_ROLE', async (t) => {
   t.same(roles.get('kvpn-reader'), KVPN_OPTIONAL_READ_ROLE);
-  // kvpn-env is what `kvpn env`/`kvpn run` read, kvpn-expose and kvpn-intercept what `kvpn expose`
-  // and `kvpn intercept` add (no test world context holds them; the e2e tests bind them from the page).
+  // kvpn-env is what `kvpn env`/`kvpn run` read, kvpn-expose, kvpn-intercept and kvpn-mount what `kvpn expose`
+  // `kvpn intercept` and `kvpn mount` add (no test world context holds them; the e2e tests bind them from the page).
   t.same(
     [...roles.keys()],
-    ['kvpn', 'kvpn-reader', 'kvpn-env', 'kvpn-expose', 'kvpn-intercept'],
+    ['kvpn', 'kvpn-reader', 'kvpn-env', 'kvpn-expose', 'kvpn-intercept', 'kvpn-mount'],
     'no other Role on the page',
   );
 });

@@ -1,0 +1,245 @@
+// `kvpn mount`: a workload's volumes under a directory on this machine
+// (docs/mount.md). The session journals the directory (and the file server's
+// token Secret, and each sshfs process) before making them, so `down` and the
+// next `up`/`down` after a crash put everything back.
+import { randomBytes } from 'node:crypto';
+import { isAbsolute, join } from 'node:path';
+import type { Logger } from '../host/log.js';
+import { processStartTime } from '../host/process-info.js';
+import type { KubeClient } from '../kube/client.js';
+import {
+  findMountTarget,
+  loadFilesBundle,
+  MountError,
+  planMounts,
+  prepareMountDir,
+  removeMount,
+  WorkloadMount,
+} from '../volumes/index.js';
+import type { JournalEntry, StateJournal } from './state-journal.js';
+import type { MountStatus } from './types.js';
+
+export const DEFAULT_FILES_IMAGE = 'node:22-alpine';
+/** How long the file server stays up with no laptop connected: a crashed laptop's server is gone after this. */
+export const FILES_IDLE_MS = 10_000;
+
+export interface MountRequest {
+  workload: string;
+  container?: string | undefined;
+  pod?: string | undefined;
+  /** Absolute; the CLI picks a fresh one under the user's runtime dir when none is given. */
+  dir: string;
+  rw: boolean;
+  only?: string[] | undefined;
+  name?: string | undefined;
+  filesImage?: string | undefined;
+}
+
+export interface MountsOptions {
+  client: KubeClient;
+  journal: StateJournal;
+  sessionId: string;
+  /** Owner of what appears on the laptop: the invoking user. */
+  user: { uid: number; gid: number };
+  /** The session's own directory: each mount's scratch space goes under it. */
+  stagingRoot: string;
+  log: Logger;
+}
+
+interface Mounted {
+  status: Omit<MountStatus, 'problem' | 'updates' | 'updateErrors'>;
+  mount: WorkloadMount;
+  entries: JournalEntry[];
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const userError = (code: `KVPN_ERR_${string}`, message: string, remedy: string): MountError =>
+  new MountError(code, 'user', message, { remedy });
+
+export class Mounts {
+  readonly #o: MountsOptions;
+  readonly #byName = new Map<string, Mounted>();
+  readonly #busy = new Set<string>();
+  #closed = false;
+
+  constructor(options: MountsOptions) {
+    this.#o = options;
+  }
+
+  has(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  list(): MountStatus[] {
+    return [...this.#byName.values()].map((m) => {
+      const api = m.mount.apiStatus;
+      return { ...m.status, problem: m.mount.problem, updates: api.updates, updateErrors: api.errors };
+    });
+  }
+
+  async mount(request: MountRequest): Promise<MountStatus> {
+    const { client, journal, log } = this.#o;
+    if (this.#closed)
+      throw userError('KVPN_ERR_NO_SESSION', 'the session is stopping', 'Start a new session with `kvpn up`.');
+    if (!isAbsolute(request.dir))
+      throw userError(
+        'KVPN_ERR_MOUNT_DIR',
+        `"${request.dir}" is not an absolute path`,
+        'Give DIR as an absolute path.',
+      );
+    const found = await findMountTarget(client, request);
+    const { pod, container } = found;
+    const name = request.name ?? (found.workload.split('/')[1] as string);
+    if (!NAME.test(name))
+      throw userError(
+        'KVPN_ERR_MOUNT_NAME',
+        `"${name}" is not a valid mount name`,
+        'Use lowercase letters, digits and "-" (--name).',
+      );
+    if (this.#byName.has(name) || this.#busy.has(name))
+      throw userError(
+        'KVPN_ERR_MOUNT_EXISTS',
+        `this session already has a mount named "${name}"`,
+        `Run \`kvpn unmount ${name}\` first, or pick another --name.`,
+      );
+    const plan = planMounts(pod.spec, container, { only: request.only, rw: request.rw });
+    if (plan.mounts.length === 0)
+      throw userError(
+        'KVPN_ERR_MOUNT_NO_VOLUMES',
+        `none of ${found.workload}'s volume mounts can be shown: ${plan.skipped.map((s) => `${s.mountPath} (${s.why})`).join(', ')}`,
+        'Pick other volumes with --only.',
+      );
+    this.#busy.add(name);
+    try {
+      const createdDir = prepareMountDir(request.dir, this.#o.user);
+      const suffix = randomBytes(3).toString('hex');
+      const staging = join(this.#o.stagingRoot, `mount-${name}-${suffix}`);
+      const entries = [journal.record({ kind: 'mount', dir: request.dir, createdDir, staging })];
+      const serverName = `kvpn-files-${suffix}`;
+      const namespace = client.namespace;
+      if (plan.mounts.some((m) => m.source === 'pod'))
+        entries.push(
+          journal.record({
+            kind: 'kube-object',
+            apiPath: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${serverName}`,
+            what: `file server token Secret ${namespace}/${serverName}`,
+          }),
+        );
+      prepareMountDir(staging);
+      let mount: WorkloadMount;
+      try {
+        mount = await WorkloadMount.open({
+          client,
+          namespace,
+          pod,
+          container,
+          plan,
+          dir: request.dir,
+          stagingDir: staging,
+          owner: this.#o.user,
+          sessionId: this.#o.sessionId,
+          serverName,
+          serverPort: 20_000 + Math.floor(Math.random() * 40_000),
+          image: request.filesImage ?? DEFAULT_FILES_IMAGE,
+          bundle: loadFilesBundle,
+          idleMs: FILES_IDLE_MS,
+          log,
+          onProcess: (pid, what) =>
+            entries.push(journal.record({ kind: 'process', pid, startTime: processStartTime(pid), what })),
+        });
+      } catch (err) {
+        await this.#undo(entries);
+        throw err;
+      }
+      const status = {
+        name,
+        namespace,
+        workload: found.workload,
+        pod: pod.metadata.name,
+        container: container.name,
+        dir: request.dir,
+        workDir: staging,
+        paths: mount.paths,
+        skipped: plan.skipped,
+        fileServer: mount.server?.name,
+        since: new Date().toISOString(),
+      };
+      this.#byName.set(name, { status, mount, entries });
+      // The container has read its token by now: the Secret need not outlive the start.
+      await this.#deleteSecret(entries);
+      log.info('mounted', { name, dir: request.dir, paths: mount.paths.length });
+      return this.list().find((m) => m.name === name) as MountStatus;
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
+  async #deleteSecret(entries: JournalEntry[]): Promise<void> {
+    const secret = entries.find((e) => e.change.kind === 'kube-object');
+    if (!secret || secret.change.kind !== 'kube-object') return;
+    try {
+      await this.#o.client.request('DELETE', secret.change.apiPath);
+      this.#o.journal.forget(secret);
+      entries.splice(entries.indexOf(secret), 1);
+    } catch (err) {
+      this.#o.log.warn('could not delete the file server token Secret yet', { error: (err as Error).message });
+    }
+  }
+
+  /** Undoes a mount's journal entries: sshfs stopped, the directory put back, the Secret deleted. */
+  async #undo(entries: JournalEntry[]): Promise<void> {
+    const { journal, log, client } = this.#o;
+    for (const e of [...entries].reverse()) {
+      const c = e.change;
+      try {
+        if (c.kind === 'mount') await removeMount(c.dir, c.createdDir, c.staging);
+        else if (c.kind === 'kube-object')
+          await client.request('DELETE', c.apiPath).catch((err: { status?: number }) => {
+            if (err.status !== 404) throw err;
+          });
+        // sshfs processes end when their mount is detached (removeMount).
+        journal.forget(e);
+      } catch (err) {
+        log.warn('mount cleanup failed; `kvpn down` retries', { error: (err as Error).message });
+      }
+    }
+  }
+
+  async unmount(name: string): Promise<{ name: string; dir: string }> {
+    const m = this.#byName.get(name);
+    if (!m)
+      throw userError(
+        'KVPN_ERR_MOUNT_UNKNOWN',
+        `this session has no mount named "${name}"`,
+        'See `kvpn status` for its mounts.',
+      );
+    this.#byName.delete(name);
+    await m.mount.close();
+    await this.#undo(m.entries);
+    this.#o.log.info('unmounted', { name });
+    return { name, dir: m.status.dir };
+  }
+
+  /** Stops watching; `down` then undoes the journal (which detaches the mounts). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const m of this.#byName.values()) await m.mount.close();
+    this.#byName.clear();
+  }
+}
+
+export function parseMountRequest(params: Record<string, unknown> | undefined): MountRequest {
+  const p = params ?? {};
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    workload: String(p.workload ?? ''),
+    container: text(p.container),
+    pod: text(p.pod),
+    dir: String(p.dir ?? ''),
+    rw: p.rw === true,
+    only: Array.isArray(p.only) ? p.only.map(String) : undefined,
+    name: text(p.name),
+    filesImage: text(p.filesImage),
+  };
+}
