@@ -121,7 +121,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       live.push((Date.now() - t0) / 1000);
       await kvpn(['unmount', 'vols']);
       ref.read.push(await inPod(`dd if=/var/lib/vols/big-${r}.bin of=/dev/null bs=1M 2>/dev/null`));
-      ref.write.push(await inPod(`dd if=/dev/zero of=/var/lib/vols/ref.bin bs=1M count=${mib} conv=fsync 2>/dev/null`));
+      ref.write.push(await inPod(`dd if=/dev/zero of=/var/lib/vols/ref.bin bs=1M count=${mib} 2>/dev/null && sync`));
       ref.ls.push(await inPod('ls -lR /var/lib/vols/small > /dev/null'));
     }
   } finally {

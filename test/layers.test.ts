@@ -45,7 +45,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   daemon: ['', 'host', 'control', 'tun', 'session'],
   sessions: ['', 'host', 'control', 'session', 'daemon'],
   workload: ['', 'kube'],
-  cli: ['', 'net', 'relay', 'sessions', 'workload', 'intercept', 'volumes'],
+  doctor: ['', 'net', 'host', 'kube', 'tun', 'dns', 'relay', 'session'],
+  cli: ['', 'net', 'relay', 'sessions', 'workload', 'intercept', 'volumes', 'doctor'],
 };
 
 /** What the relay bundle (relay/server) may import besides itself: the protocol both ends share. */

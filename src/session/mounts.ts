@@ -1,7 +1,7 @@
 // `kvpn mount`: a workload's volumes under a directory on this machine
-// (docs/mount.md). The session journals the directory (and the file server's
-// token Secret, and each sshfs process) before making them, so `down` and the
-// next `up`/`down` after a crash put everything back.
+// (docs/mount.md). The session journals the directory and each sshfs process
+// before making them, so `down` and the next `up`/`down` after a crash put
+// everything back.
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from '../host/log.js';
@@ -118,14 +118,6 @@ export class Mounts {
       const entries = [journal.record({ kind: 'mount', dir: request.dir, createdDir, staging })];
       const serverName = `kvpn-files-${suffix}`;
       const namespace = client.namespace;
-      if (plan.mounts.some((m) => m.source === 'pod'))
-        entries.push(
-          journal.record({
-            kind: 'kube-object',
-            apiPath: `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${serverName}`,
-            what: `file server token Secret ${namespace}/${serverName}`,
-          }),
-        );
       prepareMountDir(staging);
       let mount: WorkloadMount;
       try {
@@ -166,8 +158,6 @@ export class Mounts {
         since: new Date().toISOString(),
       };
       this.#byName.set(name, { status, mount, entries });
-      // The container has read its token by now: the Secret need not outlive the start.
-      await this.#deleteSecret(entries);
       log.info('mounted', { name, dir: request.dir, paths: mount.paths.length });
       return this.list().find((m) => m.name === name) as MountStatus;
     } finally {
@@ -175,29 +165,13 @@ export class Mounts {
     }
   }
 
-  async #deleteSecret(entries: JournalEntry[]): Promise<void> {
-    const secret = entries.find((e) => e.change.kind === 'kube-object');
-    if (!secret || secret.change.kind !== 'kube-object') return;
-    try {
-      await this.#o.client.request('DELETE', secret.change.apiPath);
-      this.#o.journal.forget(secret);
-      entries.splice(entries.indexOf(secret), 1);
-    } catch (err) {
-      this.#o.log.warn('could not delete the file server token Secret yet', { error: (err as Error).message });
-    }
-  }
-
-  /** Undoes a mount's journal entries: sshfs stopped, the directory put back, the Secret deleted. */
+  /** Undoes a mount's journal entries: the directory put back (its sshfs processes end with their mounts). */
   async #undo(entries: JournalEntry[]): Promise<void> {
-    const { journal, log, client } = this.#o;
+    const { journal, log } = this.#o;
     for (const e of [...entries].reverse()) {
       const c = e.change;
       try {
         if (c.kind === 'mount') await removeMount(c.dir, c.createdDir, c.staging);
-        else if (c.kind === 'kube-object')
-          await client.request('DELETE', c.apiPath).catch((err: { status?: number }) => {
-            if (err.status !== 404) throw err;
-          });
         // sshfs processes end when their mount is detached (removeMount).
         journal.forget(e);
       } catch (err) {

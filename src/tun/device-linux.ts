@@ -5,7 +5,7 @@
 // queue flushed on the next writable wake-up.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemErrorCode } from '../errors.js';
 import {
@@ -36,27 +36,43 @@ interface TunAddon {
 
 let addon: TunAddon | undefined;
 
-/** Loads the addon from build/Release, whether we run from src/ or dist/src/. */
+/**
+ * Loads the addon through node-gyp-build, whether we run from src/ or dist/src/:
+ * a source build (build/Release, what `npm ci` makes in a checkout) first, else
+ * the prebuilt for this platform that the npm package ships in prebuilds/.
+ */
 export function loadAddon(): TunAddon {
   if (addon) return addon;
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    join(here, '../../build/Release/kvpn_tun.node'),
-    join(here, '../../../build/Release/kvpn_tun.node'),
-  ];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new TunUnavailableError('the kvpn TUN addon is not built (build/Release/kvpn_tun.node is missing)', {
-      remedy:
-        'Reinstall kvpn with a C compiler and Node headers available (`npm rebuild kvpn`), or run `npm ci` in a checkout.',
-    });
+  const root = [join(here, '../..'), join(here, '../../..')].find((dir) => existsSync(join(dir, 'binding.gyp')));
+  const require = createRequire(import.meta.url);
+  let found: string;
+  try {
+    if (!root) throw new Error(`no binding.gyp above ${here}`);
+    found = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+  } catch (err) {
+    // Neither a prebuilt nor a source build: the install-time build failed or was
+    // skipped (--ignore-scripts). Name the build tools it lacks, if any.
+    const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+    const missing = ['cc', 'make', 'python3'].filter((tool) => !dirs.some((dir) => existsSync(join(dir, tool))));
+    const platform = `${process.platform}-${process.arch}`;
+    throw new TunUnavailableError(
+      `the kvpn TUN addon is not built (no prebuilt for ${platform} in prebuilds/, and build/Release/kvpn_tun.node is missing)`,
+      {
+        cause: err,
+        remedy:
+          missing.length > 0
+            ? `Building it from source needs ${missing.join(', ')} on PATH (a C compiler, make, Python 3): install them, then run \`npm rebuild kvpn\`.`
+            : 'Build it from source: `npm rebuild kvpn` (or `npm ci` in a checkout).',
+      },
+    );
   }
   try {
-    addon = createRequire(import.meta.url)(found) as TunAddon;
+    addon = require(found) as TunAddon;
   } catch (err) {
     throw new TunUnavailableError(`the kvpn TUN addon failed to load: ${(err as Error).message}`, {
       cause: err,
-      remedy: 'Rebuild it for this Node version: `npm rebuild kvpn`.',
+      remedy: 'Rebuild it from source for this machine: `npm rebuild kvpn --build-from-source`.',
     });
   }
   return addon;

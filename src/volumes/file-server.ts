@@ -1,16 +1,16 @@
 // kvpn's file server in the workload's own pod: an ephemeral container
 // (pods/ephemeralcontainers: no restart, no change to the workload) that
 // mounts the pod's volumes and serves them over SFTP on the pod's loopback.
-// Its token comes from a Secret of its own; the program is the files bundle,
-// passed as `node -e` because an ephemeral container cannot add volumes.
+// It knows only its token's sha256 (in its environment, which anyone who may
+// read the pod sees); the program is the files bundle, passed as `node -e`
+// because an ephemeral container cannot add volumes.
 // An ephemeral container cannot be removed either: the server exits once no
 // laptop has been connected for a while, and the pod keeps a terminated entry.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { KubeApiError, type KubeClient } from '../kube/client.js';
 import { type MountError, mountCall, mountError, mountForbidden } from './errors.js';
 
 export const FILE_SERVER_ROOT = '/kvpn-volumes';
-export const LABEL_SESSION = 'kvpn.dev/session';
 const START_TIMEOUT_MS = 120_000;
 const POLL_MS = 250;
 
@@ -33,14 +33,10 @@ export interface FileServerHandle {
   pod: string;
   port: number;
   token: string;
-  /** The Secret holding the token, deleted on unmount (the container has read it by then). */
-  secretPath: string;
 }
 
-export const secretPathOf = (namespace: string, name: string): string =>
-  `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`;
-
-export function fileServerContainer(o: FileServerOptions, bundle: string, secret: string): Record<string, unknown> {
+/** The container: its environment has the token's sha256 only (anyone who may read the pod sees it). */
+export function fileServerContainer(o: FileServerOptions, bundle: string, token: string): Record<string, unknown> {
   const nodeUser = 1000; // node:*-alpine's "node": the image's root would fail runAsNonRoot
   const runAsUser = o.user.uid ?? (o.user.nonRoot ? nodeUser : undefined);
   return {
@@ -48,7 +44,7 @@ export function fileServerContainer(o: FileServerOptions, bundle: string, secret
     image: o.image,
     command: ['node', '-e', bundle],
     env: [
-      { name: 'KVPN_FILES_TOKEN', valueFrom: { secretKeyRef: { name: secret, key: 'token' } } },
+      { name: 'KVPN_FILES_TOKEN_SHA256', value: createHash('sha256').update(token).digest('hex') },
       { name: 'KVPN_FILES_PORT', value: String(o.port) },
       { name: 'KVPN_FILES_ROOT', value: FILE_SERVER_ROOT },
       { name: 'KVPN_FILES_IDLE_MS', value: String(o.idleMs) },
@@ -71,40 +67,18 @@ export function fileServerContainer(o: FileServerOptions, bundle: string, secret
   };
 }
 
-/** Creates the token Secret, then adds the ephemeral container; `onSecret` runs before the Secret exists (journal it). */
+/** Adds the ephemeral container and waits until it runs. */
 export async function startFileServer(
   client: KubeClient,
   o: FileServerOptions,
   bundle: string,
-  onSecret: (path: string) => void,
 ): Promise<FileServerHandle> {
   const token = randomBytes(24).toString('base64url');
-  const secretName = o.name;
-  const secretPath = secretPathOf(o.namespace, secretName);
-  onSecret(secretPath);
-  await mountCall(
-    client,
-    'create the file server token Secret',
-    'POST',
-    `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/secrets`,
-    {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: {
-          name: secretName,
-          labels: { 'app.kubernetes.io/managed-by': 'kvpn', [LABEL_SESSION]: o.sessionId },
-        },
-        type: 'Opaque',
-        data: { token: Buffer.from(token).toString('base64') },
-      },
-    },
-  );
   const podPath = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/pods/${encodeURIComponent(o.pod)}`;
   try {
     await client.request('PATCH', `${podPath}/ephemeralcontainers`, {
       contentType: 'application/strategic-merge-patch+json',
-      body: { spec: { ephemeralContainers: [fileServerContainer(o, bundle, secretName)] } },
+      body: { spec: { ephemeralContainers: [fileServerContainer(o, bundle, token)] } },
     });
   } catch (err) {
     if (err instanceof KubeApiError && err.status === 403)
@@ -117,7 +91,7 @@ export async function startFileServer(
     throw err;
   }
   await awaitRunning(client, podPath, o.name);
-  return { name: o.name, pod: o.pod, port: o.port, token, secretPath };
+  return { name: o.name, pod: o.pod, port: o.port, token };
 }
 
 interface ContainerState {

@@ -34,7 +34,7 @@ export interface WorkloadMountOptions {
   stagingDir: string;
   owner: { uid: number; gid: number };
   sessionId: string;
-  /** The ephemeral container's name and its token Secret's; the session journaled the Secret. */
+  /** The ephemeral container's name, unique in the pod. */
   serverName: string;
   serverPort: number;
   image: string;
@@ -134,7 +134,6 @@ export class WorkloadMount {
         idleMs: o.idleMs,
       },
       o.bundle(),
-      () => {},
     );
     this.#forwarder = await FilesForwarder.listen(o.client, {
       namespace: o.namespace,

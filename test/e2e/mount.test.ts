@@ -189,6 +189,12 @@ t.test(
     // --rw: both ways through the PVC and the emptyDir; read-only stays read-only.
     const w = await inDaemon(pid, 'echo from-laptop > "$0"', join(dir, '/var/lib/vols/laptop.txt'));
     t.equal(w.code, 0, w.out);
+    if (w.code !== 0) {
+      // Evidence for a rare failure: what the laptop and the file server saw.
+      t.comment((await inDaemon(pid, 'ls -la "$0"; grep kvpn /proc/self/mountinfo', join(dir, '/var/lib/vols'))).out);
+      const logs = await cluster.kubectl(['logs', 'deploy/vols', '-c', status.fileServer ?? ''], { context: 'admin' });
+      t.comment(logs.stdout.split('\n').slice(-40).join('\n'));
+    }
     t.equal(
       await inPod(cluster, 'cat /var/lib/vols/laptop.txt'),
       'from-laptop\n',

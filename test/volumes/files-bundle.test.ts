@@ -1,6 +1,8 @@
 // The built file server as the pod runs it: `node -e <dist/relay/files.js>`
 // with nothing but Node, small enough to pass on a command line.
+
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,12 @@ t.test('the bundle is small and serves files under node -e', async (t) => {
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   writeFileSync(join(root, 'hello'), 'hi');
   const child = spawn(process.execPath, ['-e', bundle], {
-    env: { KVPN_FILES_TOKEN: 'bundle-token', KVPN_FILES_PORT: '0', KVPN_FILES_ROOT: root, KVPN_FILES_IDLE_MS: '0' },
+    env: {
+      KVPN_FILES_TOKEN_SHA256: createHash('sha256').update('bundle-token').digest('hex'),
+      KVPN_FILES_PORT: '0',
+      KVPN_FILES_ROOT: root,
+      KVPN_FILES_IDLE_MS: '0',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => child.kill('SIGKILL'));

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { FilesLog } from '../../src/volumes/server/log.js';
+import { tokenDigest } from '../../src/volumes/server/preamble.js';
 import { FilesServer } from '../../src/volumes/server/server.js';
 import { connectRaw, fields, frame, SftpClient, T } from './helpers/sftp-client.js';
 
@@ -16,7 +17,7 @@ async function serve(t: Test): Promise<{ port: number; root: string; logs: Recor
   const root = mkdtempSync(join(tmpdir(), 'kvpn-files-limits-'));
   const logs: Record<string, unknown>[] = [];
   const log = new FilesLog((line) => logs.push(JSON.parse(line) as Record<string, unknown>));
-  const config = { token: TOKEN, port: 0, root, idleMs: 60_000, startMs: 60_000 };
+  const config = { tokenDigest: tokenDigest(TOKEN), port: 0, root, idleMs: 60_000, startMs: 60_000 };
   const server = new FilesServer(config, log, () => {}, { preambleTimeoutMs: 50 });
   const port = await server.listen();
   t.teardown(() => {

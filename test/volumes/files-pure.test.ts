@@ -1,11 +1,12 @@
 // The file server's pure parts: paths inside the root, the preamble, the
 // `ls -l` line, configuration, errno → status, and the per-handle ordering.
+import { createHash } from 'node:crypto';
 import t from 'tap';
 import { filesConfigFromEnv } from '../../src/volumes/server/config.js';
 import { Lane } from '../../src/volumes/server/lane.js';
 import { longname, modeString } from '../../src/volumes/server/longname.js';
 import { normalizeSftpPath, resolveInRoot } from '../../src/volumes/server/paths.js';
-import { checkPreamble, scanPreamble } from '../../src/volumes/server/preamble.js';
+import { checkPreamble, scanPreamble, tokenDigest } from '../../src/volumes/server/preamble.js';
 import { FX } from '../../src/volumes/server/protocol.js';
 import { statusOfError } from '../../src/volumes/server/session.js';
 
@@ -41,11 +42,17 @@ t.test('the preamble: one line, at most 1 KiB, the token compared whole', async 
   const scan = scanPreamble(Buffer.from('KVPN-FILES 1 tok\n\x00\x00'));
   t.match(scan, { kind: 'line', line: 'KVPN-FILES 1 tok' });
   t.equal((scan as { rest: Buffer }).rest.length, 2, 'the bytes after the newline are kept');
-  t.equal(checkPreamble('KVPN-FILES 1 tok', 'tok'), undefined);
-  t.equal(checkPreamble('KVPN-FILES 1 tok2', 'tok'), 'bad token');
-  t.equal(checkPreamble('KVPN-FILES 1 to', 'tok'), 'bad token');
-  t.equal(checkPreamble('KVPN-FILES 2 tok', 'tok'), 'bad preamble');
-  t.equal(checkPreamble('SSH-2.0-OpenSSH', 'tok'), 'bad preamble');
+  const digest = tokenDigest('tok');
+  t.equal(
+    digest.toString('hex'),
+    createHash('sha256').update('tok').digest('hex'),
+    "the server holds the token's sha256",
+  );
+  t.equal(checkPreamble('KVPN-FILES 1 tok', digest), undefined);
+  t.equal(checkPreamble('KVPN-FILES 1 tok2', digest), 'bad token');
+  t.equal(checkPreamble('KVPN-FILES 1 to', digest), 'bad token');
+  t.equal(checkPreamble('KVPN-FILES 2 tok', digest), 'bad preamble');
+  t.equal(checkPreamble('SSH-2.0-OpenSSH', digest), 'bad preamble');
 });
 
 t.test('longname looks like ls -l', async (t) => {
@@ -66,21 +73,29 @@ t.test('longname looks like ls -l', async (t) => {
 });
 
 t.test('configuration: defaults, and every problem at once', async (t) => {
-  t.same(filesConfigFromEnv({ KVPN_FILES_TOKEN: 't', KVPN_FILES_PORT: '7000', KVPN_FILES_ROOT: '/srv/files/' }), {
-    token: 't',
-    port: 7000,
-    root: '/srv/files',
-    idleMs: 10_000,
-    startMs: 120_000,
-  });
+  const hex = 'ab'.repeat(32);
+  t.same(
+    filesConfigFromEnv({ KVPN_FILES_TOKEN_SHA256: hex, KVPN_FILES_PORT: '7000', KVPN_FILES_ROOT: '/srv/files/' }),
+    {
+      tokenDigest: Buffer.from(hex, 'hex'),
+      port: 7000,
+      root: '/srv/files',
+      idleMs: 10_000,
+      startMs: 120_000,
+    },
+  );
   t.same(
     (
-      filesConfigFromEnv({ KVPN_FILES_TOKEN: 'a\nb', KVPN_FILES_PORT: '70000', KVPN_FILES_START_MS: '-1' }) as {
+      filesConfigFromEnv({
+        KVPN_FILES_TOKEN_SHA256: 'the token itself',
+        KVPN_FILES_PORT: '70000',
+        KVPN_FILES_START_MS: '-1',
+      }) as {
         errors: string[];
       }
     ).errors,
     [
-      'KVPN_FILES_TOKEN must be set (one line)',
+      'KVPN_FILES_TOKEN_SHA256 must be 64 lowercase hex digits',
       'KVPN_FILES_PORT=70000 is not an integer in [0, 65535]',
       'KVPN_FILES_ROOT must be set',
       'KVPN_FILES_START_MS=-1 is not an integer in [0, 604800000]',

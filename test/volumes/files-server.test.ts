@@ -235,10 +235,13 @@ t.test('a missing root, a port in use, a bad environment: clear logs and non-zer
   t.equal(await inUse.exited, 1);
   t.match(inUse.logs, [{ msg: 'cannot listen', error: `port ${port} is in use` }]);
 
-  const bad = await startFilesServer(t, { KVPN_FILES_TOKEN: '', KVPN_FILES_IDLE_MS: 'soon' });
+  const bad = await startFilesServer(t, { KVPN_FILES_TOKEN_SHA256: '', KVPN_FILES_IDLE_MS: 'soon' });
   t.equal(await bad.exited, 2);
   t.same(
     bad.logs.filter((l) => l.msg === 'bad configuration').map((l) => l.error),
-    ['KVPN_FILES_TOKEN must be set (one line)', 'KVPN_FILES_IDLE_MS=soon is not an integer in [0, 604800000]'],
+    [
+      'KVPN_FILES_TOKEN_SHA256 must be 64 lowercase hex digits',
+      'KVPN_FILES_IDLE_MS=soon is not an integer in [0, 604800000]',
+    ],
   );
 });

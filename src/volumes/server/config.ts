@@ -7,7 +7,8 @@ export const DEFAULT_START_MS = 120_000;
 const MAX_MS = 7 * 24 * 3600_000;
 
 export interface FilesConfig {
-  token: string;
+  /** sha256 of the session's token: the pod spec shows this, never the token. */
+  tokenDigest: Buffer;
   port: number;
   /** Absolute, without trailing slash (or "/"). */
   root: string;
@@ -29,13 +30,13 @@ export function filesConfigFromEnv(env: NodeJS.ProcessEnv): FilesConfig | { erro
     if (!/^\d+$/.test(raw) || n < min || n > max) errors.push(`${name}=${raw} is not an integer in [${min}, ${max}]`);
     return n;
   };
-  const token = env.KVPN_FILES_TOKEN ?? '';
-  if (token === '' || /[\r\n]/.test(token)) errors.push('KVPN_FILES_TOKEN must be set (one line)');
+  const digest = env.KVPN_FILES_TOKEN_SHA256 ?? '';
+  if (!/^[0-9a-f]{64}$/.test(digest)) errors.push('KVPN_FILES_TOKEN_SHA256 must be 64 lowercase hex digits');
   const port = int('KVPN_FILES_PORT', 0, 65535); // 0: any free port (tests), logged when listening
   const rawRoot = env.KVPN_FILES_ROOT ?? '';
   if (rawRoot === '') errors.push('KVPN_FILES_ROOT must be set');
   const idleMs = int('KVPN_FILES_IDLE_MS', 0, MAX_MS, DEFAULT_IDLE_MS);
   const startMs = int('KVPN_FILES_START_MS', 0, MAX_MS, DEFAULT_START_MS);
   if (errors.length > 0) return { errors };
-  return { token, port, root: resolve(rawRoot), idleMs, startMs };
+  return { tokenDigest: Buffer.from(digest, 'hex'), port, root: resolve(rawRoot), idleMs, startMs };
 }

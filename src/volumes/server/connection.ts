@@ -37,7 +37,7 @@ export interface ConnectionSummary {
 }
 
 export interface ConnectionOptions {
-  token: string;
+  tokenDigest: Buffer;
   root: string;
   log: FilesLog;
   id: number;
@@ -96,7 +96,7 @@ export class FilesConnection {
       this.#refuse(`preamble longer than ${PREAMBLE_MAX_BYTES} bytes`);
       return;
     }
-    const reason = checkPreamble(scan.line, this.#options.token);
+    const reason = checkPreamble(scan.line, this.#options.tokenDigest);
     if (reason !== undefined) {
       this.#refuse(reason);
       return;

@@ -1,6 +1,6 @@
 // The line a client sends before SFTP: `KVPN-FILES 1 <token>\n`. Pure: bytes
-// in, the line and what follows it (already SFTP) out; the token compared in
-// constant time.
+// in, the line and what follows it (already SFTP) out; the token's sha256
+// compared in constant time (the server knows only that digest).
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const PREAMBLE_MAX_BYTES = 1024;
@@ -16,10 +16,12 @@ export function scanPreamble(buf: Buffer): PreambleScan {
   return { kind: 'line', line: buf.subarray(0, nl).toString('latin1'), rest: buf.subarray(nl + 1) };
 }
 
-/** undefined if the line (a latin1 byte string) carries the token, else the reason to refuse it. */
-export function checkPreamble(line: string, token: string): string | undefined {
+/** The token's sha256, as the server is given it. */
+export const tokenDigest = (token: string | Buffer): Buffer => createHash('sha256').update(token).digest();
+
+/** undefined if the line (a latin1 byte string) carries the token whose sha256 is `digest`, else the reason to refuse it. */
+export function checkPreamble(line: string, digest: Buffer): string | undefined {
   if (!line.startsWith(PREFIX)) return 'bad preamble';
-  const digest = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
-  const sent = Buffer.from(line.slice(PREFIX.length), 'latin1');
-  return timingSafeEqual(digest(sent), digest(Buffer.from(token, 'utf8'))) ? undefined : 'bad token';
+  const sent = tokenDigest(Buffer.from(line.slice(PREFIX.length), 'latin1'));
+  return digest.length === sent.length && timingSafeEqual(sent, digest) ? undefined : 'bad token';
 }

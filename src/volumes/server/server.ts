@@ -95,7 +95,7 @@ export class FilesServer {
     const connection = new FilesConnection(
       socket,
       {
-        token: this.#config.token,
+        tokenDigest: this.#config.tokenDigest,
         root: this.#config.root,
         log: this.#log,
         id,

@@ -1,6 +1,8 @@
 // Runs kvpn's file server (src/volumes/server/main.ts) as a child process,
 // as the pod would, on a fresh temporary root; collects its JSON log lines.
+
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +43,7 @@ export async function startFilesServer(
     cwd: REPO,
     env: {
       PATH: process.env.PATH ?? '',
-      KVPN_FILES_TOKEN: TOKEN,
+      KVPN_FILES_TOKEN_SHA256: createHash('sha256').update(TOKEN).digest('hex'),
       KVPN_FILES_PORT: '0',
       KVPN_FILES_ROOT: root,
       ...env,
@@ -93,7 +95,7 @@ export async function startFilesServer(
     child,
     root,
     port: typeof first?.port === 'number' ? first.port : 0,
-    token: env.KVPN_FILES_TOKEN ?? TOKEN,
+    token: TOKEN,
     logs,
     stdout: () => out,
     exited,
