@@ -152,6 +152,28 @@ t.test('write, setstat, rename, posix-rename, hardlink, remove, mkdir, rmdir, fs
   await t.rejects(c.status(99), { code: 8 }, 'unknown type → OP_UNSUPPORTED');
 });
 
+t.test('requests keep their order across paths: a STAT sent right after OPEN(CREAT) sees the file', async (t) => {
+  // sshfs creates a file this way, without waiting for the OPEN's reply in between.
+  const s = await startFilesServer(t);
+  const c = await client(t, s.port, s.token);
+  for (let i = 0; i < 50; i++) {
+    const [h, st] = await Promise.all([
+      c.open(`/made-${i}`, WRITE | CREAT | EXCL, attrs(4, 0o640)),
+      c.attrs(T.LSTAT, `/made-${i}`),
+    ]);
+    t.equal((st.permissions ?? 0) & 0o777, 0o640, `file ${i} found by the STAT behind its OPEN`);
+    const [, gone] = await Promise.all([
+      c.status(T.REMOVE, `/made-${i}`),
+      c.attrs(T.LSTAT, `/made-${i}`).then(
+        () => 'still there',
+        (err: { code?: number }) => err.code,
+      ),
+    ]);
+    t.equal(gone, 2, 'and the STAT behind a REMOVE does not');
+    await c.closeHandle(h);
+  }
+});
+
 t.test('symlinks are made and read verbatim; paths never leave the root', async (t) => {
   const s = await startFilesServer(t);
   mkdirSync(join(s.root, '..2024_01_01'));

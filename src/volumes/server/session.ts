@@ -3,8 +3,8 @@
 //   Request ─► path checks (paths.ts) / handle lookup ─► node:fs ─► reply bytes (codec.ts)
 //
 // Every request gets exactly one reply; fs errors become STATUS codes, never
-// rejections. Requests run concurrently; those on one handle keep their order
-// (lane.ts). Handles are bounded and all closed by close().
+// rejections. Requests that change nothing run together, every other one
+// alone in arrival order (lane.ts). Handles are bounded and all closed by close().
 import type { Dir, Stats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import { encodeAttrs, encodeData, encodeHandle, encodeName, encodeStatus, encodeStatVfs } from './codec.js';
@@ -26,8 +26,8 @@ const NAME_MAX = 255n;
 type Reply = Buffer;
 
 type Handle =
-  | { kind: 'file'; file: FileHandle; append: boolean; lane: Lane }
-  | { kind: 'dir'; dir: Dir; path: Buffer; dots: boolean; lane: Lane };
+  | { kind: 'file'; file: FileHandle; append: boolean }
+  | { kind: 'dir'; dir: Dir; path: Buffer; dots: boolean };
 
 /** A request that failed in an expected way: its status and message. */
 class Refusal extends Error {
@@ -95,8 +95,17 @@ function pathTarget(path: Buffer): AttrTarget {
   };
 }
 
+/**
+ * Requests that change nothing may run together; every other one runs alone, after all before it.
+ * Clients rely on that order across paths, not only per handle: sshfs sends OPEN(CREAT) and a STAT
+ * of the same path back to back, and the STAT must see the file (OpenSSH serves one at a time).
+ */
+const READ_ONLY = new Set(['read', 'stat', 'lstat', 'fstat', 'readlink', 'realpath', 'statvfs']);
+
 export class SftpSession {
   readonly #root: string;
+  /** Arrival order across the whole session (lane.ts). */
+  readonly #order = new Lane();
   readonly #handles = new Map<string, Handle>();
   #nextHandle = 1;
   #closed = false;
@@ -113,7 +122,8 @@ export class SftpSession {
   async handle(req: Request): Promise<Reply> {
     if (req.type === 'init') return encodeStatus(0, FX.BAD_MESSAGE, 'INIT twice');
     try {
-      return await this.#dispatch(req);
+      const run = (): Promise<Reply> => this.#dispatch(req);
+      return await (READ_ONLY.has(req.type) ? this.#order.shared(run) : this.#order.exclusive(run));
     } catch (err) {
       const [status, message] = statusOfError(err);
       return encodeStatus(req.id, status, message);
@@ -125,7 +135,7 @@ export class SftpSession {
     this.#closed = true;
     const handles = [...this.#handles.values()];
     this.#handles.clear();
-    await Promise.all(handles.map((h) => h.lane.exclusive(() => closeHandle(h)).catch(() => {})));
+    await this.#order.exclusive(() => Promise.all(handles.map((h) => closeHandle(h).catch(() => {}))));
   }
 
   #path(path: string): Buffer {
@@ -172,63 +182,53 @@ export class SftpSession {
         const mode = req.attrs.permissions === undefined ? 0o666 : req.attrs.permissions & 0o7777;
         const file = await fsp.open(path, openFlags(req.pflags), mode);
         const append = (req.pflags & PFLAG.APPEND) !== 0;
-        return encodeHandle(req.id, this.#register({ kind: 'file', file, append, lane: new Lane() }));
+        return encodeHandle(req.id, this.#register({ kind: 'file', file, append }));
       }
       case 'opendir': {
         const path = this.#path(req.path);
         this.#roomForHandle();
         const dir = await fsp.opendir(path, { encoding: 'latin1' as BufferEncoding, bufferSize: 64 });
-        return encodeHandle(req.id, this.#register({ kind: 'dir', dir, path, dots: false, lane: new Lane() }));
+        return encodeHandle(req.id, this.#register({ kind: 'dir', dir, path, dots: false }));
       }
       case 'close': {
         const h = this.#lookup(req.handle);
         this.#handles.delete(req.handle);
-        await h.lane.exclusive(() => closeHandle(h));
+        await closeHandle(h);
         return ok();
       }
       case 'read': {
         const h = this.#file(req.handle);
-        return h.lane.shared(async () => {
-          const buf = Buffer.allocUnsafe(Math.min(req.length, MAX_READ_BYTES));
-          const { bytesRead } = await h.file.read(buf, 0, buf.length, req.offset);
-          if (bytesRead === 0) return encodeStatus(req.id, FX.EOF, 'end of file');
-          return encodeData(req.id, buf.subarray(0, bytesRead));
-        });
+        const buf = Buffer.allocUnsafe(Math.min(req.length, MAX_READ_BYTES));
+        const { bytesRead } = await h.file.read(buf, 0, buf.length, req.offset);
+        if (bytesRead === 0) return encodeStatus(req.id, FX.EOF, 'end of file');
+        return encodeData(req.id, buf.subarray(0, bytesRead));
       }
       case 'write': {
         const h = this.#file(req.handle);
-        return h.lane.exclusive(async () => {
-          for (let done = 0; done < req.data.length; ) {
-            const at = h.append ? null : req.offset + done;
-            done += (await h.file.write(req.data, done, req.data.length - done, at)).bytesWritten;
-          }
-          return ok();
-        });
+        for (let done = 0; done < req.data.length; ) {
+          const at = h.append ? null : req.offset + done;
+          done += (await h.file.write(req.data, done, req.data.length - done, at)).bytesWritten;
+        }
+        return ok();
       }
       case 'fstat': {
         const h = this.#lookup(req.handle);
-        return h.lane.exclusive(async () =>
-          encodeAttrs(req.id, attrsOf(h.kind === 'file' ? await h.file.stat() : await fsp.stat(h.path))),
-        );
+        return encodeAttrs(req.id, attrsOf(h.kind === 'file' ? await h.file.stat() : await fsp.stat(h.path)));
       }
       case 'fsetstat': {
         const h = this.#lookup(req.handle);
-        return h.lane.exclusive(async () => {
-          await applyAttrs(h.kind === 'file' ? fileTarget(h.file) : pathTarget(h.path), req.attrs);
-          return ok();
-        });
+        await applyAttrs(h.kind === 'file' ? fileTarget(h.file) : pathTarget(h.path), req.attrs);
+        return ok();
       }
       case 'fsync': {
         const h = this.#file(req.handle);
-        return h.lane.exclusive(async () => {
-          await h.file.sync();
-          return ok();
-        });
+        await h.file.sync();
+        return ok();
       }
       case 'readdir': {
         const h = this.#lookup(req.handle);
         if (h.kind !== 'dir') throw new Refusal(FX.FAILURE, 'not a directory handle');
-        return h.lane.exclusive(() => this.#readdir(req.id, h));
+        return this.#readdir(req.id, h);
       }
       case 'lstat':
         return encodeAttrs(req.id, attrsOf(await fsp.lstat(this.#path(req.path))));
