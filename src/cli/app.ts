@@ -11,6 +11,7 @@ import type { EnvArgs } from './env.js';
 import { EXIT } from './exit-codes.js';
 import type { ExposeArgs } from './expose.js';
 import type { InterceptArgs } from './intercept.js';
+import type { DoctorArgs } from './doctor.js';
 import type { InterceptsArgs } from './intercepts.js';
 import type { CliIo } from './io.js';
 import type { LeaveArgs } from './leave.js';
@@ -324,6 +325,29 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       async (argv) => setCode(await (await import('./run.js')).runRun(argv as unknown as RunArgs, io, name)),
     )
     .command(
+      'doctor',
+      'Check what `up` (and env, expose, intercept, mount) needs, without changing anything',
+      (y) =>
+        y
+          .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current context)' })
+          .option('namespace', {
+            alias: 'n',
+            type: 'string',
+            describe: "Namespace for the relay and the RBAC checks (default: the context's)",
+          })
+          .option('kubeconfig', {
+            type: 'string',
+            describe: 'Kubeconfig file(s), ":"-separated (default: $KUBECONFIG, else ~/.kube/config)',
+          })
+          .option('json', { type: 'boolean', default: false, describe: 'Print {checks: [...], ok} as JSON' })
+          .option('deep', {
+            type: 'boolean',
+            default: false,
+            describe: 'Also start one relay pod and port-forward to it (removed afterwards)',
+          }),
+      async (argv) => setCode(await (await import('./doctor.js')).runDoctor(argv as unknown as DoctorArgs, io)),
+    )
+    .command(
       'version',
       'Print the kvpn version',
       (y) => y.option('json', { type: 'boolean', default: false }),
@@ -337,7 +361,7 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
       setCode(EXIT.OK);
     })
     .completion('completion', 'Print a shell completion script (bash/zsh): source <(kvpn completion)')
-    .demandCommand(1, 'Say what to do: up, status, down, logs, env, run or version.')
+    .demandCommand(1, 'Say what to do: up, status, down, logs, env, run, mount, doctor or version.')
     .recommendCommands()
     .strict()
     .help()

@@ -56,7 +56,7 @@ export async function checkTunAddon(platform: NodeJS.Platform, load: () => Promi
   }
   try {
     await load();
-    return ok('tun-addon', title, 'build/Release/kvpn_tun.node loads');
+    return ok('tun-addon', title, 'the native addon (kvpn_tun.node) loads');
   } catch (err) {
     return failFrom('tun-addon', title, err, 'system');
   }
