@@ -94,9 +94,11 @@ export async function run(args: string[]): Promise<BenchReport> {
       ?.pid as number;
     const root = join(dir, 'vols');
     const data = join(root, 'var/lib/vols');
-    const appYaml = join(root, 'etc/config/app.yaml');
+    const cfgRoot = join(dir, 'cfg');
+    const appYaml = join(cfgRoot, 'etc/config/app.yaml');
     for (let r = 0; r < rounds; r++) {
-      await kvpn(['mount', 'vols', root, '--rw', '--context', 'admin', '--only', 'data', '--only', 'config']);
+      await kvpn(['mount', 'vols', root, '--rw', '--context', 'admin', '--only', 'data']);
+      await kvpn(['mount', 'vols', cfgRoot, '--context', 'admin', '--only', 'config', '--name', 'cfg']);
       m.lsCold.push(await timed(pid, `ls -lR ${data}/small > /dev/null`));
       m.lsWarm.push(await timed(pid, `ls -lR ${data}/small > /dev/null`));
       m.read.push(await timed(pid, `dd if=${data}/big-${r}.bin of=/dev/null bs=1M 2>/dev/null`));
@@ -120,6 +122,7 @@ export async function run(args: string[]): Promise<BenchReport> {
       }
       live.push((Date.now() - t0) / 1000);
       await kvpn(['unmount', 'vols']);
+      await kvpn(['unmount', 'cfg']);
       ref.read.push(await inPod(`dd if=/var/lib/vols/big-${r}.bin of=/dev/null bs=1M 2>/dev/null`));
       ref.write.push(await inPod(`dd if=/dev/zero of=/var/lib/vols/ref.bin bs=1M count=${mib} 2>/dev/null && sync`));
       ref.ls.push(await inPod('ls -lR /var/lib/vols/small > /dev/null'));

@@ -6,12 +6,12 @@
 import { basename } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { FORMATS } from '../workload/index.js';
+import type { DoctorArgs } from './doctor.js';
 import type { DownArgs } from './down.js';
 import type { EnvArgs } from './env.js';
 import { EXIT } from './exit-codes.js';
 import type { ExposeArgs } from './expose.js';
 import type { InterceptArgs } from './intercept.js';
-import type { DoctorArgs } from './doctor.js';
 import type { InterceptsArgs } from './intercepts.js';
 import type { CliIo } from './io.js';
 import type { LeaveArgs } from './leave.js';

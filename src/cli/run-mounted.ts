@@ -5,6 +5,8 @@
 // sees; the mount is removed when the command ends. KVPN_ROOT names the
 // directory that holds them all, like Telepresence's TELEPRESENCE_ROOT.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KvpnError } from '../errors.js';
 import { askSession, invokingUser, isRoot, resolveDirs, selfCommand } from '../sessions/index.js';
 import { bindAtRealPaths, type PrivateMount } from '../volumes/index.js';
@@ -18,6 +20,8 @@ export const RUN_MOUNTED_COMMAND = '__run-mounted';
 interface MountedSpec {
   mounts: PrivateMount[];
   scratch: string;
+  /** A root-only file with the command's environment (the workload's may set NODE_OPTIONS or LD_PRELOAD: never root's). */
+  envFile: string;
   uid?: number | undefined;
   gid?: number | undefined;
 }
@@ -57,9 +61,12 @@ export async function runMounted(
   );
   try {
     const user = invokingUser(io.env);
+    const envFile = join(status.workDir, 'run-env.json');
+    writeFileSync(envFile, JSON.stringify({ ...o.vars, KVPN_ROOT: status.dir }), { mode: 0o600 });
     const spec: MountedSpec = {
       mounts: status.paths.map((p) => ({ mountPath: p.mountPath, localPath: p.localPath })),
       scratch: status.workDir,
+      envFile,
       uid: user?.uid,
       gid: user?.gid,
     };
@@ -81,7 +88,8 @@ export async function runMounted(
       '--',
       ...o.argv,
     ];
-    return await spawnForwarding(argv, { ...o.vars, KVPN_ROOT: status.dir });
+    // The root helpers get root's own PATH and nothing of the workload's environment.
+    return await spawnForwarding(argv, { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
   } finally {
     await askSession(resolveDirs(args, io.env), args.context, 'unmount', { name }, command).catch((err: Error) =>
       io.err(`kvpn: could not remove the run's mount ${name}: ${err.message}\n`),
@@ -95,8 +103,10 @@ export async function runInMountNamespace(argv: string[]): Promise<number> {
   const spec = JSON.parse(argv[at + 1] ?? '{}') as MountedSpec;
   const sep = argv.indexOf('--', at + 2);
   const commandArgv = argv.slice(sep + 1);
+  const env = JSON.parse(readFileSync(spec.envFile, 'utf8')) as NodeJS.ProcessEnv;
+  rmSync(spec.envFile, { force: true });
   bindAtRealPaths(spec.mounts, spec.scratch);
-  return spawnForwarding(commandArgv, process.env, {
+  return spawnForwarding(commandArgv, env, {
     ...(spec.uid === undefined ? {} : { uid: spec.uid }),
     ...(spec.gid === undefined ? {} : { gid: spec.gid }),
   });

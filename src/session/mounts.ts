@@ -3,9 +3,10 @@
 // before making them, so `down` and the next `up`/`down` after a crash put
 // everything back.
 import { randomBytes } from 'node:crypto';
+import { lstatSync, realpathSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from '../host/log.js';
-import { processStartTime } from '../host/process-info.js';
+import { processStartTime, stopProcess } from '../host/process-info.js';
 import type { KubeClient } from '../kube/client.js';
 import {
   findMountTarget,
@@ -113,9 +114,13 @@ export class Mounts {
     this.#busy.add(name);
     try {
       const createdDir = prepareMountDir(request.dir, this.#o.user);
+      // The real path: mountinfo and the kernel name it so (a symlink in DIR's path would hide mounts).
+      const dir = realpathSync(request.dir);
+      const { dev, ino } = lstatSync(dir);
       const suffix = randomBytes(3).toString('hex');
       const staging = join(this.#o.stagingRoot, `mount-${name}-${suffix}`);
-      const entries = [journal.record({ kind: 'mount', dir: request.dir, createdDir, staging })];
+      const tops = [...new Set(plan.mounts.map((m) => m.mountPath.split('/').filter(Boolean)[0] as string))];
+      const entries = [journal.record({ kind: 'mount', dir, createdDir, staging, dev, ino, entries: tops })];
       const serverName = `kvpn-files-${suffix}`;
       const namespace = client.namespace;
       prepareMountDir(staging);
@@ -127,7 +132,7 @@ export class Mounts {
           pod,
           container,
           plan,
-          dir: request.dir,
+          dir,
           stagingDir: staging,
           owner: this.#o.user,
           sessionId: this.#o.sessionId,
@@ -141,8 +146,18 @@ export class Mounts {
             entries.push(journal.record({ kind: 'process', pid, startTime: processStartTime(pid), what })),
         });
       } catch (err) {
-        await this.#undo(entries);
+        await this.#undo(entries).catch(() => undefined);
         throw err;
+      }
+      if (this.#closed) {
+        // `down` began while this mount started: it must not outlive the session.
+        await mount.close();
+        await this.#undo(entries).catch(() => undefined);
+        throw userError(
+          'KVPN_ERR_NO_SESSION',
+          'the session stopped while mounting',
+          'Start a new session with `kvpn up`.',
+        );
       }
       const status = {
         name,
@@ -150,7 +165,7 @@ export class Mounts {
         workload: found.workload,
         pod: pod.metadata.name,
         container: container.name,
-        dir: request.dir,
+        dir,
         workDir: staging,
         paths: mount.paths,
         skipped: plan.skipped,
@@ -158,26 +173,34 @@ export class Mounts {
         since: new Date().toISOString(),
       };
       this.#byName.set(name, { status, mount, entries });
-      log.info('mounted', { name, dir: request.dir, paths: mount.paths.length });
+      log.info('mounted', { name, dir, paths: mount.paths.length });
       return this.list().find((m) => m.name === name) as MountStatus;
     } finally {
       this.#busy.delete(name);
     }
   }
 
-  /** Undoes a mount's journal entries: the directory put back (its sshfs processes end with their mounts). */
+  /**
+   * Undoes a mount's journal entries, newest first: each sshfs stopped (it unmounts; a process
+   * still inside the mount cannot keep it alive), then the directory put back. Rejects with the
+   * first failure; what failed stays journaled for `kvpn down`.
+   */
   async #undo(entries: JournalEntry[]): Promise<void> {
     const { journal, log } = this.#o;
+    let first: Error | undefined;
     for (const e of [...entries].reverse()) {
       const c = e.change;
       try {
-        if (c.kind === 'mount') await removeMount(c.dir, c.createdDir, c.staging);
-        // sshfs processes end when their mount is detached (removeMount).
+        if (c.kind === 'process') await stopProcess(c.pid, c.startTime);
+        else if (c.kind === 'mount') await removeMount(c);
         journal.forget(e);
+        entries.splice(entries.indexOf(e), 1);
       } catch (err) {
         log.warn('mount cleanup failed; `kvpn down` retries', { error: (err as Error).message });
+        first ??= err as Error;
       }
     }
+    if (first) throw first;
   }
 
   async unmount(name: string): Promise<{ name: string; dir: string }> {
@@ -188,9 +211,9 @@ export class Mounts {
         `this session has no mount named "${name}"`,
         'See `kvpn status` for its mounts.',
       );
-    this.#byName.delete(name);
     await m.mount.close();
     await this.#undo(m.entries);
+    this.#byName.delete(name);
     this.#o.log.info('unmounted', { name });
     return { name, dir: m.status.dir };
   }

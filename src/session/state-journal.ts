@@ -19,6 +19,7 @@ import {
 import { dirname, join } from 'node:path';
 import type { ResolverRecord } from '../dns/index.js';
 import { KvpnError, systemErrorCode } from '../errors.js';
+import type { FilledDir } from '../volumes/index.js';
 
 export const STATE_VERSION = 1;
 
@@ -40,10 +41,10 @@ export type Change =
    * Service it redirected, with the selector the Service had (restored by the last one out).
    */
   /**
-   * A `kvpn mount`: every FUSE mount under `dir` is detached, then what kvpn wrote there removed
-   * (`dir` itself too if kvpn created it); `staging` is the session's scratch space for it.
+   * A `kvpn mount`: every mount under `dir` is detached, then what kvpn made there removed (`dir`
+   * itself if kvpn created it, else its `entries`), only while `dir` is still that directory.
    */
-  | { kind: 'mount'; dir: string; createdDir: boolean; staging: string }
+  | ({ kind: 'mount' } & FilledDir)
   | {
       kind: 'intercept';
       namespace: string;

@@ -115,7 +115,7 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
         ? 'undone'
         : 'absent';
     case 'mount':
-      return (await removeMount(change.dir, change.createdDir, change.staging)) ? 'undone' : 'absent';
+      return (await removeMount(change)) ? 'undone' : 'absent';
     case 'intercept': {
       const client = await deps.kube();
       const deleted = await deleteLease(client, change.namespace, change.lease, change.sessionId);

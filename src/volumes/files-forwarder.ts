@@ -10,9 +10,12 @@ import { pipeline } from 'node:stream';
 import type { KubeClient } from '../kube/client.js';
 import { openPortForward, type PortForwardStream } from '../kube/port-forward.js';
 import { mountError } from './errors.js';
+import { socketOwner } from './socket-owner-linux.js';
 
 export const FILES_PREAMBLE_VERSION = 1;
 const HANDSHAKE_TIMEOUT_MS = 15_000;
+/** How long a just-started file server gets to listen. */
+const FIRST_STREAM_MS = 10_000;
 const MAX_REPLY_BYTES = 1024;
 
 export interface FilesTarget {
@@ -24,6 +27,8 @@ export interface FilesTarget {
 
 export interface ForwarderCounters {
   connections: number;
+  /** Connections from a process not root's, refused. */
+  refused: number;
   open: number;
   failed: number;
   lastError?: string;
@@ -73,7 +78,7 @@ function handshake(stream: PortForwardStream, token: string): Promise<{ reply: s
 }
 
 export class FilesForwarder {
-  readonly counters: ForwarderCounters = { connections: 0, open: 0, failed: 0 };
+  readonly counters: ForwarderCounters = { connections: 0, refused: 0, open: 0, failed: 0 };
   readonly #server: Server;
   readonly #client: KubeClient;
   readonly #target: FilesTarget;
@@ -86,16 +91,28 @@ export class FilesForwarder {
     server.on('connection', (socket) => this.#accept(socket));
   }
 
-  /** Listens on 127.0.0.1 (an ephemeral port) once one stream proved the server answers. */
+  /**
+   * Listens on 127.0.0.1 (an ephemeral port) once one stream proved the server answers (a running
+   * container may not listen yet: tried for a while). Only root's sockets are served: sshfs runs as
+   * root, and any other local user would otherwise get the pod's files through this port.
+   */
   static async listen(client: KubeClient, target: FilesTarget): Promise<FilesForwarder> {
-    try {
-      (await openFilesStream(client, target)).destroy();
-    } catch (err) {
-      throw mountError(
-        'KVPN_ERR_MOUNT_FILE_SERVER',
-        `cannot reach kvpn's file server in pod ${target.pod}: ${(err as Error).message}`,
-        'Check `kvpn status`; `kvpn unmount` then `kvpn mount` again starts a new one.',
-      );
+    const deadline = Date.now() + FIRST_STREAM_MS;
+    for (;;) {
+      try {
+        (await openFilesStream(client, target)).destroy();
+        break;
+      } catch (err) {
+        if (Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
+        throw mountError(
+          'KVPN_ERR_MOUNT_FILE_SERVER',
+          `cannot reach kvpn's file server in pod ${target.pod}: ${(err as Error).message}`,
+          'Check `kvpn status`; `kvpn unmount` then `kvpn mount` again starts a new one.',
+        );
+      }
     }
     const server = createServer({ noDelay: true });
     await new Promise<void>((resolve, reject) => {
@@ -105,7 +122,13 @@ export class FilesForwarder {
         resolve();
       });
     });
-    return new FilesForwarder(client, target, server);
+    const forwarder = new FilesForwarder(client, target, server);
+    // Accept errors (EMFILE) must not end the daemon.
+    server.on('error', (err) => {
+      forwarder.counters.failed++;
+      forwarder.counters.lastError = err.message;
+    });
+    return forwarder;
   }
 
   get port(): number {
@@ -114,6 +137,11 @@ export class FilesForwarder {
   }
 
   #accept(socket: Socket): void {
+    if (socketOwner(socket) !== 0) {
+      this.counters.refused++;
+      socket.destroy();
+      return;
+    }
     this.counters.connections++;
     this.counters.open++;
     this.#sockets.add(socket);

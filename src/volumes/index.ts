@@ -7,7 +7,7 @@
 // The session enters here only.
 export { MountError } from './errors.js';
 export { loadFilesBundle } from './files-bundle.js';
-export { prepareMountDir, removeMount } from './mount-dir.js';
+export { type FilledDir, prepareMountDir, removeMount } from './mount-dir.js';
 export { containerUser, type MountPlan, type PlannedMount, planMounts } from './mount-plan.js';
 export { findMountTarget, type MountTarget } from './mount-target.js';
 export { bindAtRealPaths, type PrivateMount } from './private-mounts-linux.js';

@@ -23,10 +23,12 @@ const mount = (args: string[]): void => {
   execFileSync('mount', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 };
 
+/** Octal escapes of /proc/self/mountinfo (`\040` for a space). */
+const unescapeOctal = (s: string): string =>
+  s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+
 /** Mount points strictly below `dir` with no other such mount point between (first-level submounts). */
 export function submountsOf(dir: string, mountinfo: string): string[] {
-  const unescapeOctal = (s: string): string =>
-    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
   const base = dir === '/' ? '' : dir;
   const below = [
     ...new Set(
@@ -39,6 +41,18 @@ export function submountsOf(dir: string, mountinfo: string): string[] {
     ),
   ];
   return below.filter((p) => !below.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/** The mount point `path` (a real path) is on: the longest mount point that is it or a folder above it. */
+export function mountOf(path: string, mountinfo: string): string {
+  let best = '/';
+  for (const line of mountinfo.split('\n')) {
+    const raw = line.split(' ')[4];
+    if (raw === undefined) continue;
+    const p = unescapeOctal(raw);
+    if ((path === p || path.startsWith(p === '/' ? '/' : `${p}/`)) && p.length > best.length) best = p;
+  }
+  return best;
 }
 
 /** The nearest existing ancestor of `path`, with symlinks resolved (/var/run → /run). */
@@ -65,7 +79,10 @@ export function bindAtRealPaths(mounts: PrivateMount[], scratch: string): void {
   });
   let overlays = 0;
   const overlaid: string[] = [];
-  const writable = (dir: string): boolean => overlaid.some((o) => dir === o || dir.startsWith(`${o}/`));
+  // Writable only where the mount a folder is on is one of our overlays: a submount bound back
+  // into an overlay is the host's own filesystem again.
+  const writable = (dir: string): boolean =>
+    overlaid.includes(mountOf(dir, readFileSync('/proc/self/mountinfo', 'utf8')));
   for (const m of held) {
     const ancestor = existsSync(m.mountPath) ? undefined : realpathSync(existingAncestor(m.mountPath));
     if (ancestor !== undefined && !writable(ancestor)) {

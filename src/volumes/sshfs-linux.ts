@@ -120,7 +120,7 @@ export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mo
  */
 export async function bindReadOnly(source: string, target: string): Promise<void> {
   await run('mount', ['--bind', source, target], { timeout: 10_000 });
-  await run('mount', ['-o', 'remount,bind,ro', target], { timeout: 10_000 });
+  await run('mount', ['-o', 'remount,bind,ro,nosuid,nodev', target], { timeout: 10_000 });
 }
 
 /** Detaches a FUSE mount (lazily: a process inside it cannot keep it); false if nothing was mounted there. */

@@ -5,7 +5,17 @@
 //   close: sshfs unmounted, watches stopped (the session removes the files)
 //
 // Whatever fails half way is undone before the error is thrown.
-import { chownSync, cpSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { KubeClient } from '../kube/client.js';
 import { ApiVolume } from './api-volume.js';
@@ -15,6 +25,12 @@ import { FilesForwarder } from './files-forwarder.js';
 import type { MountPlan, PlanContainer, PlannedMount, PlanPodSpec } from './mount-plan.js';
 import { containerUser } from './mount-plan.js';
 import { bindReadOnly, requireFuse, sshfsMount, unmount } from './sshfs-linux.js';
+
+/** chown -R, never following a symlink. */
+function chownTree(path: string, owner: { uid: number; gid: number }): void {
+  lchownSync(path, owner.uid, owner.gid);
+  if (lstatSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), owner);
+}
 
 /** The session's logger, as much of it as a mount uses. */
 export interface MountLog {
@@ -115,8 +131,36 @@ export class WorkloadMount {
     const fromPod = o.plan.mounts.filter((m) => m.source === 'pod');
     if (fromPod.length) requireFuse();
     this.#mkdirOwned(o.dir);
-    for (const m of o.plan.mounts.filter((p) => p.source === 'api')) await this.#mountApi(m);
+    // In the plan's order, parents first: a ConfigMap at /data/config lands inside an emptyDir at /data.
+    for (const m of o.plan.mounts) {
+      if (m.source === 'api') {
+        await this.#mountApi(m);
+        continue;
+      }
+      const forwarder = this.#forwarder ?? (await this.#startFileServer(fromPod));
+      const localPath = this.#localPath(m);
+      this.#mkdirOwned(localPath);
+      // The server's "/" is FILE_SERVER_ROOT, where each volume is a folder.
+      const remotePath = `/${[m.volume.name, m.subPath].filter(Boolean).join('/')}`;
+      this.#fuse.push(localPath);
+      const { pid } = await sshfsMount({
+        port: forwarder.port,
+        remotePath,
+        mountpoint: localPath,
+        readOnly: m.readOnly,
+        owner: o.owner,
+        logFile: join(o.stagingDir, `sshfs-${this.#fuse.length}.log`),
+      });
+      o.onProcess(pid, `sshfs for ${localPath}`);
+      this.paths.push(this.#described(m, localPath));
+    }
     if (!fromPod.length) return;
+    this.#watch = setInterval(() => void this.#checkPod(), 5_000);
+    this.#watch.unref();
+  }
+
+  async #startFileServer(fromPod: PlannedMount[]): Promise<FilesForwarder> {
+    const o = this.#o;
     const volumes = new Map<string, boolean>();
     for (const m of fromPod) volumes.set(m.volume.name, (volumes.get(m.volume.name) ?? true) && m.readOnly);
     o.log.info('starting the file server in the pod', { pod: o.pod.metadata.name, container: o.serverName });
@@ -141,25 +185,7 @@ export class WorkloadMount {
       port: o.serverPort,
       token: this.#server.token,
     });
-    for (const m of fromPod) {
-      const localPath = this.#localPath(m);
-      this.#mkdirOwned(localPath);
-      // The server's "/" is FILE_SERVER_ROOT, where each volume is a folder.
-      const remotePath = `/${[m.volume.name, m.subPath].filter(Boolean).join('/')}`;
-      this.#fuse.push(localPath);
-      const { pid } = await sshfsMount({
-        port: this.#forwarder.port,
-        remotePath,
-        mountpoint: localPath,
-        readOnly: m.readOnly,
-        owner: o.owner,
-        logFile: join(o.stagingDir, `sshfs-${this.#fuse.length}.log`),
-      });
-      o.onProcess(pid, `sshfs for ${localPath}`);
-      this.paths.push(this.#described(m, localPath));
-    }
-    this.#watch = setInterval(() => void this.#checkPod(), 5_000);
-    this.#watch.unref();
+    return this.#forwarder;
   }
 
   #localPath(m: PlannedMount): string {
