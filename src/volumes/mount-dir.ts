@@ -76,7 +76,10 @@ function removeTree(path: string, dev: number): void {
       `${path} is still a mount point`,
       `Run \`fusermount3 -u -z ${path}\` (or \`umount -l\`), then \`kvpn down\` again.`,
     );
-  if (!st.isDirectory()) return unlinkSync(path);
+  if (!st.isDirectory()) {
+    unlinkSync(path);
+    return;
+  }
   for (const e of readdirSync(path)) removeTree(join(path, e), dev);
   rmdirSync(path);
 }

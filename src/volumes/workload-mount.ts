@@ -233,13 +233,19 @@ export class WorkloadMount {
       // The kubelet bind-mounts what the subPath resolves to once: later updates do not reach it.
       volume.close();
       const resolved = realpathSync(join(staged, m.subPath));
+      if (!resolved.startsWith(`${realpathSync(staged)}/`))
+        throw mountError(
+          'KVPN_ERR_MOUNT_PATH',
+          `subPath "${m.subPath}" of ${m.mountPath} leaves its volume`,
+          'The API server refuses such specs: check the kubeconfig points at a real cluster.',
+        );
       source = join(o.stagingDir, `api-${this.#apiCount++}`);
       cpSync(resolved, source, {
         recursive: statSync(resolved).isDirectory(),
         dereference: true,
         preserveTimestamps: true,
       });
-      chownSync(source, o.owner.uid, o.owner.gid);
+      chownTree(source, o.owner);
     }
     if (statSync(source).isDirectory()) this.#mkdirOwned(localPath);
     else {
