@@ -29,11 +29,11 @@ export interface UnmountArgs extends GlobalArgs {
   context?: string | undefined;
 }
 
-/** A fresh directory under the user's runtime dir ($XDG_RUNTIME_DIR, else the temp dir). */
+/** A fresh directory right under the user's runtime dir ($XDG_RUNTIME_DIR, else the temp dir): no parent of kvpn's to leave behind. */
 export function defaultMountDir(env: NodeJS.ProcessEnv, workload: string): string {
   const base = env.XDG_RUNTIME_DIR && existsSync(env.XDG_RUNTIME_DIR) ? env.XDG_RUNTIME_DIR : tmpdir();
   const name = workload.replace(/^.*\//, '').replace(/[^a-z0-9-]/g, '-');
-  return join(base, 'kvpn', `${name}-${randomBytes(3).toString('hex')}`);
+  return join(base, `kvpn-${name}-${randomBytes(3).toString('hex')}`);
 }
 
 export function askMount(args: MountArgs, io: CliIo, command: string): Promise<MountStatus> {

@@ -7,7 +7,7 @@
 // FUSE mount, no sshfs, no file server running in the pod.
 import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -237,6 +237,9 @@ t.test(
       hostHad,
       'nothing else on the machine saw them',
     );
+    const runRoot = /root=(\S+)/.exec(ran.stdout)?.[1] ?? '';
+    t.notOk(existsSync(runRoot), `the run's mount directory ${runRoot} is gone after the command`);
+    t.notMatch(basename(dirname(runRoot)), /^kvpn/, 'and it had no parent of its own to leave behind');
 
     // unmount: FUSE detached, sshfs gone, the directory removed, the file server exits.
     t.ok((await sshfsUnder(dir)).length > 0, 'sshfs serves the pod volumes');
