@@ -82,7 +82,9 @@ export async function openPortForward(client: KubeClient, options: PortForwardOp
   });
   ws.binaryType = 'nodebuffer';
   const stream = new PortForwardStream(ws, options.port, options.pingIntervalMs ?? PF_PING_INTERVAL_MS);
-  // Until the caller has the stream, its errors are reported through the promise.
+  // Until the caller has the stream, its errors are reported through the promise; and the stream
+  // keeps this listener: the kubelet's error can arrive in the same read as the upgrade, and its
+  // 'error' (a nextTick) would fire before the caller's await resumes and attaches its own.
   const swallow = (): void => {};
   stream.on('error', swallow);
   return new Promise((resolve, reject) => {
@@ -101,7 +103,6 @@ export async function openPortForward(client: KubeClient, options: PortForwardOp
         stream.destroy(err);
         reject(err);
       } else {
-        stream.off('error', swallow);
         resolve(stream);
       }
     };

@@ -62,6 +62,19 @@ t.test('the kubelet error text becomes the stream error', async (t) => {
   t.match(err.message, new RegExp(`port-forward to port ${port}: error forwarding port ${port}`));
 });
 
+t.test('an error before the caller listens is not an uncaught exception', async (t) => {
+  // The kubelet's "failed to connect" can come in the same read as the upgrade: its 'error' fires
+  // (nextTick) before the caller's await resumes. Seen in CI: the daemon died of it.
+  const port = await tcpServer(t, (s) => s.pipe(s));
+  const { client } = await setup(t);
+  const pf = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port });
+  t.ok(pf.listenerCount('error') >= 1, 'the stream keeps a listener of its own');
+  const closed = new Promise((resolve) => pf.on('close', resolve));
+  pf.destroy(new PortForwardError('port-forward to port 1: failed to connect'));
+  await closed;
+  t.pass('no uncaught exception');
+});
+
 t.test('a 403 on the upgrade is a KubeApiError with the API message', async (t) => {
   const { client } = await setup(t, { forbid: true });
   const err = await openPortForward(client, { namespace: 'ns1', pod: 'relay', port: 1 }).catch((e) => e);
