@@ -190,3 +190,14 @@ t.test('an upgrade goes where its request matches, then carries raw bytes', asyn
   t.equal(aliceApp.requests, 1);
   t.equal(pods.requests, 1);
 });
+
+t.test('a body with Content-Length reaches the laptop intact', async (t) => {
+  // Broke: the request line reached the laptop with its first 16 bytes garbled (its server said 400).
+  const { port } = await setup(t);
+  for (const size of [1, 1000, 70_000]) {
+    const body = 'y'.repeat(size);
+    const res = await fetch(`http://127.0.0.1:${port}/len`, { method: 'POST', headers: { 'x-dev': 'alice' }, body });
+    t.equal(res.status, 200, `${size} bytes: 200`);
+    t.equal(await res.text(), `alice POST /len ${body}`, `${size} bytes: the request arrived as sent`);
+  }
+});

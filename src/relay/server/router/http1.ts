@@ -47,6 +47,7 @@ class LaptopAgent extends http.Agent {
       // idle limit for a kept stream (the server's Keep-Alive hint less 1 s) is the stream's setTimeout.
       const socketLike = stream as unknown as Record<'setKeepAlive' | 'ref' | 'unref', () => unknown>;
       socketLike.setKeepAlive = socketLike.ref = socketLike.unref = () => stream;
+      writeBuffersOnly(stream);
       cb(null, stream);
     }, cb);
     return undefined;
@@ -180,6 +181,22 @@ export class Http1Front {
       }
     });
   }
+}
+
+/**
+ * Makes `stream` take strings as Buffers. Seen on Node 20.20: when the agent's request head (a
+ * latin1 string) and the first body chunk reached an HTTP/2 stream's _writev together, the
+ * laptop received the head with its first 16 bytes garbled (its server answered 400). Writes
+ * of Buffers only do not take that path.
+ */
+function writeBuffersOnly(stream: Duplex): void {
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  const patched = (chunk: unknown, ...rest: unknown[]): boolean => {
+    if (typeof chunk !== 'string') return write(chunk, ...rest);
+    const encoding = typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8';
+    return write(Buffer.from(chunk, encoding), ...rest);
+  };
+  (stream as unknown as { write: typeof patched }).write = patched;
 }
 
 /** Raw request fields minus hop-by-hop ones (and those the Connection field names), order and case kept. */
