@@ -173,3 +173,105 @@ export function canonicalFilter(f: InterceptFilter | undefined): string {
   if (f.pathPrefix !== undefined) parts.push(`path^${f.pathPrefix}`);
   return parts.join(' ');
 }
+
+// What the router reports of each request it routes for an intercept, as one
+// `{"request":{…}}` line on the intercept's registration stream, sent once the
+// request is finished. The laptop shows them and may replay one locally.
+
+/** Kept of a request, so that a record line stays below MAX_RECORD_LINE_BYTES. */
+export const MAX_RECORD_PATH_CHARS = 2048;
+export const MAX_RECORD_HEADER_FIELDS = 64;
+export const MAX_RECORD_HEADER_BYTES = 8 * 1024;
+export const MAX_RECORD_BODY_BYTES = 16 * 1024;
+/** Longest line on a registration stream; the router shrinks a record that would be longer. */
+export const MAX_RECORD_LINE_BYTES = 64 * 1024;
+
+/** Why a matched request went to the pods: nothing parked in time (or the intercept went), or too many waiting. */
+export type FailedOpenWhy = 'failed-open' | 'full';
+
+export interface InterceptedRequest {
+  /** Per registration, from 1, in the order the heads arrived (a gap is a record dropped). */
+  seq: number;
+  /** ms since the epoch: the router received the request head. */
+  at: number;
+  protocol: 'http/1.1' | 'h2';
+  method: string;
+  /** With the query; cut at MAX_RECORD_PATH_CHARS. */
+  path: string;
+  /** Host / :authority. */
+  authority: string;
+  to: 'laptop' | 'pods';
+  /** For 'pods'. */
+  why?: FailedOpenWhy;
+  /** The intercept's filter as users see it (canonicalFilter), 'whole' for none. */
+  filter: string;
+  /** As received, lower-case names, pseudo-headers left out; bounded by MAX_RECORD_HEADER_*. */
+  headers: [string, string][];
+  headersTruncated?: boolean;
+  /** base64 of the body's first MAX_RECORD_BODY_BYTES. */
+  body?: string;
+  /** The whole body's length as seen. */
+  bodyBytes: number;
+  bodyTruncated?: boolean;
+  /** The status the client got (the router's own 502 included). */
+  status?: number;
+  /** Head received to response end (or error). */
+  durationMs?: number;
+  error?: string;
+}
+
+/** A record from a registration line, checked field by field; undefined for anything malformed. */
+export function parseInterceptedRequest(value: unknown): InterceptedRequest | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  const str = (v: unknown): v is string => typeof v === 'string';
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const ms = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  const bool = (v: unknown): v is boolean => typeof v === 'boolean';
+  const opt = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || ok(v);
+  const headers = o.headers;
+  if (
+    !count(o.seq) ||
+    o.seq < 1 ||
+    !ms(o.at) ||
+    (o.protocol !== 'http/1.1' && o.protocol !== 'h2') ||
+    !str(o.method) ||
+    !str(o.path) ||
+    !str(o.authority) ||
+    (o.to !== 'laptop' && o.to !== 'pods') ||
+    (o.why !== undefined && o.why !== 'failed-open' && o.why !== 'full') ||
+    !str(o.filter) ||
+    !Array.isArray(headers) ||
+    !headers.every((h) => Array.isArray(h) && h.length === 2 && str(h[0]) && str(h[1])) ||
+    !opt(o.headersTruncated, bool) ||
+    !opt(o.body, str) ||
+    !count(o.bodyBytes) ||
+    !opt(o.bodyTruncated, bool) ||
+    !opt(o.status, count) ||
+    !opt(o.durationMs, ms) ||
+    !opt(o.error, str)
+  )
+    return undefined;
+  // Only the known fields, copied: what the router adds later is not passed on unchecked.
+  const c = o as unknown as InterceptedRequest;
+  const r: InterceptedRequest = {
+    seq: c.seq,
+    at: c.at,
+    protocol: c.protocol,
+    method: c.method,
+    path: c.path,
+    authority: c.authority,
+    to: c.to,
+    filter: c.filter,
+    headers: c.headers.map(([n, v]) => [n, v]),
+    bodyBytes: c.bodyBytes,
+  };
+  if (c.why !== undefined) r.why = c.why;
+  if (c.headersTruncated !== undefined) r.headersTruncated = c.headersTruncated;
+  if (c.body !== undefined) r.body = c.body;
+  if (c.bodyTruncated !== undefined) r.bodyTruncated = c.bodyTruncated;
+  if (c.status !== undefined) r.status = c.status;
+  if (c.durationMs !== undefined) r.durationMs = c.durationMs;
+  if (c.error !== undefined) r.error = c.error;
+  return r;
+}

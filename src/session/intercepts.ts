@@ -22,7 +22,12 @@ import {
 } from '../intercept/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { loadRelayBundle } from '../relay/deploy.js';
-import { canonicalFilter, filterFromFlags, InterceptSpecError } from '../relay/intercept-spec.js';
+import {
+  canonicalFilter,
+  filterFromFlags,
+  type InterceptedRequest,
+  InterceptSpecError,
+} from '../relay/intercept-spec.js';
 import { TunnelDialer } from '../tunnel/dialer.js';
 import { InterceptLink, InterceptRefusedError } from '../tunnel/intercept-link.js';
 import type { JournalEntry, StateJournal } from './state-journal.js';
@@ -56,6 +61,16 @@ export interface InterceptsOptions {
   owner: string;
   log: Logger;
   warn: (message: string) => void;
+  /** Each request a router routed for one of this session's intercepts (for the inspection page). */
+  onRequest?: (intercept: InterceptedBy, request: InterceptedRequest) => void;
+}
+
+/** Which of this session's intercepts a reported request belongs to. */
+export interface InterceptedBy {
+  name: string;
+  localPort: number;
+  service: string;
+  namespace: string;
 }
 
 /** One tunnel per router, shared by this session's intercepts of that Service. */
@@ -225,6 +240,8 @@ export class Intercepts {
       });
       tunnel = await this.#tunnel(service);
       let warned = false;
+      const by: InterceptedBy = { name, localPort: request.localPort, service, namespace };
+      const onRequest = this.#o.onRequest;
       link = new InterceptLink(
         tunnel.dialer,
         { id, port: target.listen.port, owner, filter },
@@ -239,6 +256,7 @@ export class Intercepts {
           },
           onUnregistered: (why) => log.info('intercept unregistered; registering again', { name, why }),
           onRegistered: () => log.debug('intercept registered', { name }),
+          ...(onRequest ? { onRequest: (r: InterceptedRequest) => onRequest(by, r) } : {}),
         },
       );
       await link.start();

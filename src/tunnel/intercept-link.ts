@@ -4,7 +4,8 @@
 // as for `kvpn expose`).
 //
 //   POST /v1/intercepts + kvpn-intercept-spec ─► 200: registered while this stream is open
-//                                               ◄─ {"toLaptop":…,"toPods":…} lines
+//                                               ◄─ {"toLaptop":…,"toPods":…} lines (counters)
+//                                               ◄─ {"request":{…}} lines (each request routed for it)
 //                                            ─► 409: someone holds it (proxy-status names who)
 //   CONNECT 0.0.0.0:port + kvpn-accept + kvpn-intercept: id ─► parked, as inbound.ts
 //
@@ -16,7 +17,10 @@ import {
   HEADER_INTERCEPT,
   HEADER_INTERCEPT_SPEC,
   INTERCEPTS_PATH,
+  type InterceptedRequest,
   type InterceptSpec,
+  MAX_RECORD_LINE_BYTES,
+  parseInterceptedRequest,
 } from '../relay/intercept-spec.js';
 import { HEADER_PROXY_STATUS, parseProxyStatus } from '../relay/protocol.js';
 import type { TunnelDialer } from './dialer.js';
@@ -25,7 +29,8 @@ import { InboundForwarder, type InboundStats } from './inbound.js';
 const { NGHTTP2_CANCEL } = http2.constants;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
-const MAX_LINE = 4096;
+/** A longer line is skipped whole (to its newline): a record line fits (the router shrinks one that would not). */
+const MAX_LINE = MAX_RECORD_LINE_BYTES;
 
 /** What the router reports for this intercept. */
 export interface RouterCounters {
@@ -33,7 +38,11 @@ export interface RouterCounters {
   toPods: number;
   failedOpen: number;
   refused: number;
+  /** Request records the router did not send: this end read too slowly. */
+  requestsDropped: number;
 }
+
+const COUNTER_NAMES = ['toLaptop', 'toPods', 'failedOpen', 'refused', 'requestsDropped'] as const;
 
 export class InterceptRefusedError extends Error {
   constructor(
@@ -50,10 +59,12 @@ export interface InterceptLinkOptions {
   /** The registration ended or failed; it is retried. */
   onUnregistered?: (why: string) => void;
   onRegistered?: () => void;
+  /** A request the router routed for this intercept, once finished (to here or, failing open, to the pods). */
+  onRequest?: (request: InterceptedRequest) => void;
 }
 
 export class InterceptLink {
-  counters: RouterCounters = { toLaptop: 0, toPods: 0, failedOpen: 0, refused: 0 };
+  counters: RouterCounters = { toLaptop: 0, toPods: 0, failedOpen: 0, refused: 0, requestsDropped: 0 };
   registered = false;
   readonly #dialer: TunnelDialer;
   readonly #spec: InterceptSpec;
@@ -114,23 +125,17 @@ export class InterceptLink {
     this.#stream = stream;
     this.registered = true;
     this.#opts.onRegistered?.();
-    let buffered = '';
     stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > MAX_LINE) buffered = buffered.slice(-MAX_LINE);
-      let nl = buffered.indexOf('\n');
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          this.counters = { ...this.counters, ...(JSON.parse(line) as Partial<RouterCounters>) };
-        } catch {
-          // Not ours to fail on: the counters are for display.
-        }
-        nl = buffered.indexOf('\n');
-      }
-    });
+    stream.on(
+      'data',
+      lineSplitter(MAX_LINE, (line) => this.#routerOnLine(line)),
+    );
+  }
+
+  #routerOnLine(line: string): void {
+    const read = readRouterLine(line);
+    if (read?.counters) this.counters = { ...this.counters, ...read.counters };
+    else if (read) this.#opts.onRequest?.(read.request);
   }
 
   /** Registers again whenever the registration stream ends, until close(). */
@@ -157,6 +162,51 @@ export class InterceptLink {
       }
     }
   }
+}
+
+type RouterLine = { request: InterceptedRequest; counters?: undefined } | { counters: Partial<RouterCounters> };
+
+/** A registration line: a request record or counters; undefined for anything malformed (they are for display). */
+export function readRouterLine(line: string): RouterLine | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  const o = json as Record<string, unknown>;
+  if ('request' in o) {
+    const request = parseInterceptedRequest(o.request);
+    return request ? { request } : undefined;
+  }
+  const counters: Partial<RouterCounters> = {};
+  for (const name of COUNTER_NAMES) {
+    const v = o[name];
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) counters[name] = v;
+  }
+  return { counters };
+}
+
+/** ndjson pieces in, whole lines out; a line longer than `max` is dropped to its end, not cut. */
+export function lineSplitter(max: number, onLine: (line: string) => void): (chunk: string) => void {
+  let buffered = '';
+  let skipping = false;
+  return (chunk) => {
+    buffered += chunk;
+    let nl = buffered.indexOf('\n');
+    while (nl >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (skipping) skipping = false;
+      else if (line.length <= max) onLine(line);
+      nl = buffered.indexOf('\n');
+    }
+    if (buffered.length > max) {
+      buffered = '';
+      skipping = true;
+    }
+  };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

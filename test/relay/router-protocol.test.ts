@@ -204,7 +204,7 @@ t.test('/v1/info lists routes and intercepts; the registration stream reports co
   // The counters line comes on the next tick of the stats timer.
   reg.stream.setEncoding('utf8');
   const [line] = (await once(reg.stream, 'data')) as [string];
-  t.same(JSON.parse(line), { toLaptop: 1, toPods: 0, failedOpen: 0, refused: 0 });
+  t.same(JSON.parse(line), { toLaptop: 1, toPods: 0, failedOpen: 0, refused: 0, requestsDropped: 0 });
 
   const info = laptop.session.request({ ':method': 'GET', ':path': '/v1/info', ...laptop.auth });
   info.setEncoding('utf8');

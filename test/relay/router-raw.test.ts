@@ -74,7 +74,11 @@ t.test('a whole intercept with nothing parked: after waitMs the pods take it (fa
   t.equal(pods.connections, 1, 'the pods answered');
   reg.stream.setEncoding('utf8');
   const [line] = (await once(reg.stream, 'data')) as [string];
-  t.same(JSON.parse(line), { toLaptop: 0, toPods: 1, failedOpen: 1, refused: 0 }, 'counted on the registration stream');
+  t.same(
+    JSON.parse(line),
+    { toLaptop: 0, toPods: 1, failedOpen: 1, refused: 0, requestsDropped: 0 },
+    'counted on the registration stream',
+  );
   t.ok(logged(router.logs, { msg: 'intercept failing open: traffic goes to the pods', why: 'nothing parked' }));
 });
 

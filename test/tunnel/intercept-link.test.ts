@@ -1,13 +1,14 @@
 // The laptop's side of an intercept (InterceptLink over a TunnelDialer) with
 // an in-process router: registered, served on the local port, refused when
 // someone holds the port, registered again after the router drops it, and
-// still served after the local server closed an idle keep-alive connection.
+// still served after the local server closed an idle keep-alive connection;
+// the requests the router routed for it are reported (onRequest).
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
-import { filterFromFlags } from '../../src/relay/intercept-spec.js';
+import { filterFromFlags, type InterceptedRequest } from '../../src/relay/intercept-spec.js';
 import { TunnelDialer } from '../../src/tunnel/dialer.js';
 import { InterceptLink } from '../../src/tunnel/intercept-link.js';
 import { httpSide, type LocalRouter, portOf, startRouter } from '../relay/helpers/local-router.js';
@@ -93,4 +94,42 @@ t.test('a personal intercept served by the local port; the rest to the pods', as
   t.ok(link.registered, 'registered again');
   t.equal(await get(port, { 'x-dev': 'alice' }), 'laptop', 'served here again');
   t.ok(link.counters.toLaptop >= 1, 'the router reports what it sent here');
+});
+
+t.test('the router reports each request it routed for the intercept: onRequest', async (t) => {
+  const pods = await httpSide(t, 'pods');
+  const laptop = await httpSide(t, 'laptop');
+  const router = await startRouter(t, [`127.0.0.1:${portOf(pods)}`]);
+  const port = router.routePorts[0] as number;
+  const { dialer } = dialerTo(t, router);
+  const spec = { id: 'alice-web', port, owner: 'alice@laptop', filter: filterFromFlags({ headers: ['x-dev=alice'] }) };
+  const requests: InterceptedRequest[] = [];
+  let reported: () => void = () => {};
+  const link = new InterceptLink(dialer, spec, {
+    localPort: portOf(laptop),
+    onRequest: (r) => {
+      requests.push(r);
+      reported();
+    },
+  });
+  t.teardown(() => link.close());
+  await link.start();
+  const two = new Promise<void>((resolve) => {
+    reported = () => requests.length === 2 && resolve();
+  });
+  t.equal(await get(port, { 'x-dev': 'alice' }), 'laptop');
+  t.equal(await get(port, { 'x-dev': 'bob' }), 'pods');
+  const res = await fetch(`http://127.0.0.1:${port}/form`, {
+    method: 'POST',
+    headers: { 'x-dev': 'alice' },
+    body: 'a=1',
+  });
+  t.equal(res.status, 200);
+  await res.text();
+  await two;
+  t.match(requests, [
+    { seq: 1, method: 'GET', path: '/', to: 'laptop', status: 200, filter: 'x-dev=alice', bodyBytes: 0 },
+    { seq: 2, method: 'POST', path: '/form', to: 'laptop', status: 200, body: 'YT0x', bodyBytes: 3 },
+  ]);
+  t.equal(link.counters.requestsDropped, 0);
 });

@@ -274,6 +274,31 @@ export class TestLaptop {
   }
 }
 
+/**
+ * A router on one port with alice's and bob's personal intercepts (`x-dev: alice` / `bob`),
+ * each laptop serving its own app; `side` makes the apps and the pods (httpSide, h2Side).
+ */
+export async function aliceAndBob<S extends net.Server>(
+  t: Teardown,
+  side: (t: Teardown, name: string) => Promise<S>,
+  overrides: Partial<RelayConfig> = {},
+) {
+  const pods = await side(t, 'pods');
+  const aliceApp = await side(t, 'alice');
+  const bobApp = await side(t, 'bob');
+  const router = await startRouter(t, [`127.0.0.1:${portOf(pods)}`], overrides);
+  const [port] = router.routePorts as [number];
+  const alice = new TestLaptop(t, router.port, router.token);
+  const bob = new TestLaptop(t, router.port, router.token);
+  const dev = (name: string) => ({ headers: [{ name: 'x-dev', value: name }], headerRegexes: [] });
+  const a = await alice.register({ id: 'alice', port, owner: 'alice@l1', filter: dev('alice') });
+  const b = await bob.register({ id: 'bob', port, owner: 'bob@l2', filter: dev('bob') });
+  if (a.status !== 200 || b.status !== 200) throw new Error(`registrations answered ${a.status}, ${b.status}`);
+  await alice.park('alice', port, portOf(aliceApp), 2);
+  await bob.park('bob', port, portOf(bobApp), 2);
+  return { pods, aliceApp, bobApp, router, port, alice, bob, registrations: { a, b } };
+}
+
 /** Resolves when `check()` holds, polling on each turn of the event loop (state changes there, not at a time). */
 export async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 5));

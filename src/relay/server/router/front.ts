@@ -88,7 +88,7 @@ export class FrontListener {
     }
     // Nothing is read until a parked stream is there to take it.
     socket.pause();
-    void this.route.openLaptop(reg, peerOf(socket)).then((stream) => {
+    void this.route.openLaptop(reg, peerOf(socket)).then(({ stream }) => {
       if (socket.destroyed) {
         stream?.close();
         return;

@@ -9,10 +9,13 @@
 //                          └─► laptop session ─► parked stream ─► laptop
 //
 // Headers, bodies (both ways, flow-controlled by pipe), response trailers
-// (gRPC's status) and resets are forwarded.
+// (gRPC's status) and resets are forwarded. A stream an intercept matched is
+// captured and reported to its laptop when it closes (request-record.ts).
 import http2 from 'node:http2';
 import type net from 'node:net';
+import type { FailedOpenWhy } from '../../intercept-spec.js';
 import type { Registration } from './intercept-table.js';
+import { h2Pairs, type RequestCapture } from './request-record.js';
 import { peerOf, type RouteRuntime } from './route.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants;
@@ -20,24 +23,28 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.cons
 /** Connection-specific fields (RFC 9113 §8.2.2) that an HTTP/2 message must not carry. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
+/** A session to the laptop, or why the stream goes to the pods instead. */
+type Session = { session: http2.ClientHttp2Session } | { session: undefined; why: FailedOpenWhy };
+
 /** One intercept's session to its laptop, over a parked stream; replaced when it ends. */
 class LaptopSession {
   #session: http2.ClientHttp2Session | undefined;
-  #pending: Promise<http2.ClientHttp2Session | undefined> | undefined;
+  #pending: Promise<Session> | undefined;
 
   constructor(
     readonly route: RouteRuntime,
     readonly reg: Registration,
   ) {}
 
-  /** The live session, or a new one over a parked stream; undefined: none came in time (counted, to the pods). */
-  get(peer: string): Promise<http2.ClientHttp2Session | undefined> {
+  /** The live session, or a new one over a parked stream; none: none came in time (counted, to the pods). */
+  get(peer: string): Promise<Session> {
     const s = this.#session;
-    if (s && !s.closed && !s.destroyed) return Promise.resolve(s);
+    if (s && !s.closed && !s.destroyed) return Promise.resolve({ session: s });
     this.#pending ??= this.route
       .openLaptop(this.reg, peer)
-      .then((stream) => {
-        if (!stream) return undefined;
+      .then((opened): Session => {
+        const stream = opened.stream;
+        if (!stream) return { session: undefined, why: opened.why };
         stream.on('error', () => {});
         const session = http2.connect('http://laptop', { createConnection: () => stream });
         session.on('error', () => {});
@@ -45,7 +52,7 @@ class LaptopSession {
           if (this.#session === session) this.#session = undefined;
         });
         this.#session = session;
-        return session;
+        return { session };
       })
       .finally(() => {
         this.#pending = undefined;
@@ -113,12 +120,32 @@ export class H2Front {
       forward(stream, headers, flags, this.#podsSession(), 'the upstream');
       return;
     }
+    const capture = reg.capture(
+      {
+        protocol: 'h2',
+        method: headers[':method'] ?? '',
+        path: headers[':path'] ?? '',
+        authority: headers[':authority'] ?? '',
+        headers: h2Pairs(headers),
+      },
+      Date.now(),
+    );
+    if (capture) {
+      stream.once('close', () => {
+        const status = stream.headersSent ? Number(stream.sentHeaders[':status']) : undefined;
+        const reset = stream.rstCode === NGHTTP2_NO_ERROR ? undefined : `the stream was reset (code ${stream.rstCode})`;
+        capture.finish(Date.now(), Number.isInteger(status) ? status : undefined, reset);
+      });
+    }
     const laptop = reg.resource('h2', () => new LaptopSession(route, reg));
-    void laptop.get(peerOf(stream.session?.socket ?? {})).then((session) => {
+    void laptop.get(peerOf(stream.session?.socket ?? {})).then((opened) => {
       if (stream.destroyed) return;
-      if (!session) return forward(stream, headers, flags, this.#podsSession(), 'the upstream');
+      if (!opened.session) {
+        capture?.toPods(opened.why);
+        return forward(stream, headers, flags, this.#podsSession(), 'the upstream', capture);
+      }
       route.toLaptop(reg);
-      forward(stream, headers, flags, session, `the laptop of intercept ${reg.id}`);
+      forward(stream, headers, flags, opened.session, `the laptop of intercept ${reg.id}`, capture);
     });
   }
 }
@@ -130,17 +157,21 @@ function forward(
   flags: number,
   session: http2.ClientHttp2Session,
   label: string,
+  capture?: RequestCapture,
 ): void {
   const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
   let up: http2.ClientHttp2Stream;
   try {
     up = session.request(strip(headers), { endStream });
   } catch (err) {
-    fail(client, label, (err as Error).message);
+    fail(client, label, (err as Error).message, capture);
     return;
   }
   up.on('error', () => {});
-  if (!endStream) client.pipe(up);
+  if (!endStream) {
+    client.pipe(up);
+    capture?.watch(client);
+  }
   let trailers: http2.IncomingHttpHeaders | undefined;
   up.on('trailers', (t) => {
     trailers = t;
@@ -166,13 +197,16 @@ function forward(
     // The far end reset the stream (REFUSED_STREAM lets a gRPC client retry): so does the router.
     // Its session died before answering: the client learns why in a 502.
     const sessionAlive = !session.destroyed && !session.closed;
-    if (up.rstCode !== NGHTTP2_NO_ERROR && (client.headersSent || sessionAlive)) client.close(up.rstCode);
-    else if (!client.headersSent) fail(client, label, `its stream closed (code ${up.rstCode})`);
+    if (up.rstCode !== NGHTTP2_NO_ERROR && (client.headersSent || sessionAlive)) {
+      capture?.fail(`${label} reset the stream (code ${up.rstCode})`);
+      client.close(up.rstCode);
+    } else if (!client.headersSent) fail(client, label, `its stream closed (code ${up.rstCode})`, capture);
   });
 }
 
-function fail(client: http2.ServerHttp2Stream, label: string, why: string): void {
+function fail(client: http2.ServerHttp2Stream, label: string, why: string, capture?: RequestCapture): void {
   if (client.destroyed || client.closed || client.headersSent) return;
+  capture?.fail(`${label} failed: ${why}`);
   const body = `kvpn router: ${label} failed: ${why}\n`;
   client.respond({ ':status': 502, 'content-type': 'text/plain' });
   client.end(body);

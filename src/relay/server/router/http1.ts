@@ -9,18 +9,27 @@
 //                                 └─► laptop agent ─► parked stream ─► laptop
 //
 // Upgrades (WebSocket) and CONNECT are routed by the same rule, then spliced raw.
+// A request an intercept matched is captured and reported to its laptop when
+// its response ends (request-record.ts); an upgrade once the answer's status
+// line passes, its bytes after that being no request's.
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { FailedOpenWhy } from '../../intercept-spec.js';
 import type { Registration } from './intercept-table.js';
 import { connectUpstream, joinLaptop, pipeSockets } from './pipe.js';
+import { type RequestCapture, type RequestHead, rawPairs } from './request-record.js';
 import { peerOf, type RouteRuntime } from './route.js';
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) the router does not pass on; Node frames bodies itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade']);
 
 /** The laptop had no parked stream in time: the request goes to the pods instead (nothing was sent yet). */
-class FailOpen extends Error {}
+class FailOpen extends Error {
+  constructor(readonly why: FailedOpenWhy) {
+    super('no parked stream');
+  }
+}
 
 interface PeerOptions extends http.ClientRequestArgs {
   kvpnPeer: string;
@@ -38,8 +47,9 @@ class LaptopAgent extends http.Agent {
   }
 
   override createConnection(options: PeerOptions, cb: (err: Error | null, s?: Duplex) => void): undefined {
-    this.#route.openLaptop(this.#reg, options.kvpnPeer).then((stream) => {
-      if (!stream) return cb(new FailOpen('no parked stream'));
+    this.#route.openLaptop(this.#reg, options.kvpnPeer).then((opened) => {
+      const stream = opened.stream;
+      if (!stream) return cb(new FailOpen(opened.why));
       stream.on('error', () => {});
       // The laptop's server closed its side (its keep-alive timeout): never hand this stream out again.
       stream.once('end', () => stream.destroy());
@@ -98,12 +108,23 @@ export class Http1Front {
     req.on('error', () => {});
     res.on('error', () => {});
     const reg = this.#match(req);
-    if (reg) this.#forward(req, res, reg);
-    else this.#forward(req, res, undefined);
+    const capture = reg?.capture(headOf(req), Date.now());
+    if (capture) {
+      res.once('close', () => {
+        const cut = res.writableFinished ? undefined : res.headersSent ? 'the response was cut short' : 'no response';
+        capture.finish(Date.now(), res.headersSent ? res.statusCode : undefined, cut);
+      });
+    }
+    this.#forward(req, res, reg, capture);
   }
 
   /** Sends `req` to the laptop of `reg` (falling back to the pods when it has nothing parked) or to the pods. */
-  #forward(req: http.IncomingMessage, res: http.ServerResponse, reg: Registration | undefined): void {
+  #forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    reg: Registration | undefined,
+    capture: RequestCapture | undefined,
+  ): void {
     const route = this.#route;
     const agent = reg ? reg.resource('http1', () => new LaptopAgent(route, reg)) : this.#pods;
     const options: PeerOptions = {
@@ -123,22 +144,32 @@ export class Http1Front {
       if (reg) route.toLaptop(reg);
       else route.toPods();
       req.pipe(out);
+      capture?.watch(req);
       // The request has trailers only once read; they go after the body (chunked requests only).
       req.once('end', () => {
         if (req.rawTrailers.length) out.addTrailers(pairs(req.rawTrailers));
       });
     });
     out.on('error', (err) => {
-      if (err instanceof FailOpen && !assigned) return this.#forward(req, res, undefined);
+      if (err instanceof FailOpen && !assigned) {
+        capture?.toPods(err.why);
+        return this.#forward(req, res, undefined, capture);
+      }
+      const failed = `${reg ? `the laptop of intercept ${reg.id}` : 'the upstream'} failed: ${err.message}`;
+      capture?.fail(failed);
       if (!res.headersSent && !res.destroyed) {
-        const body = `kvpn router: ${reg ? `the laptop of intercept ${reg.id}` : 'the upstream'} failed: ${err.message}\n`;
+        const body = `kvpn router: ${failed}\n`;
         res.writeHead(502, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       } else res.destroy();
     });
     out.on('response', (upRes) => {
-      upRes.on('error', () => res.destroy());
-      upRes.on('aborted', () => res.destroy());
+      const upResOnCut = (): void => {
+        capture?.fail(`the response from ${reg ? `the laptop of intercept ${reg.id}` : 'the upstream'} was cut short`);
+        res.destroy();
+      };
+      upRes.on('error', upResOnCut);
+      upRes.on('aborted', upResOnCut);
       res.writeHead(
         upRes.statusCode ?? 502,
         upRes.statusMessage,
@@ -162,22 +193,29 @@ export class Http1Front {
     let raw = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) raw += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
     const bytes = Buffer.concat([Buffer.from(`${raw}\r\n`, 'latin1'), head]);
-    const toPods = (): void => {
+    const toPods = (): net.Socket => {
       this.#route.toPods();
       const up = connectUpstream(this.#route.upstream.host, this.#route.upstream.port);
       pipeSockets(socket, up, bytes);
+      return up;
     };
     if (!reg) {
       toPods();
       return;
     }
+    const capture = reg.capture(headOf(req), Date.now());
+    if (capture) socket.once('close', () => capture.finish(Date.now(), undefined, 'closed before an answer'));
     socket.pause();
-    void this.#route.openLaptop(reg, peerOf(socket)).then((stream) => {
+    void this.#route.openLaptop(reg, peerOf(socket)).then((opened) => {
+      const stream = opened.stream;
       if (socket.destroyed) stream?.close();
-      else if (!stream) toPods();
-      else {
+      else if (!stream) {
+        capture?.toPods(opened.why);
+        finishOnAnswer(capture, toPods());
+      } else {
         this.#route.toLaptop(reg);
         joinLaptop(stream, socket, this.#route.log, this.#route.timing.tcpIdleMs, `upgrade ${reg.id}`, bytes);
+        finishOnAnswer(capture, stream);
       }
     });
   }
@@ -197,6 +235,26 @@ function writeBuffersOnly(stream: Duplex): void {
     return write(Buffer.from(chunk, encoding), ...rest);
   };
   (stream as unknown as { write: typeof patched }).write = patched;
+}
+
+function headOf(req: http.IncomingMessage): RequestHead {
+  return {
+    protocol: 'http/1.1',
+    method: req.method ?? '',
+    path: req.url ?? '',
+    authority: req.headers.host ?? '',
+    headers: rawPairs(req.rawHeaders),
+  };
+}
+
+/** An upgrade's record ends with the first bytes of the answer: its status line (101, or a refusal). */
+function finishOnAnswer(capture: RequestCapture | undefined, from: NodeJS.EventEmitter): void {
+  if (!capture) return;
+  // After the splice's own 'data' listener: both see each chunk, nothing is read early.
+  from.once('data', (chunk: Buffer) => {
+    const status = /^HTTP\/\d\.\d (\d{3})/.exec(chunk.toString('latin1', 0, 16))?.[1];
+    capture.finish(Date.now(), status === undefined ? undefined : Number(status));
+  });
 }
 
 /** Raw request fields minus hop-by-hop ones (and those the Connection field names), order and case kept. */

@@ -14,6 +14,7 @@ import {
   sameFilter,
 } from '../../intercept-spec.js';
 import type { LaptopStreams } from './laptop-streams.js';
+import { RequestCapture, type RequestHead, type RequestSink } from './request-record.js';
 
 /** Registrations per router port; more are refused with 503. */
 export const MAX_REGISTRATIONS_PER_PORT = 64;
@@ -28,6 +29,8 @@ export interface InterceptCounters {
   failedOpen: number;
   /** Matched while MAX_WAITING per intercept already waited: sent to the pods at once. */
   refused: number;
+  /** Request records not sent: the registration stream was full (registration-stream.ts). */
+  requestsDropped: number;
 }
 
 /** Why a registration ended; logged. */
@@ -38,7 +41,9 @@ interface Disposable {
 }
 
 export class Registration {
-  readonly counters: InterceptCounters = { toLaptop: 0, toPods: 0, failedOpen: 0, refused: 0 };
+  readonly counters: InterceptCounters = { toLaptop: 0, toPods: 0, failedOpen: 0, refused: 0, requestsDropped: 0 };
+  /** Where this intercept's request records go (its registration stream); none: nothing is captured. */
+  requests: RequestSink | undefined;
   readonly since = new Date().toISOString();
   readonly filter: CompiledFilter | undefined;
   readonly filterText: string;
@@ -62,6 +67,11 @@ export class Registration {
   }
   get removed(): boolean {
     return this.#removed;
+  }
+
+  /** A request this intercept's filter matched, to be reported to its laptop when it is finished. */
+  capture(head: RequestHead, at: number): RequestCapture | undefined {
+    return this.requests && !this.#removed ? new RequestCapture(this.requests, this.filterText, head, at) : undefined;
   }
 
   /** A per-intercept object (an HTTP agent, an HTTP/2 session) made on first use and destroyed with the registration. */

@@ -3,6 +3,7 @@
 // the pods when none comes in time: fail open).
 import type http2 from 'node:http2';
 import type { RouterRoute } from '../../environment.js';
+import type { FailedOpenWhy } from '../../intercept-spec.js';
 import { parseAuthority } from '../../protocol.js';
 import type { RelayLog } from '../log.js';
 import type { InterceptTable, Registration } from './intercept-table.js';
@@ -24,6 +25,9 @@ export interface RouteTiming {
   /** Raw flows to a laptop with no byte either way for this long are reset (as the relay's TCP flows). */
   tcpIdleMs: number;
 }
+
+/** A parked stream answered 200, or why the traffic goes to the pods instead (already counted). */
+export type Opened = { stream: http2.ServerHttp2Stream } | { stream: undefined; why: FailedOpenWhy };
 
 export class RouteRuntime {
   readonly counters: RouteCounters = { connections: 0, toPods: 0, toLaptop: 0 };
@@ -56,15 +60,15 @@ export class RouteRuntime {
   }
 
   /**
-   * A parked stream of `reg`, answered 200 + kvpn-peer: `peer`; undefined when none came
+   * A parked stream of `reg`, answered 200 + kvpn-peer: `peer`; none when none came
    * within waitMs (or too many wait, or the intercept went away): the caller sends the
    * traffic to the pods, already counted here.
    */
-  async openLaptop(reg: Registration, peer: string): Promise<http2.ServerHttp2Stream | undefined> {
+  async openLaptop(reg: Registration, peer: string): Promise<Opened> {
     const taken = await reg.laptop.take(peer);
     if (taken.stream) {
       if (this.#failing.delete(reg)) this.log.info('intercept serving again', { id: reg.id, port: this.port });
-      return taken.stream;
+      return { stream: taken.stream };
     }
     this.counters.toPods++;
     reg.counters.toPods++;
@@ -79,7 +83,7 @@ export class RouteRuntime {
         waitMs: this.timing.waitMs,
       });
     }
-    return undefined;
+    return { stream: undefined, why: taken.why === 'full' ? 'full' : 'failed-open' };
   }
 }
 

@@ -5,7 +5,8 @@
 // relay (port-forward, HTTP/2, the token on every stream, checked by
 // server.ts); this handles their streams:
 //
-//   POST /v1/intercepts + kvpn-intercept-spec ─► 200, open while the intercept lives (ndjson counters)
+//   POST /v1/intercepts + kvpn-intercept-spec ─► 200, open while the intercept lives
+//                                               (ndjson: counters, and each request routed for it)
 //   CONNECT 0.0.0.0:port + kvpn-accept: tcp + kvpn-intercept: id ─► 102 parked ─► 200 + kvpn-peer, bytes
 //   any other CONNECT ─► 403 (a router dials nothing)
 //
@@ -34,6 +35,7 @@ import { FrontListener } from './front.js';
 import { Heartbeat } from './heartbeat.js';
 import { InterceptTable, Registration, type RemovalReason } from './intercept-table.js';
 import { LaptopStreams, MAX_PARKED_PER_INTERCEPT } from './laptop-streams.js';
+import { RegistrationStream } from './registration-stream.js';
 import { RouteRuntime } from './route.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -57,6 +59,7 @@ export interface RouterInfo {
       toPods: number;
       failedOpen: number;
       refused: number;
+      requestsDropped: number;
     }[];
   }[];
   /** Carriers being pinged. */
@@ -186,17 +189,11 @@ export class Router {
       filter: reg.filterText || '(whole)',
       replaced: admission.replaces !== undefined,
     });
-    let last = JSON.stringify(reg.counters);
-    const stats = setInterval(() => {
-      const line = JSON.stringify(reg.counters);
-      if (line === last || stream.destroyed || stream.writableEnded) return;
-      last = line;
-      stream.write(`${line}\n`);
-    }, this.#config.routerStatsIntervalMs);
-    stats.unref();
+    const lines = new RegistrationStream(stream, reg.counters, this.#config.routerStatsIntervalMs);
+    reg.requests = lines;
     stream.resume(); // the laptop sends nothing after its HEADERS; read the END_STREAM.
     stream.once('close', () => {
-      clearInterval(stats);
+      lines.close();
       release();
       this.#remove(reg, this.#timedOut.has(session) ? 'ping timeout' : 'closed');
     });
