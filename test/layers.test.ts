@@ -27,6 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   intercept: ['', 'kube', 'relay', 'workload'],
   'volumes/server': [],
   volumes: ['', 'kube', 'relay', 'workload'],
+  inspect: ['', 'net', 'host', 'tun/stack', 'dns', 'relay'],
   session: [
     '',
     'net',
@@ -41,6 +42,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'tunnel',
     'intercept',
     'volumes',
+    'inspect',
   ],
   daemon: ['', 'host', 'control', 'tun', 'session'],
   sessions: ['', 'host', 'control', 'session', 'daemon'],

@@ -20,6 +20,7 @@ import type { MountArgs, UnmountArgs } from './mount.js';
 import { renderError, UsageError } from './render-error.js';
 import type { RunArgs } from './run.js';
 import type { StatusArgs } from './status.js';
+import type { UiArgs } from './ui.js';
 import type { UpArgs } from './up.js';
 import type { VersionArgs } from './version.js';
 
@@ -123,10 +124,25 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
           })
           .option('device', { type: 'string', describe: 'TUN device name (default: the first free kvpnN)' })
           .option('mtu', { type: 'number', describe: 'TUN MTU (default 65520)' })
+          .option('ui', {
+            type: 'boolean',
+            default: true,
+            describe: 'Serve the inspection page on 127.0.0.1 (--no-ui: do not)',
+          })
+          .option('ui-port', { type: 'number', describe: 'First port for the inspection page (default 4040)' })
           .option('handoff', { type: 'string', hidden: true })
           .example('$0 up --context staging', 'connect to the staging cluster')
           .example('$0 up --also-proxy 10.20.0.0/16 --also-proxy db.internal', 'route more ranges through the cluster'),
       async (argv) => setCode(await (await import('./up.js')).runUp(argv as unknown as UpArgs, io, name)),
+    )
+    .command(
+      'ui',
+      "Open the session's inspection page (connections, DNS, intercepted requests)",
+      (y) =>
+        y
+          .option('context', { type: 'string', describe: 'The session of this context' })
+          .option('print', { type: 'boolean', default: false, describe: 'Print the address instead of opening it' }),
+      async (argv) => setCode(await (await import('./ui.js')).runUi(argv as unknown as UiArgs, io, name)),
     )
     .command(
       'status',

@@ -30,6 +30,7 @@ export function renderSummary(s: SessionSummary, command: string, foreground: bo
     );
   }
   text += row('relay pod', `${s.relayPod} in ${s.namespace}`);
+  if (s.ui) text += row('inspect', `${s.ui.url}  (or \`${command} ui\`)`);
   text += row('status', `${command} status`);
   text += row('log', s.logFile);
   text += row('stop with', foreground ? 'Ctrl-C' : `${command} down${s.context ? ` --context ${s.context}` : ''}`);

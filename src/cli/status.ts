@@ -92,6 +92,7 @@ export function renderStatus(s: SessionStatus, command: string): string {
   // `?? []`: a daemon of an older kvpn does not report it.
   for (const d of s.degradations ?? []) text += row('degraded', formatDegradation(d));
   for (const w of s.warnings.slice(-3)) text += row('warning', w);
+  if (s.ui) text += row('inspect', `http://127.0.0.1:${s.ui.port}/ (${command} ui opens it)`);
   text += row('log', `${s.logFile} (${command} logs --context ${s.context})`);
   text += row('stop with', `${command} down --context ${s.context}`);
   return text;

@@ -41,6 +41,9 @@ export interface UpArgs extends GlobalArgs {
   allowConflicting: boolean;
   device?: string | undefined;
   mtu?: number | undefined;
+  /** yargs turns --no-ui into ui: false. */
+  ui: boolean;
+  uiPort?: number | undefined;
   handoff?: string | undefined;
 }
 
@@ -81,6 +84,8 @@ function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
   if (args.allowConflicting) out.push('--allow-conflicting');
   if (args.device !== undefined) out.push('--device', args.device);
   if (args.mtu !== undefined) out.push('--mtu', String(args.mtu));
+  if (args.ui === false) out.push('--no-ui');
+  if (args.uiPort !== undefined) out.push('--ui-port', String(args.uiPort));
   out.push('--state-dir', dirs.stateDir, '--runtime-dir', dirs.runtimeDir);
   return out;
 }
@@ -95,6 +100,9 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
   const neverProxy = parseTargets(args.neverProxy, '--never-proxy', false);
   if (args.mtu !== undefined && (!Number.isInteger(args.mtu) || args.mtu < 1280 || args.mtu > 65535)) {
     throw new UsageError(`--mtu ${args.mtu} is out of range`, 'Use an MTU between 1280 and 65535.');
+  }
+  if (args.uiPort !== undefined && (!Number.isInteger(args.uiPort) || args.uiPort < 1 || args.uiPort > 65535)) {
+    throw new UsageError(`--ui-port ${args.uiPort} is not a port`, 'Use a port between 1 and 65535, or --no-ui.');
   }
   const dirs = resolveDirs(args, io.env);
   if (!isRoot()) {
@@ -117,6 +125,8 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
     allowConflictingRoutes: args.allowConflicting,
     tunName: args.device,
     mtu: args.mtu,
+    noUi: args.ui === false,
+    uiPort: args.uiPort,
   };
   io.err(`Connecting${args.context ? ` to context "${args.context}"` : ''}…\n`);
   const hooks = {

@@ -24,10 +24,21 @@ export { type ClusterForwarderOptions, createClusterForwarder } from './cluster-
 export { ClusterRecords, type ClusterRecordsOptions } from './cluster-records.js';
 export { createDnsDialer } from './dns-dialer.js';
 export { ForwardError, SystemDnsError } from './errors.js';
+export {
+  type AddressOwner,
+  editDistance,
+  likelyMeant,
+  ownerOf,
+  type ResponseView,
+  rcodeName,
+  typeName,
+  viewResponse,
+} from './inspect.js';
 export { reverseZonesOf } from './names.js';
 export { namespaceSearchDomains, parseResolvConf } from './resolv-conf.js';
 export {
   createSessionDnsServer,
+  type DnsQueryEvent,
   DnsServer,
   type DnsServerOptions,
   type DnsStats,

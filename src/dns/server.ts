@@ -57,6 +57,8 @@ export interface DnsServerOptions {
   onClusterAddresses?: (found: ClusterAddress[]) => Promise<void> | undefined;
   /** Most forwarded queries waiting at once, per destination (cluster DNS, upstream); beyond, dropped. */
   maxPendingForwards?: number;
+  /** Sees each parsed query once it is answered or dropped (the inspection page); costs nothing when unset. */
+  observer?: ((event: DnsQueryEvent) => void) | undefined;
   tcp?: DnsTcpConnectionOptions & { maxConnections?: number };
 }
 
@@ -82,6 +84,20 @@ export interface DnsStats {
   tcpConnections: number;
 }
 
+/** One answered (or dropped) query, for the inspection page. */
+export interface DnsQueryEvent {
+  /** Date.now() when the query arrived. */
+  at: number;
+  name: string;
+  type: number;
+  transport: Transport;
+  /** Who answered: the zone here, the cluster DNS, the machine's servers; probe and chase end in one of those. */
+  how: 'local' | 'cluster' | 'upstream' | 'probe' | 'chase';
+  /** Undefined: dropped (overloaded), the client will retry. */
+  response: Buffer | undefined;
+  latencyMs: number;
+}
+
 /** The cluster forwarder pipelines this many on its one tunnel stream; the server's bound matches it. */
 export const MAX_PENDING_FORWARDS = FORWARD_MAX_IN_FLIGHT;
 
@@ -92,6 +108,7 @@ export class DnsServer {
   readonly #cluster: Forwarder | undefined;
   readonly #probe: NamespaceProbe | undefined;
   readonly #onClusterAddresses: DnsServerOptions['onClusterAddresses'];
+  readonly #observer: DnsServerOptions['observer'];
   #upstream: Forwarder | undefined;
   readonly #policy: AnswerPolicy;
   readonly #maxPending: number;
@@ -127,6 +144,7 @@ export class DnsServer {
     this.#probe = options.clusterForwarder ? new NamespaceProbe(options.clusterForwarder) : undefined;
     this.#upstream = options.upstream;
     this.#onClusterAddresses = options.onClusterAddresses;
+    this.#observer = options.observer;
     this.#policy = {
       clusterForwarding: Boolean(options.clusterForwarder),
       upstreamForwarding: Boolean(options.upstream),
@@ -184,6 +202,13 @@ export class DnsServer {
     }
     const query = parsed.query;
     const outcome = decide(query, this.#records.zone, this.#policy, transport);
+    if (this.#observer)
+      reply = this.#observed(
+        query,
+        transport,
+        outcome.kind === 'reply' ? 'local' : outcome.kind === 'forward' ? outcome.to : outcome.kind,
+        reply,
+      );
     switch (outcome.kind) {
       case 'reply':
         this.#count(outcome.response, outcome.rcode, outcome.local);
@@ -202,6 +227,32 @@ export class DnsServer {
         this.#chase(query, outcome.chain, outcome.target, transport, reply);
         return;
     }
+  }
+
+  #observed(
+    query: Query,
+    transport: Transport,
+    how: DnsQueryEvent['how'],
+    reply: (response: Buffer | undefined) => void,
+  ): (response: Buffer | undefined) => void {
+    const at = Date.now();
+    const started = performance.now();
+    return (response) => {
+      reply(response);
+      try {
+        this.#observer?.({
+          at,
+          name: query.name,
+          type: query.type,
+          transport,
+          how,
+          response,
+          latencyMs: performance.now() - started,
+        });
+      } catch {
+        // The page's bookkeeping must never cost a query its answer.
+      }
+    };
   }
 
   /** Serves one DNS-over-TCP connection as a Duplex (for the DNS dialer, or piped to a socket). */
@@ -411,12 +462,16 @@ function isOverloaded(err: unknown): boolean {
  * what the daemon runs: any tuning belongs here, in neither caller.
  */
 export function createSessionDnsServer(
-  parts: Pick<DnsServerOptions, 'records' | 'clusterForwarder' | 'clusterReverseZones' | 'onClusterAddresses'>,
+  parts: Pick<
+    DnsServerOptions,
+    'records' | 'clusterForwarder' | 'clusterReverseZones' | 'onClusterAddresses' | 'observer'
+  >,
 ): DnsServer {
   return new DnsServer({
     records: parts.records,
     ...(parts.clusterForwarder ? { clusterForwarder: parts.clusterForwarder } : {}),
     clusterReverseZones: parts.clusterReverseZones ?? [],
     ...(parts.onClusterAddresses ? { onClusterAddresses: parts.onClusterAddresses } : {}),
+    ...(parts.observer ? { observer: parts.observer } : {}),
   });
 }

@@ -83,6 +83,11 @@ export class ZoneSnapshot {
     return this.#names.get(name);
   }
 
+  /** Every Service as `name.namespace` (for spotting a mistyped name). */
+  get serviceNames(): ReadonlySet<string> {
+    return this.#shortNames;
+  }
+
   /** Number of names held. */
   get size(): number {
     return this.#names.size;

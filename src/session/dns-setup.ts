@@ -16,10 +16,12 @@ import {
   createDnsDialer,
   createSessionDnsServer,
   DEFAULT_CLUSTER_DOMAIN,
+  type DnsQueryEvent,
   detectClusterDomain,
   type Forwarder,
   namespaceSearchDomains,
   reverseZonesOf,
+  type ZoneSnapshot,
 } from '../dns/index.js';
 import type { Logger } from '../host/log.js';
 import type { KubeClient } from '../kube/client.js';
@@ -52,6 +54,8 @@ export interface DnsSetupOptions {
   wellKnown?: (() => Promise<WellKnownServices>) | undefined;
   /** Addresses the cluster DNS answered (see DnsServerOptions.onClusterAddresses). */
   onClusterAddresses?: ((found: ClusterAddress[]) => Promise<void> | undefined) | undefined;
+  /** Sees every answered query (the inspection page). */
+  observer?: ((event: DnsQueryEvent) => void) | undefined;
 }
 
 export interface DnsSetup {
@@ -69,6 +73,8 @@ export interface DnsSetup {
   settled(maxMs: number): Promise<void>;
   /** Namespaces (or '*') whose watch RBAC refused, per kind ({} with DNS off). */
   forbiddenWatches(): Record<string, string[]>;
+  /** The cluster zone as of now (undefined with DNS off). */
+  zone(): ZoneSnapshot | undefined;
   close(): void;
 }
 
@@ -138,6 +144,7 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
       stats: () => ({}),
       settled: async () => {},
       forbiddenWatches: () => ({}),
+      zone: () => undefined,
       close: () => {},
     };
   }
@@ -177,6 +184,7 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
     ...(clusterForwarder ? { clusterForwarder } : {}),
     clusterReverseZones: reverseZones,
     ...(options.onClusterAddresses ? { onClusterAddresses: options.onClusterAddresses } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   log.info('DNS server ready', { address: options.dnsAddress, clusterDns, clusterDomain, mode: resolver.mode });
   return {
@@ -202,6 +210,7 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
       clearTimeout(timer);
     },
     forbiddenWatches: () => records.forbidden(),
+    zone: () => records.zone,
     close() {
       records.close();
       void server.close();

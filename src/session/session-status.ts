@@ -30,6 +30,7 @@ export interface SummaryParts {
   now: number;
   pid: number;
   degradations: Degradation[];
+  ui?: { url: string; port: number } | undefined;
 }
 
 export function buildSummary(p: SummaryParts): SessionSummary {
@@ -54,6 +55,7 @@ export function buildSummary(p: SummaryParts): SessionSummary {
     pid: p.pid,
     startupMs: p.now - p.startedAt,
     degradations: p.degradations,
+    ...(p.ui ? { ui: p.ui } : {}),
   };
 }
 

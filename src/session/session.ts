@@ -23,6 +23,7 @@ import type { InvokingUser } from '../host/credentials.js';
 import type { Logger } from '../host/log.js';
 import { type SessionPaths, sessionId, sessionPaths } from '../host/paths.js';
 import { processStartTime } from '../host/process-info.js';
+import { Inspection } from '../inspect/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { isCidr } from '../net/cidr.js';
 import type { TunDevice } from '../tun/device.js';
@@ -91,6 +92,7 @@ export class Session {
   #exposures: Exposures | undefined;
   #intercepts: Intercepts | undefined;
   #mounts: Mounts | undefined;
+  #inspection: Inspection | undefined;
   #rangeWatcher: RangeWatcher | undefined;
   #network: TunNetwork | undefined;
   #ranges: Ranges | undefined;
@@ -251,6 +253,10 @@ export class Session {
       log,
     });
     this.#learned = learned;
+    const inspection = o.noUi
+      ? undefined
+      : new Inspection({ namespace: client.namespace, zone: () => this.#dns?.zone() });
+    this.#inspection = inspection;
     this.#dns = await startDns({
       client,
       dialer: this.#relay.dialer,
@@ -269,8 +275,12 @@ export class Session {
       wellKnown,
       // Guessed ranges grow as the cluster DNS names what lies outside them.
       onClusterAddresses: rangesInferred(this.#ranges) ? (found) => learned.learn(found) : undefined,
+      observer: inspection?.dnsObserver,
     });
-    this.#stack = startStack(device, this.#dns.dialer, network);
+    const dialer = inspection
+      ? inspection.wrap(this.#dns.dialer, (address) => address === network.dnsAddress)
+      : this.#dns.dialer;
+    this.#stack = startStack(device, dialer, network);
     await routes.configureLink(device.mtu);
     for (const route of planned) await routes.add(route);
     this.#progress(
@@ -314,7 +324,10 @@ export class Session {
     const inbound = { client, journal, sessionId: this.#paths.id, owner, log, warn: (m: string) => this.warn(m) };
     const exposures = new Exposures({ ...inbound, dialer: relay.dialer });
     this.#exposures = exposures;
-    const intercepts = new Intercepts(inbound);
+    const intercepts = new Intercepts({
+      ...inbound,
+      ...(inspection ? { onRequest: inspection.requestObserver } : {}),
+    });
     this.#intercepts = intercepts;
     const user = this.#hooks.user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     const mounts = new Mounts({
@@ -345,6 +358,13 @@ export class Session {
         },
       },
     });
+    await inspection
+      ?.serve({
+        port: o.uiPort,
+        status: () => this.status(),
+        onError: (err) => log.warn('inspection page', { error: err.message }),
+      })
+      .catch((err: Error) => this.warn(`inspection page not started: ${err.message}`));
     await this.#dns.settled(DNS_SETTLE_MAX_MS);
     this.#summary = this.#buildSummary();
     for (const d of this.#summary.degradations) log.warn(`degraded: ${d.what}`, { restoreWith: d.restore });
@@ -363,6 +383,9 @@ export class Session {
       now: Date.now(),
       pid: process.pid,
       degradations: this.#degradations(),
+      ui: this.#inspection?.server
+        ? { url: this.#inspection.server.url, port: this.#inspection.server.port }
+        : undefined,
     });
   }
 
@@ -413,6 +436,7 @@ export class Session {
     // Our own process entry is not ours to undo: we are exiting.
     for (const e of journal?.entries ?? [])
       if (e.change.kind === 'process' && e.change.pid === process.pid) journal?.forget(e);
+    await this.#inspection?.close();
     this.#exposures?.close();
     this.#intercepts?.close();
     await this.#mounts?.close().catch((err: Error) => this.#log.warn('closing mounts failed', { error: err.message }));

@@ -32,6 +32,10 @@ export interface SessionOptions {
   dnsReplaceSymlink?: boolean | undefined;
   /** The invoking user when started through sudo: owns the control socket. */
   owner?: { uid: number; gid: number } | undefined;
+  /** No inspection page (`--no-ui`). */
+  noUi?: boolean | undefined;
+  /** The inspection page's first port to try (default 4040; the next ones if taken). */
+  uiPort?: number | undefined;
   /** Journal this process as the session's daemon (so `down` can stop it if it hangs). */
   journalProcess?: boolean;
 }
@@ -93,6 +97,8 @@ export interface SessionSummary {
   startupMs: number;
   /** Optional reads RBAC refused, and what that costs; [] with the optional Role of docs/rbac.md. */
   degradations: Degradation[];
+  /** The inspection page (docs/ui.md): its address carries the session's secret. Absent with --no-ui. */
+  ui?: { url: string; port: number } | undefined;
 }
 
 export interface DialErrorCounts {

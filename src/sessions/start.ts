@@ -23,6 +23,8 @@ export interface StartRequest extends KubeTargetOptions {
   allowConflictingRoutes: boolean;
   tunName?: string | undefined;
   mtu?: number | undefined;
+  noUi?: boolean | undefined;
+  uiPort?: number | undefined;
 }
 
 export interface StartHooks {

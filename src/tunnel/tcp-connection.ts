@@ -37,6 +37,9 @@ export interface ByteCounter {
 export class TunnelConnection extends Duplex {
   /** The relay's view of the target, `address:port` (after resolving a name). */
   readonly peer: string | undefined;
+  /** This connection's bytes toward the target and back (the inspection page reads them). */
+  bytesSent = 0;
+  bytesReceived = 0;
   readonly #stream: http2.ClientHttp2Stream;
   readonly #counter: ByteCounter;
   #paused = false;
@@ -65,6 +68,7 @@ export class TunnelConnection extends Duplex {
 
   #streamOnData(chunk: Buffer): void {
     this.#counter.received(chunk.length);
+    this.bytesReceived += chunk.length;
     if (!this.push(chunk) && !this.#paused) {
       this.#paused = true;
       this.#stream.pause();
@@ -107,6 +111,7 @@ export class TunnelConnection extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.#counter.sent(chunk.length);
+    this.bytesSent += chunk.length;
     if (this.#stream.write(chunk)) callback();
     else this.#pendingWrite = callback;
   }
@@ -116,6 +121,7 @@ export class TunnelConnection extends Duplex {
     let ok = true;
     for (const { chunk } of chunks) {
       this.#counter.sent(chunk.length);
+      this.bytesSent += chunk.length;
       ok = this.#stream.write(chunk);
     }
     this.#stream.uncork();
