@@ -12,6 +12,7 @@ import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { type Cluster, type Laptop, startCluster } from '../cluster/index.js';
 import { realWorld } from '../cluster/worlds.js';
+import { interceptObjects, noInterceptObjects } from './helpers/intercept-objects.js';
 import { daemonPid, type Kvpn, kvpnIn } from './helpers/kvpn.js';
 
 /** h2c server answering every stream with WHO and gRPC-style trailers (grpc-status 0). */
@@ -218,29 +219,9 @@ async function measureRouterOutage(cluster: Cluster): Promise<{ windowMs: number
   return line ? (JSON.parse(line) as { windowMs: number; recovered: boolean }) : { windowMs: -1, recovered: false };
 }
 
-/** Names of every object kvpn's intercepts make (routers, decoys, leases, router pods). */
-async function interceptObjects(cluster: Cluster): Promise<string[]> {
-  const r = await cluster.kubectl(
-    ['get', 'deployments,replicasets,pods,services,configmaps,secrets', '-n', 'default', '-o', 'name'],
-    { context: 'admin' },
-  );
-  return r.stdout.split('\n').filter((n) => /kvpn-(router|decoy|intercept)-/.test(n));
-}
-
 const RBAC_DOC = new URL('../../docs/rbac.md', import.meta.url);
 
 const isPod = (who: string): boolean => /^echo-/.test(who);
-
-/** Waits (≤ 60 s, objects go asynchronously) until no intercept object is left; returns what is. */
-async function noInterceptObjects(cluster: Cluster): Promise<string[]> {
-  let left: string[] = [];
-  for (let i = 0; i < 120; i++) {
-    left = await interceptObjects(cluster);
-    if (!left.length) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return left;
-}
 
 /**
  * Starts, in an echo pod, requests with x-dev=DEV every 50 ms on fresh connections; resolves
