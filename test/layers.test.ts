@@ -43,6 +43,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     'intercept',
     'volumes',
     'inspect',
+    'workload',
   ],
   daemon: ['', 'host', 'control', 'tun', 'session'],
   sessions: ['', 'host', 'control', 'session', 'daemon'],

@@ -8,7 +8,7 @@ import { FlowLog } from './flow-log.js';
 import { NameBook } from './name-book.js';
 import { RecordingDialer } from './recording-dialer.js';
 import { type InterceptRef, RequestLog, type RoutedRequest } from './request-log.js';
-import { InspectServer } from './server.js';
+import { InspectServer, type InspectSources } from './server.js';
 
 export interface InspectionOptions {
   /** The session's namespace (where a short name is searched). */
@@ -56,11 +56,18 @@ export class Inspection {
   async serve(options: {
     port?: number | undefined;
     status: () => unknown;
+    environment?: InspectSources['environment'];
     onError?: (err: Error) => void;
   }): Promise<InspectServer> {
     this.#server = await InspectServer.listen({
       port: options.port,
-      sources: { status: options.status, flows: this.flows, dns: this.dns, requests: this.requests },
+      sources: {
+        status: options.status,
+        flows: this.flows,
+        dns: this.dns,
+        requests: this.requests,
+        environment: options.environment,
+      },
       onError: options.onError,
     });
     return this.#server;

@@ -49,6 +49,8 @@ export interface InspectSources {
   flows: FlowLog;
   dns: DnsLog;
   requests: RequestLog;
+  /** A workload's container environment (`kvpn env`), computed with the session's credentials. */
+  environment?: ((query: { workload: string; container?: string | undefined }) => Promise<unknown>) | undefined;
 }
 
 export interface InspectServerOptions {
@@ -210,6 +212,9 @@ export class InspectServer {
         return this.#json(res, 200, s.requests.query({ text: q('text'), to: q('to'), limit }));
       case '/api/events':
         return this.#events(res);
+      case '/api/environment':
+        void this.#environment(res, q('workload'), q('container'));
+        return;
       default:
         return this.#text(res, 404, 'not found');
     }
@@ -228,6 +233,23 @@ export class InspectServer {
     } catch (err) {
       if (err instanceof ReplayError) this.#text(res, 409, err.message);
       else throw err;
+    }
+  }
+
+  async #environment(
+    res: http.ServerResponse,
+    workload: string | undefined,
+    container: string | undefined,
+  ): Promise<void> {
+    const environment = this.#sources.environment;
+    if (!environment) return this.#text(res, 404, 'no environment here');
+    if (!workload) return this.#text(res, 400, 'name a workload: ?workload=deploy/NAME');
+    try {
+      this.#json(res, 200, await environment({ workload, container }));
+    } catch (err) {
+      // The API's or kvpn's own words (unknown workload, RBAC): the user's to read.
+      const e = err as Error & { code?: string };
+      this.#json(res, 422, { error: e.message, code: e.code ?? null });
     }
   }
 

@@ -34,6 +34,7 @@ import { degradations } from './degradations.js';
 import { completeServiceRange, discoverRanges, type Ranges, RangeWatcher, rangesInferred } from './discovery.js';
 import { restoreResolver } from './dns-restore.js';
 import { type DnsSetup, startDns } from './dns-setup.js';
+import { inspectedEnvironment } from './inspected-environment.js';
 import { Exposures, parseExposeRequest } from './exposures.js';
 import { Intercepts, parseInterceptRequest } from './intercepts.js';
 import { LearnedRoutes } from './learned-routes.js';
@@ -362,6 +363,7 @@ export class Session {
       ?.serve({
         port: o.uiPort,
         status: () => this.status(),
+        environment: (query) => inspectedEnvironment(client, query),
         onError: (err) => log.warn('inspection page', { error: err.message }),
       })
       .catch((err: Error) => this.warn(`inspection page not started: ${err.message}`));

@@ -30,18 +30,23 @@ export interface WorkloadEnvironment extends Environment {
 export async function workloadEnvironment(target: KubeTarget, query: WorkloadQuery): Promise<WorkloadEnvironment> {
   const client = KubeClient.load(target);
   try {
-    const inputs = await readWorkloadInputs(client, query);
-    return {
-      ...containerEnvironment(inputs),
-      workload: inputs.workload,
-      namespace: client.namespace,
-      container: inputs.containerName,
-      pod: inputs.podName,
-      context: client.contextName,
-    };
+    return await environmentWith(client, query);
   } finally {
     client.close();
   }
+}
+
+/** The environment of a workload's container with a client the caller holds (the session's). */
+export async function environmentWith(client: KubeClient, query: WorkloadQuery): Promise<WorkloadEnvironment> {
+  const inputs = await readWorkloadInputs(client, query);
+  return {
+    ...containerEnvironment(inputs),
+    workload: inputs.workload,
+    namespace: client.namespace,
+    container: inputs.containerName,
+    pod: inputs.podName,
+    context: client.contextName,
+  };
 }
 
 /** A workload's pod template: what its pods are labelled and which ports they declare. */

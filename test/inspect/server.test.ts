@@ -246,3 +246,33 @@ t.test('the guard alone: localhost is ours too, cookies are per port', async (t)
     location: '/x?a=1',
   });
 });
+
+t.test('environment: asked of the session, its errors shown as they are', async (t) => {
+  const names = new NameBook();
+  const asked: unknown[] = [];
+  const sources = {
+    status: () => ({}),
+    flows: new FlowLog({ names }),
+    dns: new DnsLog({ names, namespace: 'shop' }),
+    requests: new RequestLog(),
+    environment: async (query: { workload: string; container?: string | undefined }) => {
+      asked.push(query);
+      if (query.workload === 'deploy/nope')
+        throw Object.assign(new Error('no workload "nope" in namespace shop'), { code: 'KVPN_ERR_WORKLOAD_NOT_FOUND' });
+      return { workload: 'Deployment/web', entries: [{ name: 'DB_PASSWORD', value: 's3cret', fromSecret: true }] };
+    },
+  };
+  const server = await InspectServer.listen({ port: 0, sources, secret: SECRET });
+  t.teardown(() => server.close());
+  const cookie = `kvpn_ui_${server.port}=${SECRET}`;
+  const ok = await ask(server.port, '/api/environment?workload=deploy/web&container=app', { cookie });
+  t.equal(ok.status, 200);
+  t.match(JSON.parse(ok.body), { entries: [{ name: 'DB_PASSWORD', fromSecret: true }] });
+  t.same(asked, [{ workload: 'deploy/web', container: 'app' }]);
+  const missing = await ask(server.port, '/api/environment?workload=deploy/nope', { cookie });
+  t.equal(missing.status, 422);
+  t.match(JSON.parse(missing.body), { error: /no workload "nope"/, code: 'KVPN_ERR_WORKLOAD_NOT_FOUND' });
+  t.equal((await ask(server.port, '/api/environment', { cookie })).status, 400);
+  const { port, cookie: other } = await start(t);
+  t.equal((await ask(port, '/api/environment?workload=x', { cookie: other })).status, 404, 'a server without it');
+});

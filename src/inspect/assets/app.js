@@ -3,7 +3,7 @@
 // network). /api/events says which view changed; the shown one is
 // refetched, at most one fetch in flight and at most 4 a second.
 
-const VIEWS = ['overview', 'connections', 'dns', 'intercepts'];
+const VIEWS = ['overview', 'connections', 'dns', 'intercepts', 'environment'];
 const MIN_REFRESH_MS = 250;
 let current = 'overview';
 let versions = {};
@@ -156,34 +156,6 @@ function drawOverview(data) {
         'ul',
         { class: 'plain' },
         s.intercepts.map((i) => el('li', {}, interceptLine(i))),
-      ),
-    );
-  if ((s.mounts || []).length)
-    parts.push(
-      el('h2', {}, 'Mounts'),
-      ...s.mounts.map((m) =>
-        el(
-          'div',
-          {},
-          el(
-            'p',
-            {},
-            `${m.name}: ${m.workload} (pod ${m.pod}, container ${m.container}) at `,
-            el('span', { class: 'mono' }, m.dir),
-            m.problem ? el('span', { class: 'error' }, ` — ${m.problem}`) : '',
-          ),
-          el(
-            'ul',
-            { class: 'plain mono' },
-            (m.paths || []).map((p) =>
-              el(
-                'li',
-                {},
-                `${p.mountPath} ← ${p.volume} (${p.type}, ${p.source === 'api' ? 'from the API' : 'from the pod'}${p.readOnly ? ', read-only' : ''})`,
-              ),
-            ),
-          ),
-        ),
       ),
     );
   view.replaceChildren(...parts);
@@ -403,6 +375,103 @@ function replayView(replay) {
   );
 }
 
+// ---- Environment and mounts -----------------------------------------------
+
+function drawMounts(status) {
+  const mounts = status?.mounts || [];
+  const list = document.getElementById('mounts-list');
+  const workloads = new Set([
+    ...mounts.map((m) => m.workload),
+    ...(status?.intercepts || []).map((i) => i.workload),
+  ]);
+  document
+    .getElementById('environment-workloads')
+    .replaceChildren(...[...workloads].map((w) => el('option', { value: w })));
+  if (!mounts.length) {
+    list.replaceChildren(
+      el('h2', {}, 'Mounts'),
+      el('p', { class: 'counts' }, 'No mounts in this session: `kvpn mount WORKLOAD` makes one.'),
+    );
+    return;
+  }
+  list.replaceChildren(
+    el('h2', {}, 'Mounts'),
+    ...mounts.map((m) =>
+      el(
+        'div',
+        { class: 'mount' },
+        el(
+          'p',
+          {},
+          `${m.name}: ${m.workload} (pod ${m.pod}, container ${m.container}) at `,
+          el('span', { class: 'mono' }, m.dir),
+          m.problem ? el('span', { class: 'error' }, ` — ${m.problem}`) : '',
+        ),
+        el(
+          'ul',
+          { class: 'plain mono' },
+          (m.paths || []).map((p) =>
+            el(
+              'li',
+              {},
+              `${p.mountPath} ← ${p.volume} (${p.type}, ${p.source === 'api' ? 'from the API' : 'from the pod'}${p.readOnly ? ', read-only' : ''})`,
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+const SOURCE_TEXT = {
+  value: 'the manifest',
+  configMap: 'a ConfigMap',
+  secret: 'a Secret',
+  fieldRef: 'the pod (downward API)',
+  resourceFieldRef: 'its resources',
+  service: 'a Service link',
+  fileKeyRef: 'a file',
+};
+
+function secretCell(value) {
+  const cell = el('td', { class: 'mono value secret' });
+  const reveal = el('button', { type: 'button', class: 'reveal', title: 'show this Secret value' }, 'show');
+  reveal.addEventListener('click', () => cell.replaceChildren(value));
+  cell.append('•••••• ', reveal);
+  return cell;
+}
+
+async function showEnvironment() {
+  const params = new URLSearchParams(query('environment-form'));
+  const counts = document.getElementById('environment-counts');
+  const tbody = document.querySelector('#environment-table tbody');
+  counts.textContent = `reading ${params.get('workload')}…`;
+  const response = await fetch(`/api/environment?${params}`, { credentials: 'same-origin' });
+  const data = await response.json().catch(() => ({ error: `${response.status}` }));
+  if (!response.ok) {
+    counts.replaceChildren(el('span', { class: 'error' }, data.error));
+    tbody.replaceChildren();
+    return;
+  }
+  counts.textContent = `${data.workload}, container ${data.container}${data.pod ? ` (pod ${data.pod})` : ''} in ${data.namespace}: ${data.entries.length} variables`;
+  replaceRows(
+    tbody,
+    data.entries.map((e) =>
+      el(
+        'tr',
+        { 'data-name': e.name },
+        el('td', { class: 'mono' }, e.name),
+        e.value === null
+          ? el('td', { class: 'hint' }, `unknown here: ${e.unavailable}`)
+          : e.fromSecret
+            ? secretCell(e.value)
+            : el('td', { class: 'mono value' }, e.value),
+        el('td', {}, SOURCE_TEXT[e.source] || e.source),
+      ),
+    ),
+  );
+}
+
 // ---- Wiring -----------------------------------------------------------------
 
 let lastStatus = null;
@@ -426,10 +495,11 @@ async function refresh() {
   const view = current;
   const seen = { ...versions };
   try {
-    if (view === 'overview' || view === 'intercepts' || !lastStatus) {
+    if (view === 'overview' || view === 'intercepts' || view === 'environment' || !lastStatus) {
       const overview = await getJson('/api/overview');
       lastStatus = overview.status;
       if (view === 'overview') drawOverview(overview);
+      if (view === 'environment') drawMounts(lastStatus);
     }
     if (view === 'connections') drawConnections(await getJson(`/api/connections?${query('connections-filters')}`));
     if (view === 'dns') drawDns(await getJson(`/api/dns?${query('dns-filters')}`));
@@ -447,7 +517,13 @@ async function refresh() {
   }
 }
 
-const VERSION_OF = { overview: 'status', connections: 'flows', dns: 'dns', intercepts: 'requests' };
+const VERSION_OF = {
+  overview: 'status',
+  connections: 'flows',
+  dns: 'dns',
+  intercepts: 'requests',
+  environment: 'status',
+};
 
 function show(view) {
   current = VIEWS.includes(view) ? view : 'overview';
@@ -475,6 +551,12 @@ function listen() {
   };
 }
 
+document.getElementById('environment-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  showEnvironment().catch((err) => {
+    document.getElementById('environment-counts').textContent = `error: ${err.message}`;
+  });
+});
 for (const id of ['connections-filters', 'dns-filters', 'requests-filters']) {
   const form = document.getElementById(id);
   form.addEventListener('input', () => refresh());
