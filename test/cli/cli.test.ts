@@ -150,3 +150,20 @@ t.test('expose: LOCALPORT[:PORT] is checked before any session is asked', async 
     t.match(r.err, `"${bad}" is not LOCALPORT[:PORT]`, bad);
   }
 });
+
+t.test('ui: no session, a bad --ui-port, and where a browser would open', async (t) => {
+  const { env } = dirs(t);
+  const ui = await cli(t, ['ui'], env);
+  t.equal(ui.code, EXIT.NO_SESSION);
+  t.match(ui.err, 'No kvpn session is running');
+  for (const port of ['0', '70000', '1.5']) {
+    const r = await cli(t, ['up', '--ui-port', port], env);
+    t.equal(r.code, EXIT.USAGE, `--ui-port ${port}`);
+    t.match(r.err, `--ui-port ${port} is not a port`);
+  }
+  const { browserOpener } = await import('../../src/cli/ui.js');
+  t.equal(browserOpener({ DISPLAY: ':0' }, 'linux'), 'xdg-open');
+  t.equal(browserOpener({ WAYLAND_DISPLAY: 'wayland-0' }, 'linux'), 'xdg-open');
+  t.equal(browserOpener({}, 'linux'), undefined, 'no display: print it');
+  t.equal(browserOpener({}, 'darwin'), 'open');
+});
