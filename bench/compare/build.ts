@@ -1,8 +1,9 @@
 // What `npm run bench -- compare` runs is built first, so it measures what
 // users run rather than the TypeScript loader (which adds ~60 MB of RSS and
 // start-up time to every process it runs):
-//   dist/                 `npm run build`'s two steps: tsc -p tsconfig.build.json
-//                         and the relay bundle; kvpn runs as `node dist/src/cli/main.js`
+//   dist/                 `npm run build`'s steps: tsc -p tsconfig.build.json,
+//                         the relay bundle and the inspection page's assets;
+//                         kvpn runs as `node dist/src/cli/main.js`
 //   forward.mjs, client.mjs  bench/compare/forward.ts and client.ts
 //                         bundled by esbuild (packages left external), under
 //                         node_modules/.cache so that `ws` and the Kubernetes
@@ -38,6 +39,7 @@ export function buildForBench(): BenchBuild {
     throw new Error(`tsc did not (re)write ${kvpnCli}`);
   }
   execFileSync(process.execPath, ['scripts/bundle-relay.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/copy-ui-assets.mjs'], { cwd: ROOT, stdio: 'inherit' });
   const out = join(ROOT, 'node_modules/.cache/kvpn-bench-compare');
   mkdirSync(out, { recursive: true });
   execFileSync(

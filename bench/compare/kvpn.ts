@@ -36,6 +36,8 @@ export interface KvpnArm extends Arm {
   readonly daemonPid: number;
   /** The session's counters (`kvpn status --json`: traffic, dnsStats). */
   counters(): Promise<Record<string, unknown>>;
+  /** Runs the CLI against this session (its kubeconfig, state and runtime directories); its stdout. */
+  cli(args: string[], timeoutMs?: number): Promise<string>;
 }
 
 export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string): Promise<KvpnArm> {
@@ -111,6 +113,7 @@ export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string
   return {
     name: 'kvpn',
     counters,
+    cli: kvpn,
     targets: services,
     byName,
     up: { upCommandMs, firstRequestMs, daemonStartupMs: session.startupMs, cliStartMs },

@@ -168,7 +168,15 @@ async function measureHttp(
   return r;
 }
 
-async function measureHold(world: BenchWorld, arm: Arm, target: Endpoint, count: number, s: Settings) {
+/** `count` echo connections opened and held at once (s.holdMs); `onHeld` runs while they are all open. */
+export async function measureHold(
+  world: BenchWorld,
+  arm: Arm,
+  target: Endpoint,
+  count: number,
+  s: Settings,
+  onHeld?: () => Promise<void>,
+) {
   const deadlineMs = Math.max(15_000, count * 2);
   const args = ['--mode', 'hold', '--host', target.host, '--port', String(target.port), '--count', String(count)];
   args.push(
@@ -179,7 +187,8 @@ async function measureHold(world: BenchWorld, arm: Arm, target: Endpoint, count:
     '--deadline-ms',
     String(deadlineMs),
   );
-  const r = (await prepare(arm)) ?? (await client(world, args, () => arm.pids(), deadlineMs + s.holdMs + 60_000));
+  const r =
+    (await prepare(arm)) ?? (await client(world, args, () => arm.pids(), deadlineMs + s.holdMs + 60_000, onHeld));
   log(
     `${arm.name} hold ${count}: ${describe(r, (v) => `opened ${v.opened}, alive ${v.alive}, RSS ${v.heldRssMiB === undefined ? 'n/a' : `${n(v.heldRssMiB)} MiB`}`)}`,
   );

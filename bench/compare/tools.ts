@@ -154,14 +154,16 @@ export interface ClientResult extends Partial<Machine> {
 }
 
 /**
- * One run of the load client in the laptop namespace. In hold mode,
- * `onHeld` runs while the connections are held (RSS is sampled there).
+ * One run of the load client in the laptop namespace. In hold mode, RSS is
+ * sampled once all connections are open, and `onHeld` (if given) starts
+ * then, while they are held; the run's result waits for it.
  */
 export async function client(
   world: BenchWorld,
   args: string[],
   pids: () => readonly number[],
   timeoutMs: number,
+  onHeld?: () => Promise<void>,
 ): Promise<ClientResult | Failed> {
   const meter = new UsageMeter(pids).start();
   const machine = machineMeters(world);
@@ -171,17 +173,20 @@ export async function client(
   const output = collect(child);
   let heldRssMiB: number | undefined;
   let held: Record<string, number> | undefined;
+  let whileHeld: Promise<void> | undefined;
   child.stdout?.on('data', () => {
     if (held) return;
     const m = /^HELD (.*)$/m.exec(output.out());
     if (m) {
       held = JSON.parse(m[1] as string);
       heldRssMiB = meter.rssNowMiB();
+      whileHeld = onHeld?.();
     }
   });
   const code = await exited(child, timeoutMs);
   const usage = meter.stop();
   const cpu = machine();
+  await whileHeld;
   const m = /^RESULT (.*)$/m.exec(output.out());
   if (!m)
     return {
