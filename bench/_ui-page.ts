@@ -18,7 +18,7 @@ type Page = Awaited<ReturnType<Context['newPage']>>;
 const VIEWPORT = { width: 1400, height: 900 };
 const DRAW_TIMEOUT_MS = 30_000;
 
-/** The little of the DOM that drawn() reads (this project's TypeScript has no DOM types). */
+/** The little of the DOM that drawn() reads (tsconfig's lib is ES2023 only: no DOM types of its own). */
 interface PageScope {
   document: {
     body: { dataset: Record<string, string | undefined> } | null;
@@ -119,7 +119,12 @@ export class UiBrowser {
 
   /** Chromium in `netns`, logged in through `url` (the session's `?token=` address). */
   static async open(netns: string, url: string): Promise<UiBrowser> {
+    const before = new Set(process.listeners('SIGINT'));
     const browser = await launchBrowser({ netns });
+    // Playwright's own Ctrl-C handler exits the process as soon as its
+    // browsers are closed, cutting the caller's cleanup short (kvpn down,
+    // the world): the caller closes this browser itself.
+    for (const listener of process.listeners('SIGINT')) if (!before.has(listener)) process.off('SIGINT', listener);
     try {
       const context = await browser.newContext({ viewport: VIEWPORT });
       const pageErrors: string[] = [];
