@@ -88,6 +88,11 @@ export class DnsLog {
     this.version++;
   };
 
+  /** Queries ever recorded. */
+  get total(): number {
+    return this.#ring.total;
+  }
+
   query(q: DnsQuery = {}): DnsPage {
     const limit = Math.min(MAX_LISTED, Math.max(1, Math.floor(q.limit ?? 500)));
     const text = q.text?.trim().toLowerCase() || undefined;

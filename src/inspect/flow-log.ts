@@ -94,6 +94,8 @@ export interface FlowPage {
   untracked: number;
   matched: number;
   byState: Record<string, number>;
+  /** Every namespace flows went to (before any filter), for the filter's choices. */
+  namespaces: string[];
   flows: FlowView[];
 }
 
@@ -204,6 +206,11 @@ export class FlowLog {
     this.version++;
   }
 
+  /** Flows ever recorded. */
+  get total(): number {
+    return this.#ended.total + this.#open.size;
+  }
+
   get openCount(): number {
     return this.#open.size;
   }
@@ -214,9 +221,12 @@ export class FlowLog {
     const text = q.text?.trim().toLowerCase() || undefined;
     const byState: Record<string, number> = {};
     const flows: FlowView[] = [];
+    const namespaces = new Set<string>();
     let matched = 0;
     const consider = (flow: Flow): void => {
-      if (q.namespace && namespaceOf(flow) !== q.namespace) return;
+      const namespace = namespaceOf(flow);
+      if (namespace) namespaces.add(namespace);
+      if (q.namespace && namespace !== q.namespace) return;
       if (text && !haystack(flow).includes(text)) return;
       byState[flow.state] = (byState[flow.state] ?? 0) + 1;
       if (!stateMatches(flow.state, q.state)) return;
@@ -227,28 +237,16 @@ export class FlowLog {
     for (let i = open.length - 1; i >= 0; i--) consider(open[i] as Flow);
     for (const flow of this.#ended.newestFirst()) consider(flow);
     return {
-      total: this.#ended.total + this.#open.size,
+      total: this.total,
       open: this.#open.size,
       dropped: this.#ended.dropped,
       untracked: this.untracked,
       matched,
       byState,
+      namespaces: [...namespaces].sort(),
       flows,
     };
   }
-
-  /** The namespaces flows went to, for the filter's choices. */
-  namespaces(): string[] {
-    const seen = new Set<string>();
-    for (const flow of this.#open.values()) addNamespace(seen, flow);
-    for (const flow of this.#ended.newestFirst()) addNamespace(seen, flow);
-    return [...seen].sort();
-  }
-}
-
-function addNamespace(seen: Set<string>, flow: Flow): void {
-  const ns = namespaceOf(flow);
-  if (ns) seen.add(ns);
 }
 
 function stateMatches(state: FlowState, wanted: string | undefined): boolean {

@@ -93,6 +93,11 @@ export class RequestLog {
     this.version++;
   };
 
+  /** Requests ever recorded. */
+  get total(): number {
+    return this.#ring.total;
+  }
+
   get(id: number): RequestEntry | undefined {
     return this.#ring.find((entry) => entry.id === id);
   }

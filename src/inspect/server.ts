@@ -195,16 +195,15 @@ export class InspectServer {
         return this.#json(res, 200, {
           status: s.status(),
           recorded: {
-            flows: { total: s.flows.query({ limit: 1 }).total, open: s.flows.openCount },
-            dns: s.dns.query({ limit: 1 }).total,
-            requests: s.requests.query({ limit: 1 }).total,
+            flows: { total: s.flows.total, open: s.flows.openCount },
+            dns: s.dns.total,
+            requests: s.requests.total,
           },
         });
       case '/api/connections':
         return this.#json(res, 200, {
           ...s.flows.query({ text: q('text'), state: q('state'), namespace: q('namespace'), limit }),
           states: FLOW_STATES,
-          namespaces: s.flows.namespaces(),
         });
       case '/api/dns':
         return this.#json(res, 200, s.dns.query({ text: q('text'), rcode: q('rcode'), limit }));

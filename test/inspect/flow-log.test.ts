@@ -174,7 +174,8 @@ t.test('filters: text, namespace, limit; the namespaces seen', async (t) => {
   t.equal(log.query({ text: 'WEB.shop' }).matched, 2, 'text matches the name, any case');
   t.equal(log.query({ text: '10.96.0.10:53' }).matched, 1, 'and the destination');
   t.equal(log.query({ namespace: 'kube-system' }).matched, 1);
-  t.same(log.namespaces(), ['kube-system', 'shop']);
+  t.same(log.query().namespaces, ['kube-system', 'shop']);
+  t.same(log.query({ namespace: 'shop' }).namespaces, ['kube-system', 'shop'], 'all of them, whatever the filter');
   const limited = log.query({ limit: 1 });
   t.equal(limited.flows.length, 1);
   t.equal(limited.matched, 3);
