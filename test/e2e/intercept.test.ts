@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { type Cluster, type Laptop, startCluster } from '../cluster/index.js';
 import { realWorld } from '../cluster/worlds.js';
-import { interceptObjects, noInterceptObjects } from './helpers/intercept-objects.js';
+import { noInterceptObjects } from './helpers/intercept-objects.js';
 import { daemonPid, type Kvpn, kvpnIn } from './helpers/kvpn.js';
 
 /** h2c server answering every stream with WHO and gRPC-style trailers (grpc-status 0). */

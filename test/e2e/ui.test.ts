@@ -221,6 +221,7 @@ t.test('the inspection page in a real browser', { skip: (!real.run && real.why) 
     });
     const leave = await kvpn.run(['leave', intercept.stdout.match(/kvpn leave ([\w.-]+)/)?.[1] ?? 'echo']);
     t.equal(leave.code, 0, `leave: ${leave.stderr}`);
+    t.same(await noInterceptObjects(cluster), [], 'the router and its objects are gone');
   });
 
   await t.test("a workload's environment, as kvpn env gives it", async (t) => {
