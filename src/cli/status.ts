@@ -46,6 +46,32 @@ export function formatDegradation(d: SessionStatus['degradations'][number]): str
   return `${d.what}; restore with RBAC ${quote(d.restore.verbs)} on ${quote(d.restore.resources)} in namespace "${d.restore.namespace}" (docs/rbac.md)`;
 }
 
+/** "kvpn0: 198.18.0.1/30, fdc7:6b76:706e::1/126" (the prefix lengths of the link). */
+function deviceLine(s: SessionStatus): string {
+  // A daemon of an older kvpn does not report `tun`.
+  if (!s.tun) return s.device;
+  const one = (f: { address: string; prefix: string }) => `${f.address}/${f.prefix.split('/')[1]}`;
+  const v6 = s.tun.ipv6 ? `, ${one(s.tun.ipv6)}` : ' (no IPv6 on this machine)';
+  return `${s.tun.device}: ${one(s.tun.ipv4)}${v6}`;
+}
+
+/** The DNS server's IPv6 address, after the one the resolver uses. */
+function alsoAt(s: SessionStatus): string {
+  const v6 = s.tun?.ipv6?.dns;
+  return v6 && v6 !== s.dns.server ? ` (also ${v6})` : '';
+}
+
+/** One row per family that has routes ("routes IPv4", "routes IPv6"); "routes none" without any. */
+function routeRows(routes: SessionStatus['routes']): string {
+  const family = (r: SessionStatus['routes'][number]) => r.family ?? (r.cidr.includes(':') ? 6 : 4);
+  let text = '';
+  for (const f of [4, 6] as const) {
+    const mine = routes.filter((r) => family(r) === f);
+    if (mine.length) text += row(`routes IPv${f}`, mine.map((r) => `${r.cidr} (${r.source})`).join(', '));
+  }
+  return text || row('routes', 'none');
+}
+
 export function renderStatus(s: SessionStatus, command: string): string {
   const t = s.traffic;
   const e = t.dialErrors;
@@ -56,13 +82,13 @@ export function renderStatus(s: SessionStatus, command: string): string {
     'relay pod',
     `${s.relay.pod}${s.relay.connected ? '' : ' (reconnecting)'}${s.relay.recreated ? `, recreated ${s.relay.recreated}×` : ''}`,
   );
-  text += row('device', s.device);
-  text += row('routes', s.routes.map((r) => `${r.cidr} (${r.source})`).join(', ') || 'none');
+  text += row('device', deviceLine(s));
+  text += routeRows(s.routes);
   if (s.excluded.length) text += row('excluded', s.excluded.map((x) => `${x.cidr} (${x.reason})`).join(', '));
   const dns =
     s.dns.mode === 'off'
       ? 'off'
-      : `${s.dns.mode}, server ${s.dns.server}, domain ${s.dns.clusterDomain}${s.dns.searchDomains.length ? `, search ${s.dns.searchDomains.join(' ')}` : ''}`;
+      : `${s.dns.mode}, server ${s.dns.server}${alsoAt(s)}, domain ${s.dns.clusterDomain}${s.dns.searchDomains.length ? `, search ${s.dns.searchDomains.join(' ')}` : ''}`;
   text += row('DNS', dns);
   text += row('TCP', `${t.tcpOpen} open, ${t.tcpTotal} total`);
   text += row('UDP', `${t.udpFlows} open, ${t.udpTotal} total`);

@@ -2,8 +2,9 @@
 // source is tried in order of precision and a refusal (403, 404, a missing
 // field) moves on to the next, so a namespace-scoped user still gets working
 // ranges, and a user with only the tunnel Role (docs/rbac.md) is not stopped:
-//   Services: ServiceCIDR API → the range quoted by the "invalid ClusterIP"
-//             error of a dry-run create → a /16 around every Service IP seen
+//   Services: ServiceCIDR API → the ranges quoted by the "invalid ClusterIP"
+//             errors of dry-run creates, one per IP family → a /16 (v6: /112)
+//             around every Service IP seen
 //             → (none: src/session/discovery.ts then covers the kubernetes
 //             and cluster DNS Services, found through the tunnel).
 //   Pods:     nodes' spec.podCIDRs → a cover of the pod IPs seen, kept up to
@@ -18,8 +19,8 @@ import { parseIpNumber } from '../net/ip.js';
 /** Prefix lengths of the cover built around observed addresses. */
 export const SERVICE_COVER_PREFIX = { 4: 16, 6: 112 } as const;
 export const POD_COVER_PREFIX = { 4: 16, 6: 64 } as const;
-/** An address that no cluster will hand out as a ClusterIP (TEST-NET-1). */
-export const PROBE_CLUSTER_IP = '192.0.2.1';
+/** Per family, an address no cluster hands out as a ClusterIP (TEST-NET-1, RFC 3849's documentation prefix). */
+export const PROBE_CLUSTER_IPS = { IPv4: '192.0.2.1', IPv6: '2001:db8::1' } as const;
 
 export type ServiceCidrSource =
   | 'servicecidr-api'
@@ -115,23 +116,38 @@ async function fromServiceCidrApi(client: KubeClient): Promise<string[]> {
   });
 }
 
+/**
+ * One dry-run create per family: a single-stack Service of that family with
+ * the probe address as its ClusterIP. A family the cluster lacks answers
+ * 422 without a range ("spec.ipFamilies[0]: … not configured on this
+ * cluster"), so it is simply absent; the probe fails only if no family
+ * quotes a range (with the first family's error).
+ */
 async function fromInvalidClusterIp(client: KubeClient, namespace: string): Promise<string[]> {
-  const body = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'kvpn-cidr-probe' },
-    spec: { clusterIP: PROBE_CLUSTER_IP, ports: [{ port: 443 }] },
-  };
-  try {
-    await client.request('POST', `/api/v1/namespaces/${namespace}/services`, { body, query: { dryRun: 'All' } });
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 422) {
+  const found: string[] = [];
+  let firstError: unknown;
+  for (const [family, clusterIP] of Object.entries(PROBE_CLUSTER_IPS)) {
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kvpn-cidr-probe' },
+      spec: { clusterIP, ipFamilies: [family], ipFamilyPolicy: 'SingleStack', ports: [{ port: 443 }] },
+    };
+    try {
+      await client.request('POST', `/api/v1/namespaces/${namespace}/services`, { body, query: { dryRun: 'All' } });
+      firstError ??= new KubeApiError('POST', 'services (dry run)', 422, {
+        message: `the probe ClusterIP ${clusterIP} was accepted`,
+      });
+    } catch (err) {
+      // Only "invalid" is about the family; a 403 or an unreachable API would answer every probe alike.
+      if (!(err instanceof KubeApiError) || err.status !== 422) throw err;
       const cidrs = rangesFromInvalidClusterIpMessage(err.apiMessage);
-      if (cidrs.length) return cidrs;
+      if (cidrs.length) found.push(...cidrs);
+      else firstError ??= err;
     }
-    throw err;
   }
-  throw new KubeApiError('POST', 'services (dry run)', 422, { message: 'the probe ClusterIP was accepted' });
+  if (found.length) return validCidrs(found);
+  throw firstError;
 }
 
 /** Cluster-wide, else the namespace; undefined (and a note) if neither may be listed. */

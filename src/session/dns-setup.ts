@@ -38,7 +38,10 @@ export interface DnsSetupOptions {
   /** The tunnel: the cluster DNS is reached through it. */
   dialer: Dialer;
   mode: DnsMode;
+  /** Where the machine's resolver sends queries (IPv4: every TUN has it). */
   dnsAddress: string;
+  /** The server also answers here (the TUN's IPv6 DNS address), for clients that ask it directly. */
+  dnsAddress6?: string | undefined;
   device: string;
   namespace: string;
   serviceCidrs: string[];
@@ -186,12 +189,13 @@ export async function startDns(options: DnsSetupOptions): Promise<DnsSetup> {
     ...(options.onClusterAddresses ? { onClusterAddresses: options.onClusterAddresses } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
   });
-  log.info('DNS server ready', { address: options.dnsAddress, clusterDns, clusterDomain, mode: resolver.mode });
+  const addresses = [options.dnsAddress, ...(options.dnsAddress6 ? [options.dnsAddress6] : [])];
+  log.info('DNS server ready', { addresses: addresses.join(' '), clusterDns, clusterDomain, mode: resolver.mode });
   return {
     mode: resolver.mode,
     clusterDomain,
     searchDomains,
-    dialer: createDnsDialer(options.dialer, server, options.dnsAddress),
+    dialer: createDnsDialer(options.dialer, server, addresses),
     async apply(journal) {
       const change = resolver.change();
       journal.record(change);

@@ -1,6 +1,8 @@
 // The startup summary and the status document (`kvpn status --json`,
 // schema 1) assembled from each component's facts and counters. Pure: the
-// parts in, the document out.
+// parts in, the document out. Both IP families are shown side by side: the
+// TUN's and the DNS server's addresses (`tun`) and each route's `family`;
+// fields are only added (src/session/types.ts).
 import type { SessionPaths } from '../host/paths.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Ranges } from './discovery.js';
@@ -17,6 +19,7 @@ import type {
   RouteInfo,
   SessionStatus,
   SessionSummary,
+  TunStatus,
 } from './types.js';
 
 export interface SummaryParts {
@@ -33,7 +36,24 @@ export interface SummaryParts {
   ui?: { url: string; port: number } | undefined;
 }
 
+/** Each route with its family, for readers that list them per family. */
+export function withFamily(routes: readonly RouteInfo[]): RouteInfo[] {
+  return routes.map((r) => ({ ...r, family: r.cidr.includes(':') ? 6 : 4 }));
+}
+
+/** The TUN's addresses per family; IPv6 null when the link could not have it. */
+export function tunStatus(network: TunNetwork, ipv6: boolean): TunStatus {
+  return {
+    device: network.device,
+    ipv4: { address: network.localAddress, prefix: network.subnet, dns: network.dnsAddress },
+    ipv6: ipv6 ? { address: network.localAddress6, prefix: network.subnet6, dns: network.dnsAddress6 } : null,
+  };
+}
+
 export function buildSummary(p: SummaryParts): SessionSummary {
+  const dnsOn = p.dns !== undefined && p.dns.mode !== 'off';
+  const ipv6 = p.routes?.ipv6 ?? true;
+  const tun = p.network ? tunStatus(p.network, ipv6) : undefined;
   return {
     id: p.paths.id,
     context: p.client.contextName,
@@ -41,11 +61,12 @@ export function buildSummary(p: SummaryParts): SessionSummary {
     server: p.client.server.origin,
     namespace: p.client.namespace,
     device: p.network?.device ?? '',
-    routes: p.routes?.routed ?? [],
+    ...(tun ? { tun } : {}),
+    routes: withFamily(p.routes?.routed ?? []),
     excluded: p.routes?.excluded ?? [],
     dns: {
       mode: p.dns?.mode ?? 'off',
-      server: p.dns && p.dns.mode !== 'off' ? (p.network?.dnsAddress ?? null) : null,
+      server: dnsOn ? (p.network?.dnsAddress ?? null) : null,
       clusterDomain: p.dns?.clusterDomain ?? null,
       searchDomains: p.dns?.searchDomains ?? [],
     },
@@ -83,7 +104,7 @@ export function buildStatus(p: StatusParts): SessionStatus {
   return {
     schema: 1,
     ...p.summary,
-    routes: [...p.routes],
+    routes: withFamily(p.routes),
     relayPod: p.relay?.podName ?? p.summary.relayPod,
     state: p.closing ? 'stopping' : connected ? 'running' : 'degraded',
     startedAt: new Date(p.startedAt).toISOString(),

@@ -46,7 +46,7 @@ import { SessionRoutes } from './session-routes.js';
 import { buildStatus, buildSummary } from './session-status.js';
 import { openDevice, type StackSetup, startStack } from './stack-setup.js';
 import type { StateJournal } from './state-journal.js';
-import type { TunNetwork } from './tun-network.js';
+import { isDnsAddress, type TunNetwork } from './tun-network.js';
 import type { Degradation, ProgressEvent, SessionOptions, SessionStatus, SessionSummary, StepName } from './types.js';
 import { sweepRelay, type UndoDeps, type UndoOutcome, undoJournal } from './undo.js';
 import { verifyTraffic } from './verify.js';
@@ -263,6 +263,7 @@ export class Session {
       dialer: this.#relay.dialer,
       mode: o.dns,
       dnsAddress: network.dnsAddress,
+      dnsAddress6: network.dnsAddress6,
       device: network.device,
       namespace: client.namespace,
       serviceCidrs: this.#ranges.service.cidrs,
@@ -278,15 +279,13 @@ export class Session {
       onClusterAddresses: rangesInferred(this.#ranges) ? (found) => learned.learn(found) : undefined,
       observer: inspection?.dnsObserver,
     });
-    const dialer = inspection
-      ? inspection.wrap(this.#dns.dialer, (address) => address === network.dnsAddress)
-      : this.#dns.dialer;
+    const dialer = inspection ? inspection.wrap(this.#dns.dialer, isDnsAddress(network)) : this.#dns.dialer;
     this.#stack = startStack(device, dialer, network);
     await routes.configureLink(device.mtu);
     for (const route of planned) await routes.add(route);
     this.#progress(
       'tun',
-      `${network.device} (${network.localAddress}), ${planned.length} route${planned.length === 1 ? '' : 's'}`,
+      `${network.device} (${network.localAddress})${routes.ipv6 ? `, IPv6 ${network.localAddress6}` : ''}, ${routes.routed.length} route${routes.routed.length === 1 ? '' : 's'}`,
     );
 
     // 5. The machine's resolver.

@@ -1,12 +1,12 @@
 // The TUN device and the userspace stack on it: packets the kernel routes
 // into kvpnN become connections handed to the session's dialer (DNS server
-// for the in-TUN DNS address, the tunnel for everything else).
+// for the in-TUN DNS addresses, the tunnel for everything else).
 
 import type { Logger } from '../host/log.js';
 import { openTun, type TunDevice } from '../tun/device.js';
 import type { Dialer } from '../tun/stack/index.js';
 import { Stack } from '../tun/stack/index.js';
-import type { TunNetwork } from './tun-network.js';
+import { dnsAddresses, type TunNetwork } from './tun-network.js';
 
 export interface DeviceOptions {
   network: TunNetwork;
@@ -42,7 +42,8 @@ export async function openDevice(options: DeviceOptions): Promise<TunDevice> {
 }
 
 export function startStack(device: TunDevice, dialer: Dialer, network: TunNetwork): StackSetup {
-  const stack = new Stack(device, dialer, { addresses: [network.dnsAddress] });
+  // Its own addresses answer ping (ICMP and ICMPv6 echo): the DNS server's two.
+  const stack = new Stack(device, dialer, { addresses: dnsAddresses(network) });
   stack.start();
   return {
     stack,

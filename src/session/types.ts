@@ -61,6 +61,25 @@ export interface ProgressEvent {
 export interface RouteInfo {
   cidr: string;
   source: 'service' | 'pod' | 'also-proxy';
+  /** Set in the summary and status (absent from a daemon of an older kvpn: read it from `cidr`). */
+  family?: 4 | 6;
+}
+
+/** One family's side of the TUN's little network (src/session/tun-network.ts). */
+export interface TunFamily {
+  /** The laptop's address on the link, source of connections into the cluster. */
+  address: string;
+  /** The link's prefix, e.g. "198.18.0.0/30". */
+  prefix: string;
+  /** The in-TUN DNS server's address of this family (it answers there unless DNS is off). */
+  dns: string;
+}
+
+export interface TunStatus {
+  device: string;
+  ipv4: TunFamily;
+  /** null when this machine has IPv6 turned off (IPv6 cluster ranges are then not routed). */
+  ipv6: TunFamily | null;
 }
 
 /**
@@ -81,10 +100,13 @@ export interface SessionSummary {
   server: string;
   namespace: string;
   device: string;
+  /** The TUN's addresses per family (absent from a daemon of an older kvpn). */
+  tun?: TunStatus | undefined;
   routes: RouteInfo[];
   excluded: { cidr: string; reason: string }[];
   dns: {
     mode: Exclude<DnsMode, 'auto'>;
+    /** What the machine's resolver asks: the IPv4 DNS address (`tun.ipv6.dns` answers too). */
     server: string | null;
     /** As the cluster DNS named it; null with DNS off. */
     clusterDomain: string | null;

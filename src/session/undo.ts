@@ -11,6 +11,7 @@ import { stopProcess } from '../host/process-info.js';
 import { deleteLease, releaseIfUnused } from '../intercept/index.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
+import { formatCidr, parseCidr } from '../net/cidr.js';
 import { findLeftoverRelays, removeLeftoverRelay } from '../relay/deploy.js';
 import type { RouteTable } from '../tun/routes.js';
 import { removeMount } from '../volumes/index.js';
@@ -80,8 +81,9 @@ async function undoOne(change: Change, deps: UndoDeps): Promise<UndoResult> {
         throw err;
       }
     case 'route': {
+      // Compared as prefixes: iproute2 may spell an IPv6 prefix otherwise than the journal does.
       const present = (await deps.routes.listRoutes()).some(
-        (r) => r.device === change.device && r.destination === change.destination,
+        (r) => r.device === change.device && samePrefix(r.destination, change.destination),
       );
       if (!present) return 'absent';
       await deps.routes.removeRoute(change.destination, change.device);
@@ -165,4 +167,13 @@ export async function undoJournal(journal: StateJournal, deps: UndoDeps): Promis
   }
   if (journal.entries.length === 0) journal.remove();
   return outcomes;
+}
+
+function samePrefix(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return formatCidr(parseCidr(a)) === formatCidr(parseCidr(b));
+  } catch {
+    return false;
+  }
 }

@@ -93,10 +93,12 @@ async function dialerConnect(
 ): Promise<'connected' | 'refused'> {
   const abort = AbortSignal.any([AbortSignal.timeout(VERIFY_ATTEMPT_TIMEOUT_MS), ...(signal ? [signal] : [])]);
   try {
+    // An IPv6-only cluster's Services have IPv6 ClusterIPs: the source is of the target's family.
+    const v6 = net.isIPv6(target.address);
     const stream = await dialer.dialTcp({
-      family: net.isIPv6(target.address) ? 6 : 4,
+      family: v6 ? 6 : 4,
       destination: { address: target.address, port: target.port },
-      source: { address: '0.0.0.0', port: 0 },
+      source: { address: v6 ? '::' : '0.0.0.0', port: 0 },
       signal: abort,
     });
     stream.destroy();
@@ -111,6 +113,7 @@ async function checkDns(address: string, clusterDomain: string): Promise<void> {
   const resolver = new Resolver({ timeout: 2000, tries: 2 });
   resolver.setServers([address]);
   try {
+    // A records: in an IPv6-only cluster the answer is "no data", which is an answer all the same.
     await resolver.resolve4(`kubernetes.default.svc.${clusterDomain}`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -444,3 +444,40 @@ t.test('DNS dialer: UDP flows and TCP connections to the DNS address are served 
     ['10.96.10.1:80', '10.96.10.1:53'],
   );
 });
+
+t.test('DNS dialer: both DNS addresses (IPv4 and IPv6) are served, in any IPv6 spelling', async (t) => {
+  const server = new DnsServer({ records: { zone: zone() } });
+  t.teardown(() => server.close());
+  const passed: string[] = [];
+  const inner: Dialer = {
+    dialTcp: async (r) => {
+      passed.push(r.destination.address);
+      throw new Error('inner');
+    },
+    openUdp: async (r) => {
+      passed.push(r.destination.address);
+      throw new Error('inner');
+    },
+  };
+  const dialer = createDnsDialer(inner, server, ['198.18.0.2', 'fdc7:6b76:706e::2']);
+  const req = (address: string, port: number): DialRequest => ({
+    family: address.includes(':') ? 6 : 4,
+    destination: { address, port },
+    source: { address: address.includes(':') ? 'fdc7:6b76:706e::1' : '198.18.0.1', port: 5353 },
+    signal: new AbortController().signal,
+  });
+  for (const address of ['198.18.0.2', 'fdc7:6b76:706e::2', 'FDC7:6B76:706E:0:0:0:0:2']) {
+    const flow = await dialer.openUdp(req(address, 53));
+    const next = collectFlow(flow);
+    t.ok(flow.send(query('web.shop.svc.cluster.local', 'A', { id: 7 })));
+    t.same(answers(decodeMessage(await next()) as DnsMessage), ['web.shop.svc.cluster.local A 10.96.10.1'], address);
+    flow.close();
+  }
+  await t.rejects(dialer.dialTcp(req('fdc7:6b76:706e::2', 80)), {
+    code: 'KVPN_ERR_DIAL_REFUSED',
+    message: /fdc7:6b76:706e::2:80/,
+  });
+  await t.rejects(dialer.openUdp(req('fdc7:6b76:706e::2', 123)), { code: 'KVPN_ERR_DIAL_UNREACHABLE' });
+  await t.rejects(dialer.openUdp(req('fdc7:6b76:706e::3', 53)), /inner/);
+  t.same(passed, ['fdc7:6b76:706e::3'], 'the neighbour of the DNS address goes to the tunnel');
+});

@@ -181,3 +181,81 @@ t.test(
     );
   },
 );
+
+t.test('IPv6: a candidate whose /126 is routed elsewhere is skipped; the link gets both addresses', async (t) => {
+  const { ns, journal, table, routes, dirs } = await setup(t, { neverProxy: ['fd00:10:244:9::/64'] });
+  await ns.ip('link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1');
+  await ns.ip('link', 'set', 'lan0', 'up');
+  // Session 0's IPv6 /126, spelled the long way, is another device's.
+  await ns.ip('-6', 'route', 'add', 'fdc7:6b76:706e:0:0:0:0:0/126', 'dev', 'lan0');
+  const network = await routes.pickNetwork(dirs, 's');
+  t.match(network, {
+    device: 'kvpn1',
+    subnet: '198.18.1.0/30',
+    linkAddress6: 'fdc7:6b76:706e:1::1/126',
+    subnet6: 'fdc7:6b76:706e:1::/126',
+    localAddress6: 'fdc7:6b76:706e:1::1',
+    dnsAddress6: 'fdc7:6b76:706e:1::2',
+  });
+  await ns.ip('link', 'add', network.device, 'type', 'veth', 'peer', 'name', 'kvpn1peer');
+  const planned = await routes.plan({
+    service: ['10.96.0.0/16', 'fd00:10:96::/112'],
+    pod: ['fd00:10:244::/56'],
+    alsoProxy: ['fd00:beef::/48'],
+    apiServer: ['10.96.0.1/32'],
+  });
+  await routes.configureLink(1500);
+  t.ok(routes.ipv6, 'the link has IPv6');
+  const addresses = await ns.exec('ip', ['-j', 'addr', 'show', 'dev', network.device]);
+  const local = (
+    JSON.parse(addresses) as { addr_info: { local: string; prefixlen: number; family: string }[] }[]
+  )[0]?.addr_info
+    .filter((a) => !a.local.startsWith('fe80'))
+    .map((a) => `${a.local}/${a.prefixlen}`);
+  t.same(local, ['198.18.1.1/30', 'fdc7:6b76:706e:1::1/126']);
+  for (const r of planned) await routes.add(r);
+  const kernel = (await table.listRoutes()).filter((r) => r.device === network.device).map((r) => r.destination);
+  for (const cidr of ['fd00:10:96::/112', 'fd00:beef::/48', 'fd00:10:244:80::/57', 'fdc7:6b76:706e:1::/126'])
+    t.ok(kernel.includes(cidr), `${cidr} is in the kernel`);
+  t.notOk(
+    kernel.some((c) => c.startsWith('fd00:10:244:9:')),
+    'the IPv6 --never-proxy /64 stays out',
+  );
+  const journaled = journal.entries.flatMap((e) => (e.change.kind === 'route' ? [e.change.destination] : []));
+  t.ok(
+    journaled.includes('fd00:10:96::/112') && journaled.includes('fd00:beef::/48'),
+    'IPv6 routes journaled like IPv4 ones',
+  );
+  t.same(
+    routes.routed.map((r) => r.cidr),
+    planned.map((r) => r.cidr),
+  );
+});
+
+t.test('IPv6 turned off on this machine: the session keeps IPv4; IPv6 ranges excluded, said once', async (t) => {
+  const { ns, table, routes, warnings, dirs } = await setup(t, { neverProxy: [] });
+  await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+  const network = await routes.pickNetwork(dirs, 's');
+  await ns.ip('link', 'add', network.device, 'type', 'veth', 'peer', 'name', 'tunpeer');
+  const planned = await routes.plan({
+    service: ['10.96.0.0/16', 'fd00:10:96::/112'],
+    pod: ['fd00:10:244::/56'],
+    alsoProxy: [],
+    apiServer: [],
+  });
+  await routes.configureLink(1500);
+  t.notOk(routes.ipv6);
+  for (const r of planned) await routes.add(r);
+  t.same(
+    routes.routed.map((r) => r.cidr),
+    ['10.96.0.0/16'],
+  );
+  t.same(routes.excluded, [
+    { cidr: 'fd00:10:96::/112', reason: 'no IPv6 on this machine' },
+    { cidr: 'fd00:10:244::/56', reason: 'no IPv6 on this machine' },
+  ]);
+  t.equal(warnings.length, 1);
+  t.match(warnings[0], /^no IPv6 on kvpn0 \(.+\); IPv6 cluster ranges are not routed$/);
+  const kernel = (await table.listRoutes()).filter((r) => r.device === network.device).map((r) => r.destination);
+  t.ok(kernel.includes('10.96.0.0/16') && kernel.includes('198.18.0.0/30'), 'IPv4 as ever');
+});

@@ -121,3 +121,27 @@ t.test('a failed undo stays in the journal; a link another session now owns is l
     'only the failed change remains, for the next down',
   );
 });
+
+t.test('IPv6 routes of a crashed session are undone like IPv4 ones, whatever their spelling', async (t) => {
+  const ns = await NetNs.create(t, 'kvu');
+  await ns.ip('link', 'add', 'kvpn0', 'type', 'veth', 'peer', 'name', 'kvpeer0');
+  await ns.ip('link', 'set', 'kvpn0', 'up');
+  await ns.ip('-6', 'addr', 'add', 'fdc7:6b76:706e::1/126', 'dev', 'kvpn0', 'nodad');
+  await ns.ip('-6', 'route', 'add', 'fd00:10:96::/112', 'dev', 'kvpn0');
+  await ns.ip('-6', 'route', 'add', 'fd00:10:244::/56', 'dev', 'kvpn0');
+  const { journal } = journalIn(t, ns.name);
+  journal.record({ kind: 'link', device: 'kvpn0' });
+  journal.record({ kind: 'route', destination: 'fd00:10:96::/112', device: 'kvpn0' });
+  journal.record({ kind: 'route', destination: 'FD00:10:244:0::/56', device: 'kvpn0' });
+  const outcomes = await undoJournal(journal, await deps(ns.name));
+  t.same(
+    outcomes.map((o) => `${o.result} ${o.what}`),
+    ['undone route FD00:10:244:0::/56 dev kvpn0', 'undone route fd00:10:96::/112 dev kvpn0', 'undone link kvpn0'],
+  );
+  const table = await routeTable({ netns: ns.name });
+  t.same(
+    (await table.listRoutes()).filter((r) => r.family === 6).map((r) => `${r.destination} ${r.device}`),
+    [],
+    'no IPv6 route left (the /126 of the link went with it)',
+  );
+});

@@ -2,7 +2,8 @@
 // each connection over a stream it opened beforehand (the laptop is behind
 // NAT; every byte travels over connections it opens).
 //
-//   laptop: CONNECT 0.0.0.0:P + kvpn-accept: tcp ─► 102: parked on listener P (opened on first use)
+//   laptop: CONNECT 0.0.0.0:P + kvpn-accept: tcp ─► 102: parked on listener P (opened on first use,
+//           on every pod address of both IP families: listen.ts)
 //   cluster client ─► pod:P ─► a parked stream ─► 200 + kvpn-peer: client ─► splice
 //
 // A connection that finds no parked stream waits (bounded count and time)
@@ -14,6 +15,7 @@ import net from 'node:net';
 import { HEADER_PEER, PARKED_STATUS } from '../protocol.js';
 import { resetStream } from '../stream-reset.js';
 import type { FlowContext } from './flow.js';
+import { listenAllFamilies, peerName } from './listen.js';
 import type { RelayLog } from './log.js';
 import { resetSocket, spliceSocket } from './splice.js';
 
@@ -80,7 +82,7 @@ export class InboundListeners {
       const created = new Listener(port, this);
       listener = created;
       this.#listeners.set(port, created);
-      created.ready = listen(created.server, port).then(
+      created.ready = listenAllFamilies(created.server, port).then(
         () => this.#log.info('inbound listener open', { port }),
         (err: Error) => {
           if (this.#listeners.get(port) === created) this.#listeners.delete(port);
@@ -165,7 +167,7 @@ export class InboundListeners {
 
   #join({ stream, ctx }: Parked, socket: net.Socket): void {
     this.counters.connectionsAccepted++;
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = peerName(socket);
     let clientEnded = false;
     stream.on('close', () => {
       const clean = stream.rstCode === NGHTTP2_NO_ERROR && clientEnded && stream.writableFinished;
@@ -208,14 +210,4 @@ export class InboundListeners {
     }, this.#lingerMs);
     listener.lingerTimer.unref();
   }
-}
-
-function listen(server: net.Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: '0.0.0.0' }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

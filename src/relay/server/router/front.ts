@@ -7,6 +7,7 @@
 //        HTTP/1.x ─► http1.ts (per request)   h2c preface ─► h2.ts (per stream)
 //        anything else, or silence for sniffMs ─► the pods, raw
 import net from 'node:net';
+import { listenAllFamilies } from '../listen.js';
 import type { RelayLog } from '../log.js';
 import { resetSocket } from '../splice.js';
 import { H2Front } from './h2.js';
@@ -32,17 +33,12 @@ export class FrontListener {
     this.#server.on('error', (err) => this.#log.warn('router listener error', { error: err.message }));
   }
 
-  /** Listens on 0.0.0.0:route.port; resolves with the bound port. */
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ port: this.route.route.port, host: '0.0.0.0' }, () => {
-        this.#server.off('error', reject);
-        const port = (this.#server.address() as net.AddressInfo).port;
-        this.route.port = port;
-        resolve(port);
-      });
-    });
+  /** Listens on route.port of every pod address, both families (listen.ts); resolves with the bound port. */
+  async listen(): Promise<number> {
+    await listenAllFamilies(this.#server, this.route.route.port);
+    const port = (this.#server.address() as net.AddressInfo).port;
+    this.route.port = port;
+    return port;
   }
 
   /** Stops listening and resets every connection still open. */

@@ -5,6 +5,7 @@ import type http2 from 'node:http2';
 import type { RouterRoute } from '../../environment.js';
 import type { FailedOpenWhy } from '../../intercept-spec.js';
 import { parseAuthority } from '../../protocol.js';
+import { peerName } from '../listen.js';
 import type { RelayLog } from '../log.js';
 import type { InterceptTable, Registration } from './intercept-table.js';
 
@@ -89,5 +90,6 @@ export class RouteRuntime {
 
 /** `ip:port` of a socket's peer, for kvpn-peer (written as accept.ts writes it). */
 export function peerOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
-  return `${socket.remoteAddress}:${socket.remotePort}`;
+  // The router listens dual-stack (listen.ts): IPv4 clients are named without the ::ffff: prefix.
+  return peerName(socket);
 }
