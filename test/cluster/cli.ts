@@ -7,12 +7,13 @@
 // worlds explicitly.
 import { parseArgs } from 'node:util';
 import { Cluster } from './index.js';
+import { isIpFamilies } from './ip-families.js';
 import { launchWorld, listWorlds } from './launcher.js';
 import { sweepWorld } from './network/sweep.js';
 
 function usage(): never {
   process.stderr.write(
-    'usage: npm run cluster -- up [--real] [--nodes N] [--no-service-cidr-api] [--cluster-domain D] | down [--all] [ID...] | status\n',
+    'usage: npm run cluster -- up [--real [--ip-family ipv4|dual|ipv6]] [--nodes N] [--no-service-cidr-api] [--cluster-domain D] | down [--all] [ID...] | status\n',
   );
   process.exit(2);
 }
@@ -25,14 +26,18 @@ async function up(args: string[]): Promise<void> {
       'no-service-cidr-api': { type: 'boolean', default: false },
       'cluster-domain': { type: 'string' },
       real: { type: 'boolean', default: false },
+      'ip-family': { type: 'string', default: 'ipv4' },
     },
   });
+  const ipFamilies = values['ip-family'] ?? 'ipv4';
+  if (!isIpFamilies(ipFamilies)) usage();
   if (values.real) process.stderr.write('starting a real Kubernetes world (builds its components first if needed)\n');
   const t0 = performance.now();
   const { state, daemon } = await launchWorld({
     owner: 'cli',
     ...(values.real ? { kind: 'real' as const, build: true } : {}),
     nodes: Number(values.nodes),
+    ipFamilies,
     serviceCidrApi: !values['no-service-cidr-api'],
     ...(values['cluster-domain'] ? { clusterDomain: values['cluster-domain'] } : {}),
   });
@@ -44,12 +49,13 @@ async function up(args: string[]): Promise<void> {
   const lines = [
     `${state.kind === 'real' ? 'real Kubernetes' : 'test'} world ${state.id} is up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     `  API server   ${state.apiServerUrl} (inside the laptop namespace)`,
+    `  IP families  ${state.ipFamilies ?? 'ipv4'}`,
     `  domain       ${state.clusterDomain} (e.g. echo.default.svc.${state.clusterDomain})`,
     `  contexts     staging (namespace default, token: docs/rbac.md's minimal Role), staging-exec (the same, exec plugin),`,
     `               staging-reader (minimal Role + optional reads), admin (client cert),`,
     `               no-portforward (ServiceAccount token, both Roles of docs/rbac.md but pods/portforward)`,
-    `  pods         ${pods.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.podIP}`).join(', ')}`,
-    `  services     ${services.map((s) => `${s.metadata.namespace}/${s.metadata.name} ${s.spec?.clusterIP ?? s.spec?.externalName}`).join(', ')}`,
+    `  pods         ${pods.map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status?.podIPs?.map((i: { ip: string }) => i.ip).join('+') ?? p.status?.podIP}`).join(', ')}`,
+    `  services     ${services.map((s) => `${s.metadata.namespace}/${s.metadata.name} ${s.spec?.clusterIPs?.join('+') ?? s.spec?.clusterIP ?? s.spec?.externalName}`).join(', ')}`,
     `  try          sudo ip netns exec ${state.laptopNetns} kubectl --kubeconfig ${state.kubeconfig} get pods -A`,
     `  remove with  npm run cluster -- down`,
     `KUBECONFIG=${state.kubeconfig}`,

@@ -19,6 +19,7 @@ import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { type KObject, podIsReady } from './apiserver/objects.js';
+import { type Addressing, addressing, type IpFamilies } from './ip-families.js';
 import type { ContextName } from './kubeconfig.js';
 import { NetnsAgent } from './kubelet/netns-agent.js';
 import { type ExecOptions, type ExecResult, execInNetns, type Laptop, NetnsLaptop } from './laptop.js';
@@ -83,7 +84,10 @@ export class Cluster {
   readonly apiServerPort: number;
   readonly serviceCidr = SERVICE_CIDR;
   readonly podCidr = POD_CIDR;
-  readonly dnsServiceIp = DNS_SERVICE_IP;
+  readonly dnsServiceIp: string;
+  /** ipv4 (every stand-in), dual or ipv6 (a real world started so); `addressing` is its plan. */
+  readonly ipFamilies: IpFamilies;
+  readonly addressing: Addressing;
   /** cluster.local unless the world was started with another (ClusterOptions.clusterDomain). */
   readonly clusterDomain: string;
   readonly upstreamDnsIp = UPSTREAM_DNS_IP;
@@ -110,6 +114,9 @@ export class Cluster {
     this.apiServerPort = state.apiServerPort;
     this.clusterDomain = state.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
     this.kind = state.kind ?? 'stand-in';
+    this.ipFamilies = state.ipFamilies ?? 'ipv4';
+    this.addressing = addressing(this.ipFamilies);
+    this.dnsServiceIp = this.addressing.dnsServiceIp;
     this.#daemon = daemon;
     this.#layout = new WorldLayout(state.id, state.dir.slice(0, -state.id.length - 1));
   }
@@ -155,6 +162,14 @@ export class Cluster {
 
   object(key: string, name: string, namespace = 'default'): Promise<KObject | null> {
     return this.control('GET', `/objects?${new URLSearchParams({ key, name, namespace })}`);
+  }
+
+  /** Every ClusterIP of a Service, primary family first (both on a dual-stack Service). */
+  async serviceIps(name: string, namespace = 'default'): Promise<string[]> {
+    const svc = await this.object('services', name, namespace);
+    const ips: string[] = svc?.spec?.clusterIPs ?? (svc?.spec?.clusterIP ? [svc.spec.clusterIP] : []);
+    if (!ips.length || ips[0] === 'None') throw new Error(`service ${namespace}/${name} has no ClusterIP`);
+    return ips;
   }
 
   async serviceIp(name: string, namespace = 'default'): Promise<string> {

@@ -6,6 +6,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { IpFamilies } from './ip-families.js';
 import { run } from './network/shell.js';
 import { sweepWorld } from './network/sweep.js';
 import {
@@ -37,6 +38,8 @@ export interface LaunchOptions {
   readyTimeoutMs?: number;
   /** The stand-in (default) or real Kubernetes components, built by test/cluster/real/build-components.sh. */
   kind?: 'stand-in' | 'real';
+  /** Real world: the IP families inside the cluster (default ipv4); the stand-in is IPv4-only. */
+  ipFamilies?: IpFamilies;
   /** Real world: build the components when they are not built yet (minutes), instead of failing. */
   build?: boolean;
   root?: string;
@@ -80,6 +83,11 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
   const id = newWorldId();
   const layout = new WorldLayout(id, opts.root);
   const owner = opts.owner ?? 'test';
+  const ipFamilies = opts.ipFamilies ?? 'ipv4';
+  if (ipFamilies !== 'ipv4' && opts.kind !== 'real')
+    throw new Error(
+      `a ${ipFamilies === 'dual' ? 'dual-stack' : 'IPv6-only'} world needs real Kubernetes (kind: 'real', --real): the stand-in is IPv4-only`,
+    );
   const real = opts.kind === 'real' ? await realComponents(opts.build ?? false) : undefined;
   await run('ip', ['netns', 'add', layout.laptopNetns]);
   await run('ip', ['-n', layout.laptopNetns, 'link', 'set', 'lo', 'up']);
@@ -98,6 +106,8 @@ export async function launchWorld(opts: LaunchOptions = {}): Promise<Launched> {
         real.imageCache,
         '--ready-timeout-ms',
         String(opts.readyTimeoutMs ?? 180_000),
+        '--ip-family',
+        ipFamilies,
       ]
     : [
         `--net=/run/netns/${layout.laptopNetns}`,

@@ -5,7 +5,7 @@
 // was enough, and `kvpn up` failed against a real cluster on a read the
 // stand-in allowed.
 import t from 'tap';
-import { Authenticator, type Identity, type PolicyRule } from './apiserver/auth.js';
+import { Authenticator, type Identity } from './apiserver/auth.js';
 import {
   KVPN_MINIMAL_ROLE,
   KVPN_OPTIONAL_READ_ROLE,

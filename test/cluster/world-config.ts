@@ -118,4 +118,6 @@ export interface WorldState {
   startedAt: string;
   /** Our stand-in (the default) or real Kubernetes components (test/cluster/real). */
   kind?: 'stand-in' | 'real';
+  /** Real world: the IP families inside the cluster (ip-families.ts); the stand-in is always ipv4. */
+  ipFamilies?: 'ipv4' | 'dual' | 'ipv6';
 }

@@ -3,7 +3,8 @@
 // print one READY line with the state as JSON on stdout (or FAILED and the
 // reason, after removing what was made), serve the control socket, and stop
 // when told to, when the owner's pipe closes (owner=test), or on a signal.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sweepWorld } from './network/sweep.js';
 import type { WorldLayout, WorldState } from './world-config.js';
 
@@ -70,6 +71,16 @@ export async function runWorldDaemon(opts: {
   } catch (err) {
     log(`start failed: ${(err as Error)?.stack ?? err}`);
     process.stdout.write(`FAILED ${JSON.stringify(String((err as Error)?.message ?? err))}\n`);
+    // KVPN_WORLD_KEEP_LOGS=DIR: a failed world's files (but its stores) are copied there before it goes.
+    const keep = process.env.KVPN_WORLD_KEEP_LOGS;
+    if (keep) {
+      const stores = /\/(containerd|etcd|kubelet|pods)\//;
+      try {
+        cpSync(layout.dir, join(keep, layout.id), { recursive: true, filter: (f) => !stores.test(f) });
+      } catch (e) {
+        log(`keeping the logs: ${e}`);
+      }
+    }
     await world.stop().catch(() => undefined);
     await sweepWorld(layout.id, layout.dir, process.pid).catch(() => undefined);
     process.exit(1);

@@ -42,7 +42,8 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': req.headers['content-type'] ?? 'application/octet-stream', 'X-Pod-Name': name });
   req.pipe(res);
 });
-server.listen(Number(process.env.PORT ?? 8080), '0.0.0.0', () =>
+// '::' takes both families (IPv4 as mapped addresses): pods may be dual-stack or IPv6-only.
+server.listen(Number(process.env.PORT ?? 8080), '::', () =>
   console.log(`echo ${name} listening on ${process.env.PORT ?? 8080}`),
 );
 
@@ -52,7 +53,7 @@ if (process.env.TCP_ECHO_PORT) {
       s.pipe(s);
       s.on('error', () => s.destroy());
     })
-    .listen(Number(process.env.TCP_ECHO_PORT), '0.0.0.0');
+    .listen(Number(process.env.TCP_ECHO_PORT), '::');
 }
 
 process.on('SIGTERM', () => {

@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { KObject } from '../apiserver/objects.js';
+import type { Addressing } from '../ip-families.js';
 import { type Manifest, worldManifests } from '../manifests.js';
 import type { Programs } from '../programs/build.js';
-import { SERVICE_CIDR } from '../world-config.js';
 import { AdminApi, AdminApiError } from './admin-api.js';
 import { corefile } from './config-files.js';
 
@@ -152,15 +152,26 @@ function corednsManifests(clusterDomain: string): Manifest[] {
   ];
 }
 
-/** The stand-in's workloads, minus what a real control plane makes itself or we replace (its DNS). */
-async function workloadManifests(programs: Programs, clusterDomain: string): Promise<Manifest[]> {
+/**
+ * The stand-in's workloads, minus what a real control plane makes itself or
+ * we replace (its DNS). The cluster DNS Service takes the plan's address (it
+ * is of the primary family, so IPv6 on an IPv6-only cluster); on a
+ * dual-stack cluster every other Service asks for both families, as
+ * dual-stack applications' Services do (kube-dns stays single-stack, as
+ * kubeadm leaves it).
+ */
+async function workloadManifests(programs: Programs, clusterDomain: string, A: Addressing): Promise<Manifest[]> {
   const [echo, udpEcho] = await Promise.all([readFile(programs.echo, 'utf8'), readFile(programs.udpEcho, 'utf8')]);
-  return worldManifests({ echo, udpEcho }, '/nonexistent', SERVICE_CIDR, false, clusterDomain)
+  return worldManifests({ echo, udpEcho }, '/nonexistent', A.serviceCidrs[0] as string, false, clusterDomain)
     .filter((m) => !(m.key === 'apps/deployments' && m.object.metadata.name === 'coredns'))
     .filter((m) => !(m.key === 'services' && m.object.metadata.name === 'kubernetes'))
     .map((m) => {
       // No registry: the images are imported; never try to pull.
       for (const c of m.object.spec?.template?.spec?.containers ?? []) c.imagePullPolicy = 'IfNotPresent';
+      if (m.key !== 'services') return m;
+      if (m.object.metadata.name === 'kube-dns') m.object.spec.clusterIP = A.dnsServiceIp;
+      else if (A.families === 'dual' && m.object.spec.type !== 'ExternalName')
+        m.object.spec.ipFamilyPolicy = 'PreferDualStack';
       return m;
     });
 }
@@ -177,9 +188,10 @@ export async function bootstrap(
   adminKubeconfig: string,
   programs: Programs,
   clusterDomain: string,
+  A: Addressing,
 ): Promise<BootstrapResult> {
   const roles = await documentedRoles(adminKubeconfig);
-  const workloads = await workloadManifests(programs, clusterDomain);
+  const workloads = await workloadManifests(programs, clusterDomain, A);
   const namespaces = workloads.filter((m) => m.key === 'namespaces');
   for (const m of namespaces) await create(api, m);
   for (const m of [...userManifests(roles), ...corednsManifests(clusterDomain)]) await create(api, m);

@@ -1,8 +1,8 @@
 // The command lines of the node's daemons. The binaries come from
 // build-components.sh: `kube COMPONENT` is the upstream command itself.
 import { join } from 'node:path';
-import { POD_CIDR, SERVICE_CIDR } from '../world-config.js';
-import { API_SERVER_PORT, NODE_IP, type RealLayout } from './layout.js';
+import type { Addressing } from '../ip-families.js';
+import { API_SERVER_PORT, type RealLayout } from './layout.js';
 import { pairPaths, type RealPki } from './pki.js';
 
 export interface Binaries {
@@ -35,17 +35,19 @@ export function etcdArgs(L: RealLayout, bin: Binaries): string[] {
   ];
 }
 
-export function apiServerArgs(pki: RealPki, bin: Binaries, clusterDomain: string): string[] {
+export function apiServerArgs(pki: RealPki, bin: Binaries, clusterDomain: string, A: Addressing): string[] {
   const serving = pairPaths(pki, 'apiserver');
   const kubeletClient = pairPaths(pki, 'apiserver-kubelet-client');
   return [
     bin.kube,
     'kube-apiserver',
     '--etcd-servers=http://127.0.0.1:2379',
-    `--advertise-address=${NODE_IP}`,
-    '--bind-address=0.0.0.0',
+    // The kubernetes Service's endpoint: of the primary Service family, as the API server requires.
+    `--advertise-address=${A.nodeIps[0]}`,
+    // '::' also takes IPv4 (the laptops reach 172.18.0.2 in every plan).
+    `--bind-address=${A.families === 'ipv4' ? '0.0.0.0' : '::'}`,
     `--secure-port=${API_SERVER_PORT}`,
-    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    `--service-cluster-ip-range=${A.serviceCidrs.join(',')}`,
     `--tls-cert-file=${serving.cert}`,
     `--tls-private-key-file=${serving.key}`,
     `--client-ca-file=${pki.dir}/ca.crt`,
@@ -63,7 +65,7 @@ export function apiServerArgs(pki: RealPki, bin: Binaries, clusterDomain: string
   ];
 }
 
-export function controllerManagerArgs(L: RealLayout, pki: RealPki, bin: Binaries): string[] {
+export function controllerManagerArgs(L: RealLayout, pki: RealPki, bin: Binaries, A: Addressing): string[] {
   return [
     bin.kube,
     'kube-controller-manager',
@@ -78,9 +80,12 @@ export function controllerManagerArgs(L: RealLayout, pki: RealPki, bin: Binaries
     `--cluster-signing-cert-file=${pki.dir}/ca.crt`,
     `--cluster-signing-key-file=${pki.dir}/ca.key`,
     '--allocate-node-cidrs=true',
-    `--cluster-cidr=${POD_CIDR}`,
-    '--node-cidr-mask-size=24',
-    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    `--cluster-cidr=${A.podCidrs.join(',')}`,
+    // One /24 and one /64 per node, as the CNI config (config-files.ts) expects for node0.
+    ...(A.families === 'ipv6' ? ['--node-cidr-mask-size=64'] : []),
+    ...(A.families === 'ipv4' ? ['--node-cidr-mask-size=24'] : []),
+    ...(A.families === 'dual' ? ['--node-cidr-mask-size-ipv4=24', '--node-cidr-mask-size-ipv6=64'] : []),
+    `--service-cluster-ip-range=${A.serviceCidrs.join(',')}`,
     '--v=1',
   ];
 }
@@ -97,7 +102,7 @@ export function schedulerArgs(L: RealLayout, bin: Binaries): string[] {
   ];
 }
 
-export function kubeletArgs(L: RealLayout, bin: Binaries): string[] {
+export function kubeletArgs(L: RealLayout, bin: Binaries, A: Addressing): string[] {
   return [
     bin.kube,
     'kubelet',
@@ -106,7 +111,7 @@ export function kubeletArgs(L: RealLayout, bin: Binaries): string[] {
     `--root-dir=${L.kubeletRoot}`,
     `--cert-dir=${L.kubeletRoot}/pki`,
     `--hostname-override=${L.node}`,
-    `--node-ip=${NODE_IP}`,
+    `--node-ip=${A.nodeIps.join(',')}`,
     '--v=1',
   ];
 }

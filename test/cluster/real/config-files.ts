@@ -1,7 +1,7 @@
 // The configuration files of the real world's daemons, as text. Each
 // setting that is not a default says why.
-import { DNS_SERVICE_IP, POD_CIDR } from '../world-config.js';
-import { NODE_IP, NODE_POD_CIDR, type RealLayout } from './layout.js';
+import { type Addressing, gatewayOf } from '../ip-families.js';
+import { NODE_IP, type RealLayout } from './layout.js';
 import { pairPaths, type RealPki } from './pki.js';
 
 export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10';
@@ -48,8 +48,8 @@ oom_score = 0
 `;
 }
 
-/** One bridge for the node's pods; addresses from host-local, kept in the world dir. */
-export function cniConfig(L: RealLayout): string {
+/** One bridge for the node's pods; addresses (one per family) from host-local, kept in the world dir. */
+export function cniConfig(L: RealLayout, A: Addressing): string {
   return `${JSON.stringify(
     {
       cniVersion: '1.0.0',
@@ -65,8 +65,8 @@ export function cniConfig(L: RealLayout): string {
           ipam: {
             type: 'host-local',
             dataDir: L.cniStateDir,
-            ranges: [[{ subnet: NODE_POD_CIDR, gateway: NODE_POD_CIDR.replace(/0\/24$/, '1') }]],
-            routes: [{ dst: '0.0.0.0/0' }],
+            ranges: A.nodePodCidrs.map((subnet) => [{ subnet, gateway: gatewayOf(subnet) }]),
+            routes: A.nodePodCidrs.map((c) => ({ dst: c.includes(':') ? '::/0' : '0.0.0.0/0' })),
           },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
@@ -102,10 +102,10 @@ export function componentKubeconfig(L: RealLayout, pki: RealPki, name: string): 
   return kubeconfigFor(L.apiServerUrl, `${pki.dir}/ca.crt`, pairPaths(pki, name));
 }
 
-export function kubeletConfig(L: RealLayout, pki: RealPki, clusterDomain: string): string {
+export function kubeletConfig(L: RealLayout, pki: RealPki, clusterDomain: string, A: Addressing): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: ${NODE_IP}
+address: ${A.families === 'ipv4' ? NODE_IP : '"::"'}
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 authentication:
@@ -120,7 +120,7 @@ cgroupRoot: ${L.cgroupRoot}
 # This machine has cgroup v1; kubelet 1.34 still runs there when told to.
 failCgroupV1: false
 failSwapOn: false
-clusterDNS: [${DNS_SERVICE_IP}]
+clusterDNS: [${A.dnsServiceIp}]
 clusterDomain: ${clusterDomain}
 # Pods with dnsPolicy Default (CoreDNS) get the node's resolver: none here.
 resolvConf: ${L.config('node-resolv.conf')}
@@ -137,15 +137,15 @@ protectKernelDefaults: false
 `;
 }
 
-export function kubeProxyConfig(L: RealLayout): string {
+export function kubeProxyConfig(L: RealLayout, A: Addressing): string {
   return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
   kubeconfig: ${L.config('kube-proxy.kubeconfig')}
 hostnameOverride: ${L.node}
 mode: nftables
-clusterCIDR: ${POD_CIDR}
-bindAddress: ${NODE_IP}
+clusterCIDR: ${A.podCidrs.join(',')}
+bindAddress: ${A.families === 'ipv4' ? NODE_IP : '"::"'}
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 # Replies of a pod to a pod on the same bridge would bypass the node (no

@@ -2,6 +2,7 @@
 // `npm run cluster -- up --real` inside the laptop network namespace, as
 // the stand-in's daemon is; its lifetime is world-daemon.ts's.
 import { parseArgs } from 'node:util';
+import { IP_FAMILIES, isIpFamilies } from '../ip-families.js';
 import { DEFAULT_CLUSTER_DOMAIN } from '../world-config.js';
 import { runWorldDaemon, worldLog } from '../world-daemon.js';
 import { binariesIn } from './component-args.js';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     'ready-timeout-ms': { type: 'string', default: '180000' },
     bin: { type: 'string' },
     'image-cache': { type: 'string' },
+    'ip-family': { type: 'string', default: 'ipv4' },
   },
 });
 
@@ -25,6 +27,8 @@ const layout = new RealLayout(values.id ?? '', values.root);
 const owner = values.owner === 'cli' ? 'cli' : 'test';
 const log = worldLog(layout);
 if (!values.bin || !values['image-cache']) throw new Error('--bin and --image-cache are required');
+const ipFamilies = values['ip-family'] ?? 'ipv4';
+if (!isIpFamilies(ipFamilies)) throw new Error(`--ip-family ${ipFamilies}: one of ${IP_FAMILIES.join(', ')}`);
 const world = new RealWorld(
   layout,
   {
@@ -33,6 +37,7 @@ const world = new RealWorld(
     readyTimeoutMs: Number(values['ready-timeout-ms']),
     binaries: binariesIn(values.bin),
     imageCache: values['image-cache'],
+    ipFamilies,
   },
   log,
 );

@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { run } from '../network/shell.js';
 import { createCa, issue, type KeyPair } from '../pki.js';
-import { KUBERNETES_SERVICE_IP } from '../world-config.js';
 
 export interface RealPki {
   dir: string;
@@ -28,7 +27,8 @@ const CLIENT = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,
 
 export async function createRealPki(
   dir: string,
-  nodeIp: string,
+  /** Every address the API server is reached at: the node's, the kubernetes Service's. */
+  serverIps: readonly string[],
   nodeName: string,
   clusterDomain: string,
 ): Promise<RealPki> {
@@ -39,7 +39,7 @@ export async function createRealPki(
     'kubernetes.default.svc',
     `kubernetes.default.svc.${clusterDomain}`,
   ];
-  const serving = `subjectAltName=IP:${nodeIp},IP:${KUBERNETES_SERVICE_IP},IP:127.0.0.1,DNS:localhost,${names
+  const serving = `subjectAltName=${[...serverIps, '127.0.0.1'].map((ip) => `IP:${ip}`).join(',')},DNS:localhost,${names
     .map((n) => `DNS:${n}`)
     .join(',')}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`;
   const [apiserver, apiserverKubeletClient, admin, controllerManager, scheduler, kubelet, proxy] = await Promise.all([

@@ -6,12 +6,13 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import type { KObject } from '../apiserver/objects.js';
 import { podIsReady } from '../apiserver/objects.js';
+import { type Addressing, addressing, type IpFamilies, NODE_NET_V6 } from '../ip-families.js';
 import { writeKubeconfig } from '../kubeconfig.js';
 import { LaptopUpstream } from '../network/laptop-upstream.js';
 import { inNetns, ipIn, run, sysctl } from '../network/shell.js';
 import { sweepWorld } from '../network/sweep.js';
 import { buildPrograms } from '../programs/build.js';
-import { SERVICE_CIDR, type WorldState } from '../world-config.js';
+import type { WorldState } from '../world-config.js';
 import { AdminApi } from './admin-api.js';
 import { bootstrap } from './bootstrap.js';
 import { createCgroupRoot } from './cgroups.js';
@@ -38,6 +39,7 @@ export interface RealWorldOptions {
   binaries: Binaries;
   /** Where built images are cached across worlds. */
   imageCache: string;
+  ipFamilies: IpFamilies;
 }
 
 export class RealWorld {
@@ -45,6 +47,7 @@ export class RealWorld {
   readonly opts: RealWorldOptions;
   readonly node: NodeProcesses;
   readonly upstream = new LaptopUpstream();
+  readonly addressing: Addressing;
   api: AdminApi | undefined;
   #stopped = false;
   readonly log: (line: string) => void;
@@ -54,6 +57,7 @@ export class RealWorld {
     this.opts = opts;
     this.log = log;
     this.node = new NodeProcesses(layout, log);
+    this.addressing = addressing(opts.ipFamilies);
   }
 
   async start(): Promise<WorldState> {
@@ -65,7 +69,14 @@ export class RealWorld {
     await chmod(L.dir, 0o755);
     await mkdir(L.configDir, { recursive: true });
     const [pki, programs, images] = await Promise.all([
-      this.#network().then(() => createRealPki(L.pkiDir, NODE_IP, L.node, this.opts.clusterDomain)),
+      this.#network().then(() =>
+        createRealPki(
+          L.pkiDir,
+          [...new Set([NODE_IP, ...this.addressing.nodeIps, this.addressing.kubernetesServiceIp])],
+          L.node,
+          this.opts.clusterDomain,
+        ),
+      ),
       buildPrograms(L.programsDir),
       buildImages(this.opts.imageCache, { corednsBinary: this.opts.binaries.coredns }),
     ]);
@@ -78,7 +89,7 @@ export class RealWorld {
     const b = this.opts.binaries;
     await this.node.start('containerd', containerdArgs(L));
     await this.node.start('etcd', etcdArgs(L, b));
-    await this.node.start('kube-apiserver', apiServerArgs(pki, b, this.opts.clusterDomain));
+    await this.node.start('kube-apiserver', apiServerArgs(pki, b, this.opts.clusterDomain, this.addressing));
     await Promise.race([waitForSocket(L.containerdSocket, deadline), this.node.exited('containerd')]);
     await importImages(images, { address: L.containerdSocket });
     step('containerd up, images imported');
@@ -86,12 +97,12 @@ export class RealWorld {
     this.api = new AdminApi(L.apiServerUrl, { ca: `${pki.dir}/ca.crt`, ...admin });
     await this.api.waitReady(deadline, Promise.race([this.node.exited('kube-apiserver'), this.node.exited('etcd')]));
     step('API server ready');
-    await this.node.start('kube-controller-manager', controllerManagerArgs(L, pki, b));
+    await this.node.start('kube-controller-manager', controllerManagerArgs(L, pki, b, this.addressing));
     await this.node.start('kube-scheduler', schedulerArgs(L, b));
-    await this.node.start('kubelet', kubeletArgs(L, b));
+    await this.node.start('kubelet', kubeletArgs(L, b, this.addressing));
     await this.node.start('kube-proxy', kubeProxyArgs(L, b));
 
-    const creds = await bootstrap(this.api, L.adminKubeconfig, programs, this.opts.clusterDomain);
+    const creds = await bootstrap(this.api, L.adminKubeconfig, programs, this.opts.clusterDomain, this.addressing);
     // The real API server authenticates these tokens itself: no stand-in user specs.
     const users = { ...creds, users: [] };
     await writeKubeconfig(
@@ -116,6 +127,7 @@ export class RealWorld {
       clusterDomain: this.opts.clusterDomain,
       startedAt: new Date().toISOString(),
       kind: 'real',
+      ipFamilies: this.opts.ipFamilies,
     };
   }
 
@@ -131,8 +143,14 @@ export class RealWorld {
     await ipIn(L.laptopNetns, 'link', 'set', 'eth0', 'up');
     await ipIn(node, 'addr', 'add', `${NODE_IP}/24`, 'dev', 'eth0');
     await ipIn(node, 'link', 'set', 'eth0', 'up');
-    await ipIn(node, 'route', 'add', SERVICE_CIDR, 'dev', 'eth0');
     await sysctl(node, 'net.ipv4.ip_forward', '1');
+    if (this.addressing.families !== 'ipv4') {
+      // nodad: the kubelet reads the node's addresses at once; a tentative one is not there yet.
+      await ipIn(L.laptopNetns, '-6', 'addr', 'add', `${NODE_NET_V6}1/64`, 'dev', 'eth0', 'nodad');
+      await ipIn(node, '-6', 'addr', 'add', `${NODE_NET_V6}2/64`, 'dev', 'eth0', 'nodad');
+      await sysctl(node, 'net.ipv6.conf.all.forwarding', '1');
+    }
+    for (const cidr of this.addressing.serviceCidrs) await ipIn(node, 'route', 'add', cidr, 'dev', 'eth0');
   }
 
   async #writeConfigs(pki: Awaited<ReturnType<typeof createRealPki>>): Promise<void> {
@@ -142,8 +160,8 @@ export class RealWorld {
     await mkdir(L.kubeletRoot, { recursive: true });
     const files: Record<string, string> = {
       'containerd.toml': containerdConfig(L),
-      'kubelet.yaml': kubeletConfig(L, pki, this.opts.clusterDomain),
-      'kube-proxy.yaml': kubeProxyConfig(L),
+      'kubelet.yaml': kubeletConfig(L, pki, this.opts.clusterDomain, this.addressing),
+      'kube-proxy.yaml': kubeProxyConfig(L, this.addressing),
       'node-resolv.conf': '# the test world has no upstream DNS for pods\n',
       'kubelet.kubeconfig': componentKubeconfig(L, pki, 'kubelet'),
       'kube-proxy.kubeconfig': componentKubeconfig(L, pki, 'kube-proxy'),
@@ -151,7 +169,7 @@ export class RealWorld {
       'scheduler.kubeconfig': componentKubeconfig(L, pki, 'scheduler'),
     };
     for (const [name, text] of Object.entries(files)) await writeFile(L.config(name), text);
-    await writeFile(`${L.cniConfDir}/10-kvpn.conflist`, cniConfig(L));
+    await writeFile(`${L.cniConfDir}/10-kvpn.conflist`, cniConfig(L, this.addressing));
     await writeFile(L.adminKubeconfig, componentKubeconfig(L, pki, 'admin'), { mode: 0o600 });
   }
 
@@ -180,15 +198,21 @@ export class RealWorld {
     const svc = await this.api?.get('services', 'default', 'echo');
     const node = this.layout.nodeNetnsName;
     try {
-      await inNetns(node, 'curl', ['-sf', '-m', '2', `http://${svc?.spec?.clusterIP}/`]);
-      const dns = await inNetns(node, 'dig', [
-        '+short',
-        '+time=1',
-        '+tries=1',
-        '@10.96.0.10',
-        `echo.default.svc.${this.opts.clusterDomain}`,
-      ]);
-      return dns.trim() === svc?.spec?.clusterIP;
+      const ips: string[] = svc?.spec?.clusterIPs ?? [];
+      for (const ip of ips) await inNetns(node, 'curl', ['-sf', '-g', '-m', '2', `http://${hostPart(ip)}/`]);
+      const answers: string[] = [];
+      for (const type of ['A', 'AAAA']) {
+        const dns = await inNetns(node, 'dig', [
+          '+short',
+          '+time=1',
+          '+tries=1',
+          `@${this.addressing.dnsServiceIp}`,
+          `echo.default.svc.${this.opts.clusterDomain}`,
+          type,
+        ]);
+        answers.push(...dns.split('\n').filter(Boolean));
+      }
+      return ips.length > 0 && answers.sort().join() === [...ips].sort().join();
     } catch {
       return false;
     }
@@ -201,6 +225,11 @@ export class RealWorld {
     await this.node.stop().catch((err) => this.log(`stopping the node: ${err}`));
     await sweepWorld(this.layout.id, this.layout.dir, process.pid);
   }
+}
+
+/** An IP as a URL's host: IPv6 in brackets. */
+function hostPart(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
 }
 
 async function waitForSocket(path: string, deadline: number): Promise<void> {
