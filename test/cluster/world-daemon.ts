@@ -70,7 +70,6 @@ export async function runWorldDaemon(opts: {
     process.stdout.write(`READY ${JSON.stringify(state)}\n`);
   } catch (err) {
     log(`start failed: ${(err as Error)?.stack ?? err}`);
-    process.stdout.write(`FAILED ${JSON.stringify(String((err as Error)?.message ?? err))}\n`);
     // KVPN_WORLD_KEEP_LOGS=DIR: a failed world's files (but its stores) are copied there before it goes.
     const keep = process.env.KVPN_WORLD_KEEP_LOGS;
     if (keep) {
@@ -81,6 +80,8 @@ export async function runWorldDaemon(opts: {
         log(`keeping the logs: ${e}`);
       }
     }
+    // Said after the copy: the launcher kills this process when it reads it.
+    process.stdout.write(`FAILED ${JSON.stringify(String((err as Error)?.message ?? err))}\n`);
     await world.stop().catch(() => undefined);
     await sweepWorld(layout.id, layout.dir, process.pid).catch(() => undefined);
     process.exit(1);

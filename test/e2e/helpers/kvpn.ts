@@ -106,7 +106,7 @@ export async function laptop(cluster: Cluster, cmd: string, args: string[], time
 /** A UDP datagram to HOST:PORT from the laptop and the first reply, via a one-line node script. */
 export async function udpRoundTrip(cluster: Cluster, host: string, port: number, payload: string): Promise<string> {
   const script = `
-const s = require('dgram').createSocket('udp4');
+const s = require('dgram').createSocket(${JSON.stringify(host.includes(':') ? 'udp6' : 'udp4')});
 const timer = setTimeout(() => { console.error('timeout'); process.exit(2); }, 5000);
 s.on('message', (m) => { process.stdout.write(m.toString()); clearTimeout(timer); s.close(); });
 s.send(${JSON.stringify(payload)}, ${port}, ${JSON.stringify(host)});`;
@@ -118,6 +118,8 @@ s.send(${JSON.stringify(payload)}, ${port}, ${JSON.stringify(host)});`;
 /** What kvpn could leave behind, in its laptop and the cluster; compare a snapshot before `up` with one after `down`. */
 export interface Snapshot {
   links: string[];
+  /** Every address of every link, both families ("dev family address/prefix"). */
+  addresses: string[];
   routes: string[];
   /** The laptop's resolv.conf, byte for byte (base64). */
   resolvConf: string;
@@ -140,6 +142,13 @@ export async function snapshot(cluster: Cluster, kvpn: Kvpn, daemonPids: number[
   const links = JSON.parse((await laptop.exec('ip', ['-json', 'link', 'show'])).stdout || '[]') as {
     ifname: string;
   }[];
+  const addressLines = JSON.parse((await laptop.exec('ip', ['-json', 'addr', 'show'])).stdout || '[]') as {
+    ifname: string;
+    addr_info?: { family: string; local: string; prefixlen: number }[];
+  }[];
+  const addresses = addressLines.flatMap((l) =>
+    (l.addr_info ?? []).map((a) => `${l.ifname} ${a.family} ${a.local}/${a.prefixlen}`),
+  );
   const routes = [
     ...(await laptop.exec('ip', ['-4', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
     ...(await laptop.exec('ip', ['-6', 'route', 'show', 'table', 'all'])).stdout.split('\n'),
@@ -164,6 +173,7 @@ export async function snapshot(cluster: Cluster, kvpn: Kvpn, daemonPids: number[
   walk(join(kvpn.stateDir, 'dns'));
   return {
     links: links.map((l) => l.ifname).sort(),
+    addresses: addresses.sort(),
     routes: routes.sort(),
     resolvConf: readFileSync(laptop.resolvConf).toString('base64'),
     kvpnObjects: kvpnObjects.sort(),
