@@ -1,6 +1,7 @@
 // Client and server programs for bench/stack.ts, run as separate processes
 // so the stack's process does only the stack (and the dialer's sockets).
 //
+// HOST is an IPv4 or IPv6 literal (bench/_stack-family.ts has both families).
 // server: listens on HOST:0, prints {"port":N}. Per connection the first
 // byte picks the job: 'U' discard until EOF, then reply the byte count (8
 // bytes) and close; 'D'+u64 send that many bytes and close; 'C' close at
