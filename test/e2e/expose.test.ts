@@ -6,61 +6,14 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { type Cluster, startCluster } from '../cluster/index.js';
+import { startCluster } from '../cluster/index.js';
 import { realWorld } from '../cluster/worlds.js';
+import { fetchInCluster, fetchOnceProgrammed, KUBE_PROXY_SYNC_MS, laptopServer } from './helpers/in-cluster.js';
 import { daemonPid, kvpnIn, snapshot } from './helpers/kvpn.js';
 
 const RBAC_DOC = new URL('../../docs/rbac.md', import.meta.url);
-
-/** A static file server on the laptop's 127.0.0.1:port, serving `dir`. */
-async function laptopServer(t: Test, cluster: Cluster, port: number, dir: string): Promise<void> {
-  const script = `
-    const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
-    http.createServer((req, res) => {
-      fs.readFile(path.join(${JSON.stringify(dir)}, path.basename(req.url)), (err, body) => {
-        res.writeHead(err ? 404 : 200); res.end(err ? 'no such file' : body);
-      });
-    }).listen(${port}, '127.0.0.1', () => console.log('listening'));`;
-  const child = cluster.spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => child.kill());
-  await once(child.stdout as NodeJS.ReadableStream, 'data');
-}
-
-/**
- * Fetches `url` from inside the echo pod (its resolver, its network): what a workload in the
- * cluster gets. With node's fetch: the world's images carry a static busybox whose wget cannot
- * resolve names (static glibc has no NSS).
- */
-async function fetchInCluster(cluster: Cluster, url: string): Promise<{ code: number; body: string; err: string }> {
-  const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
-  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) })
-    .then(async (r) => process.stdout.write(await r.text()))
-    .catch((e) => { console.error(String(e.cause ?? e)); process.exit(1); })`;
-  const r = await cluster.kubectl(['exec', '-n', 'default', pod, '--', 'node', '-e', script], { context: 'admin' });
-  return { code: r.code, body: r.stdout, err: r.stderr };
-}
-
-/** kube-proxy programs a Service's new endpoint within its sync period (nftables: 1 s minimum). */
-const KUBE_PROXY_SYNC_MS = 5000;
-
-/**
- * The first fetch after `expose` returned: `expose` waits until the relay listens and the
- * EndpointSlice lists it, but kube-proxy may still refuse for up to its sync period. A refusal is
- * retried within that; anything else (a reset from the laptop side included) is the answer.
- */
-async function fetchOnceProgrammed(
-  cluster: Cluster,
-  url: string,
-): Promise<{ code: number; body: string; err: string; waitedMs: number }> {
-  const start = Date.now();
-  for (;;) {
-    const r = await fetchInCluster(cluster, url);
-    if (r.code === 0 || !/ECONNREFUSED/.test(r.err) || Date.now() - start > KUBE_PROXY_SYNC_MS)
-      return { ...r, waitedMs: Date.now() - start };
-  }
-}
 
 const real = await realWorld();
 t.test('kvpn expose: the cluster reaches the laptop', { skip: !real.run && real.why }, async (t) => {

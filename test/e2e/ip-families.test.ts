@@ -4,12 +4,16 @@
 // kvpn must find the ranges, route them, answer AAAA and carry IPv6 flows
 // as it does IPv4 ones. The stand-in is IPv4-only: these run on the real
 // world only, and every expected value is read from the real API.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import type { SessionStatus } from '../../src/session/types.js';
 import { type Cluster, startCluster } from '../cluster/index.js';
 import type { IpFamilies } from '../cluster/ip-families.js';
 import { realWorld } from '../cluster/worlds.js';
+import { fetchOnceProgrammed, laptopServer } from './helpers/in-cluster.js';
 import { daemonPid, type Kvpn, kvpnIn, laptop, snapshot, udpRoundTrip } from './helpers/kvpn.js';
 
 const real = await realWorld();
@@ -98,6 +102,21 @@ t.test('dual-stack cluster', { skip: !real.run && real.why }, async (t) => {
     t.same(await dig(cluster, ['A', name]), podIps.filter((i) => !i.includes(':')).sort(), 'A');
   });
 
+  t.test("a pod's IPv6 name: kvpn answers what the cluster's CoreDNS answers", async (t) => {
+    const pod = JSON.parse(await apiJson(cluster, ['get', 'pods', '-l', 'app=postgres'])).items[0];
+    const ip6 = (pod.status.podIPs as { ip: string }[]).find((i) => i.ip.includes(':'))?.ip as string;
+    // CoreDNS's form for IPv6: every ':' a '-' (fd00:10:244::5 → fd00-10-244--5).
+    const name = `${ip6.replaceAll(':', '-')}.default.pod.${cluster.clusterDomain}`;
+    const inCluster = await cluster.execInPod(pod.metadata.name, 'default', 'dig', [
+      '+short',
+      `@${cluster.dnsServiceIp}`,
+      'AAAA',
+      name,
+    ]);
+    t.same(await dig(cluster, ['AAAA', name]), [inCluster.stdout.trim()], `dig AAAA ${name}`);
+    t.equal(inCluster.stdout.trim(), ip6);
+  });
+
   t.test('psql, UDP and a refused port on IPv6 addresses', async (t) => {
     const pg: string = JSON.parse(await apiJson(cluster, ['get', 'service', 'postgres'])).spec.clusterIPs[1];
     const psql = await laptop(cluster, 'psql', ['-h', pg, '-U', 'postgres', '-tAc', 'select 6*7'], 20_000);
@@ -165,4 +184,20 @@ t.test('IPv6-only cluster', { skip: !real.run && real.why }, async (t) => {
   const down = await kvpn.run(['down']);
   t.equal(down.code, EXIT.OK, down.stderr);
   t.same(await snapshot(cluster, kvpn, [pid]), before, 'nothing left, IPv6 addresses and routes included');
+
+  t.test('expose: a pod with no IPv4 reaches the laptop', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvpn-six-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'file.txt'), 'served to an IPv6-only cluster\n');
+    await laptopServer(t, cluster, 8099, dir);
+    const admin = kvpnIn(t, cluster);
+    const up = await admin.run(['up', '--context', 'admin', '--dns', 'off']);
+    t.equal(up.code, EXIT.OK, up.stderr);
+    const expose = await admin.run(['expose', '8099', '--name', 'six']);
+    t.equal(expose.code, EXIT.OK, expose.stderr);
+    const got = await fetchOnceProgrammed(cluster, 'http://six.default:8099/file.txt');
+    t.equal(got.body, 'served to an IPv6-only cluster\n', `fetched from the echo pod: ${got.err}`);
+    const down = await admin.run(['down']);
+    t.equal(down.code, EXIT.OK, down.stderr);
+  });
 });

@@ -80,7 +80,7 @@ await onEachWorld(t, {}, async (t, cluster) => {
     const podRange = (await cluster.nodes()).length === 1 ? '10.244.0.0/24' : '10.244.0.0/23';
     t.same(
       admin?.routes,
-      [{ cidr: podRange, source: 'pod' }],
+      [{ cidr: podRange, source: 'pod', family: 4 }],
       'only the more specific range goes to the second session',
     );
     const web = await laptop(cluster, 'curl', ['-sS', '-m', '10', `http://${await cluster.serviceIp('echo')}/`]);

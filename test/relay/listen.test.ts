@@ -2,10 +2,11 @@
 // IPv4 and IPv6 clients (a pod of an IPv6-only cluster has no IPv4 address
 // to reach), peers are named without the ::ffff: prefix, and a pod without
 // IPv6 falls back to IPv4 alone.
-import { EventEmitter } from 'node:events';
+import dgram from 'node:dgram';
+import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import t from 'tap';
-import { listenAllFamilies, peerName, unmappedAddress } from '../../src/relay/server/listen.js';
+import { bindUdpAllFamilies, listenAllFamilies, peerName, unmappedAddress } from '../../src/relay/server/listen.js';
 
 function connectOnce(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -61,4 +62,34 @@ t.test('unmappedAddress: only IPv4-mapped addresses lose their prefix', async (t
   t.equal(unmappedAddress('fd00:10:244::5'), 'fd00:10:244::5');
   t.equal(unmappedAddress('::ffff:a05'), '::ffff:a05');
   t.equal(unmappedAddress(undefined), undefined);
+});
+
+t.test('UDP: one socket gets datagrams from IPv4 and IPv6 senders and answers both', async (t) => {
+  const seen: string[] = [];
+  const socket = await bindUdpAllFamilies(0, (msg, from) => {
+    seen.push(`${peerName({ remoteAddress: from.address, remotePort: from.port }).replace(/:\d+$/, '')} ${msg}`);
+    socket.send(msg, from.port, from.address);
+  });
+  t.teardown(() => socket.close());
+  const { port } = socket.address();
+  for (const [type, host] of [
+    ['udp4', '127.0.0.1'],
+    ['udp6', '::1'],
+  ] as const) {
+    const client = dgram.createSocket(type);
+    const reply = once(client, 'message');
+    client.send(type, port, host);
+    t.equal(String((await reply)[0]), type, `${type} answered`);
+    client.close();
+  }
+  t.same(seen, ['127.0.0.1 udp4', '::1 udp6'], 'senders named as before');
+});
+
+t.test('UDP: other bind errors (a port in use) are not hidden by the fallback', async (t) => {
+  const first = await bindUdpAllFamilies(0, () => undefined);
+  t.teardown(() => first.close());
+  await t.rejects(
+    bindUdpAllFamilies(first.address().port, () => undefined),
+    { code: 'EADDRINUSE' },
+  );
 });

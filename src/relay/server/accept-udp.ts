@@ -10,12 +10,13 @@
 // dropped (counted), as is one the laptop's stream cannot take right now. A
 // flow ends after udpIdleMs without a datagram either way; a socket with
 // nothing parked and no flow for lingerMs closes.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import http2 from 'node:http2';
 import { DatagramDecoder, encodeDatagram } from '../datagram-codec.js';
 import { HEADER_PEER, PARKED_STATUS } from '../protocol.js';
 import { UDP_FLOW_QUEUE_BYTES } from './config.js';
 import type { FlowContext } from './flow.js';
+import { bindUdpAllFamilies, peerName } from './listen.js';
 import type { RelayLog } from './log.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
@@ -32,7 +33,8 @@ interface Flow {
 
 interface UdpListener {
   port: number;
-  socket: dgram.Socket;
+  /** Undefined while it is being bound. */
+  socket: dgram.Socket | undefined;
   parked: Parked[];
   flows: Map<string, Flow>;
   lingerTimer: NodeJS.Timeout | undefined;
@@ -63,17 +65,28 @@ export class InboundUdpListeners {
   async park(stream: http2.ServerHttp2Stream, port: number, ctx: FlowContext): Promise<void> {
     let listener = this.#listeners.get(port);
     if (!listener) {
-      const socket = dgram.createSocket('udp4');
-      const created: UdpListener = { port, socket, parked: [], flows: new Map(), lingerTimer: undefined };
+      const created: UdpListener = {
+        port,
+        socket: undefined,
+        parked: [],
+        flows: new Map(),
+        lingerTimer: undefined,
+      };
       listener = created;
       this.#listeners.set(port, created);
-      socket.on('message', (msg, from) => this.#onDatagram(created, msg, from));
+      let socket: dgram.Socket;
       try {
-        await bind(socket, port);
+        // Both families: a pod of an IPv6-only cluster has no IPv4 address but loopback.
+        socket = await bindUdpAllFamilies(port, (msg, from) => this.#onDatagram(created, msg, from));
+        if (this.#listeners.get(port) !== created) {
+          // Closed while it was being bound.
+          socket.close();
+          return ctx.release();
+        }
+        created.socket = socket;
         this.#log.info('inbound UDP listener open', { port });
       } catch (err) {
         this.#listeners.delete(port);
-        socket.close();
         throw err;
       }
       socket.on('error', (err) => this.#log.debug('inbound udp socket error', { port, error: err.message }));
@@ -98,13 +111,14 @@ export class InboundUdpListeners {
     for (const l of this.#listeners.values()) {
       clearTimeout(l.lingerTimer);
       for (const f of l.flows.values()) clearTimeout(f.idle);
-      l.socket.close();
+      l.socket?.close();
     }
     this.#listeners.clear();
   }
 
   #onDatagram(listener: UdpListener, msg: Buffer, from: dgram.RemoteInfo): void {
-    const key = `${from.address}:${from.port}`;
+    // The flow's key is also kvpn-peer: IPv4 senders without the dual-stack socket's ::ffff: prefix.
+    const key = peerName({ remoteAddress: from.address, remotePort: from.port });
     let flow = listener.flows.get(key);
     if (!flow) {
       const parked = listener.parked.shift();
@@ -140,7 +154,7 @@ export class InboundUdpListeners {
       flow.idle.refresh();
       for (const datagram of decoder.push(chunk)) {
         ctx.counted(0, datagram.length);
-        listener.socket.send(datagram, from.port, from.address);
+        listener.socket?.send(datagram, from.port, from.address);
       }
     });
     stream.on('end', () => {
@@ -161,19 +175,9 @@ export class InboundUdpListeners {
       listener.lingerTimer = undefined;
       if (listener.parked.length || listener.flows.size) return;
       this.#listeners.delete(listener.port);
-      listener.socket.close();
+      listener.socket?.close();
       this.#log.info('inbound UDP listener closed: nothing parked', { port: listener.port });
     }, this.#lingerMs);
     listener.lingerTimer.unref();
   }
-}
-
-function bind(socket: dgram.Socket, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, '0.0.0.0', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
 }
