@@ -4,7 +4,7 @@
 // kvpn must find the ranges, route them, answer AAAA and carry IPv6 flows
 // as it does IPv4 ones. The stand-in is IPv4-only: these run on the real
 // world only, and every expected value is read from the real API.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -161,11 +161,16 @@ t.test('IPv6-only cluster', { skip: !real.run && real.why }, async (t) => {
   const cluster = await world(t, 'ipv6');
   const kvpn = kvpnIn(t, cluster);
   const before = await snapshot(cluster, kvpn);
+  // The API server at its IPv6 address, as an IPv6-only cluster's kubeconfig names it.
+  const kubeconfig = join(kvpn.dir, 'kubeconfig-ipv6');
+  const server = `https://[${cluster.addressing.nodeIps[0]}]:${cluster.apiServerPort}`;
+  writeFileSync(kubeconfig, readFileSync(cluster.kubeconfigPath, 'utf8').replaceAll(cluster.apiServerUrl, server));
   // The minimal Role of docs/rbac.md: ranges guessed around the (IPv6) well-known Services.
-  const up = await kvpn.run(['up', '--context', 'staging']);
+  const up = await kvpn.run(['up', '--context', 'staging', '--kubeconfig', kubeconfig]);
   t.equal(up.code, EXIT.OK, up.stderr);
   const pid = await daemonPid(kvpn);
   const session = await status(kvpn);
+  t.equal(session.server, server, 'the session talks to the API server over IPv6');
   t.ok(
     session.routes.every((r) => r.family === 6),
     `only IPv6 ranges: ${session.routes.map((r) => r.cidr).join(' ')}`,
