@@ -42,6 +42,11 @@ export interface InterceptSpec {
   owner: string;
   /** Absent: a whole intercept. */
   filter?: InterceptFilter | undefined;
+  /**
+   * false: the laptop shows no requests (its inspection page is off), so the
+   * router records none for it. Absent means true (laptops before this field).
+   */
+  records?: boolean | undefined;
 }
 
 export class InterceptSpecError extends Error {}
@@ -117,7 +122,10 @@ export function parseInterceptSpec(raw: string | undefined): InterceptSpec {
   if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
     throw new InterceptSpecError('the intercept port must be 1-65535');
   if (typeof o.owner !== 'string' || o.owner.length > 256) throw new InterceptSpecError('the owner must be a string');
-  if (o.filter === undefined || o.filter === null) return { id: o.id, port: o.port, owner: o.owner };
+  if (o.records !== undefined && typeof o.records !== 'boolean')
+    throw new InterceptSpecError('records must be a boolean');
+  const base = { id: o.id, port: o.port, owner: o.owner, ...(o.records === false ? { records: false } : {}) };
+  if (o.filter === undefined || o.filter === null) return base;
   const f = o.filter as Partial<InterceptFilter>;
   const pairs = (list: unknown, second: 'value' | 'pattern'): { name: string; second: string }[] => {
     if (list === undefined) return [];
@@ -135,7 +143,7 @@ export function parseInterceptSpec(raw: string | undefined): InterceptSpec {
     headerRegexes: pairs(f.headerRegexes, 'pattern').map((p) => ({ name: p.name, pattern: p.second })),
     pathPrefix: f.pathPrefix,
   });
-  return { id: o.id, port: o.port, owner: o.owner, filter };
+  return { ...base, filter };
 }
 
 /** A filter, compiled once for the router's per-request matching. */

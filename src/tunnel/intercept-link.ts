@@ -113,7 +113,12 @@ export class InterceptLink {
   async #register(): Promise<void> {
     const signal = this.#abort.signal;
     const { stream, headers } = await this.#dialer.hold(
-      { ':method': 'POST', ':path': INTERCEPTS_PATH, [HEADER_INTERCEPT_SPEC]: JSON.stringify(this.#spec) },
+      {
+        ':method': 'POST',
+        ':path': INTERCEPTS_PATH,
+        // Nobody here reads request records (no inspection page): the router need not make them.
+        [HEADER_INTERCEPT_SPEC]: JSON.stringify(this.#opts.onRequest ? this.#spec : { ...this.#spec, records: false }),
+      },
       signal,
     );
     const status = Number(headers[':status']);

@@ -78,7 +78,13 @@ t.test('the registration header: validated field by field', async (t) => {
     filter: { headers: [{ name: 'x-dev', value: 'a' }], headerRegexes: [], pathPrefix: undefined },
   });
   t.same(parseInterceptSpec('{"id":"w","port":80,"owner":"o"}'), { id: 'w', port: 80, owner: 'o' }, 'whole');
+  t.same(
+    parseInterceptSpec('{"id":"w","port":80,"owner":"o","records":false}'),
+    { id: 'w', port: 80, owner: 'o', records: false },
+    'records: false is kept (true is the default, left out)',
+  );
   for (const raw of [
+    '{"id":"a","port":80,"owner":"o","records":"no"}',
     undefined,
     'not json',
     '[]',

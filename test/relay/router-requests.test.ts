@@ -235,3 +235,20 @@ t.test('a laptop that does not read its registration stream: records are dropped
   while (after.path !== '/after') after = await lines.record();
   t.equal(after.seq, sent + 1, 'the seq counts the dropped records too');
 });
+
+t.test('a laptop without an inspection page (records: false): counters only, no records made', async (t) => {
+  const laptopSide = await httpSide(t, 'laptop');
+  const router = await startRouter(t, [`127.0.0.1:${portOf(await httpSide(t, 'pods'))}`]);
+  const [port] = router.routePorts as [number];
+  const laptop = new TestLaptop(t, router.port, router.token);
+  const reg = await laptop.register({ id: 'alice', port, owner: 'alice@l1', filter: dev('alice'), records: false });
+  await laptop.park('alice', port, portOf(laptopSide), 1);
+  const lines = new RegistrationLines(reg.stream);
+  for (const path of ['/x', '/y']) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-dev': 'alice' } });
+    t.equal(await res.text(), `laptop GET ${path} `);
+  }
+  // The first request's record would have been written when it finished, before the second began.
+  t.match(await lines.countersWhere((c) => c.toLaptop === 2), { toLaptop: 2, requestsDropped: 0 });
+  t.same(lines.records, [], 'no request line');
+});

@@ -190,7 +190,7 @@ export class Router {
       replaced: admission.replaces !== undefined,
     });
     const lines = new RegistrationStream(stream, reg.counters, this.#config.routerStatsIntervalMs);
-    reg.requests = lines;
+    if (spec.records !== false) reg.requests = lines;
     stream.resume(); // the laptop sends nothing after its HEADERS; read the END_STREAM.
     stream.once('close', () => {
       lines.close();
