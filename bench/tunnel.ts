@@ -1,5 +1,8 @@
 // `npm run bench -- tunnel [--seconds N] [--rounds N] [--rtt MS] [--streams N]`
 //
+// Both carriers in one run: `tunnel` is the HTTP/2 carrier (tunnel protocol 1),
+// `mux` the mux carrier (protocol 2), each through the same relay to the same server.
+//
 // On the test world (test/cluster), in one run:
 //   1. streams opened per second through the tunnel (and raw port-forwards per second)
 //   2. one raw port-forward stream to a bulk server pod (our transport's ceiling), and the
@@ -16,6 +19,7 @@ import type { Duplex } from 'node:stream';
 import { KubeClient } from '../src/kube/client.js';
 import { openPortForward } from '../src/kube/port-forward.js';
 import { deployRelay } from '../src/relay/deploy.js';
+import type { CarrierKind } from '../src/tunnel/carrier.js';
 import { TunnelDialer } from '../src/tunnel/dialer.js';
 import { DelayProxy } from '../test/cluster/faults/delay-proxy.js';
 import { startCluster } from '../test/cluster/index.js';
@@ -128,7 +132,7 @@ const fixed = (n: number | undefined): string => (n ?? 0).toFixed(2);
 /** Medians of one cell: bytes per second and CPU seconds per GiB by role. */
 type Cell = { rate: number; cpu: Record<string, number> };
 /** The ways one stream reaches the bulk server. */
-type Arm = 'raw' | 'splice' | 'node' | 'tunnel';
+type Arm = 'raw' | 'splice' | 'node' | 'tunnel' | 'mux';
 type Direction = 'down' | 'up';
 type Cells = Partial<Record<Arm, Record<Direction, Cell>>>;
 
@@ -214,8 +218,8 @@ export async function run(args: string[]): Promise<BenchReport> {
     teardowns.push(() => relay.delete());
     const portForward = (client: KubeClient, pod: string, port: number) => () =>
       openPortForward(client, { namespace: 'default', pod, port });
-    const tunnelDialer = async (client: KubeClient): Promise<TunnelDialer> => {
-      const dialer = new TunnelDialer({ client, relay, carriers: 4 });
+    const tunnelDialer = async (client: KubeClient, carrier: CarrierKind = 'h2'): Promise<TunnelDialer> => {
+      const dialer = new TunnelDialer({ client, relay, carriers: 4, carrier });
       teardowns.push(() => dialer.close());
       await dialer.ready(20_000);
       return dialer;
@@ -227,20 +231,26 @@ export async function run(args: string[]): Promise<BenchReport> {
     const opener = await tunnelDialer(staging);
     const streamsPerSecond = await openRate(() => opener.connect(pods.bulkIp, BULK_PORT), streams, 50);
     opener.close();
+    const muxOpener = await tunnelDialer(staging, 'mux');
+    const muxStreamsPerSecond = await openRate(() => muxOpener.connect(pods.bulkIp, BULK_PORT), streams, 50);
+    muxOpener.close();
     const rawPerSecond = await openRate(portForward(staging, 'bulk', BULK_PORT), Math.min(200, streams), 10);
 
     const near = await tunnelDialer(staging);
+    const nearMux = await tunnelDialer(staging, 'mux');
     const base = await measureArms(
       {
         raw: portForward(staging, 'bulk', BULK_PORT),
         splice: portForward(staging, pods.forwarders.splice.pod, pods.forwarders.splice.port),
         node: portForward(staging, pods.forwarders.node.pod, pods.forwarders.node.port),
         tunnel: () => near.connect(pods.bulkIp, BULK_PORT),
+        mux: () => nearMux.connect(pods.bulkIp, BULK_PORT),
       },
       rounds,
       seconds,
     );
     near.close();
+    nearMux.close();
     // RTT between this client and the API server: a userspace delay line in front of the forwarder.
     const delay = new DelayProxy('127.0.0.1', api.port, '127.0.0.1');
     delay.latencyMs = rtt;
@@ -254,14 +264,20 @@ export async function run(args: string[]): Promise<BenchReport> {
     const far = KubeClient.load({ kubeconfig: delayedConfig, context: 'staging' });
     teardowns.push(() => far.close());
     const farDialer = await tunnelDialer(far);
+    const farMux = await tunnelDialer(far, 'mux');
     const delayed = await measureArms(
-      { raw: portForward(far, 'bulk', BULK_PORT), tunnel: () => farDialer.connect(pods.bulkIp, BULK_PORT) },
+      {
+        raw: portForward(far, 'bulk', BULK_PORT),
+        tunnel: () => farDialer.connect(pods.bulkIp, BULK_PORT),
+        mux: () => farMux.connect(pods.bulkIp, BULK_PORT),
+      },
       rounds,
       seconds,
     );
     farDialer.close();
+    farMux.close();
 
-    return report({ seconds, rounds, rtt, base, delayed, streamsPerSecond, rawPerSecond });
+    return report({ seconds, rounds, rtt, base, delayed, streamsPerSecond, muxStreamsPerSecond, rawPerSecond });
   } finally {
     for (const fn of teardowns.reverse()) await Promise.resolve(fn()).catch(() => {});
     await cluster.stop();
@@ -276,22 +292,29 @@ interface Measured {
   base: ArmResults;
   delayed: ArmResults;
   streamsPerSecond: number;
+  muxStreamsPerSecond: number;
   rawPerSecond: number;
 }
 
 function report(m: Measured): BenchReport {
   const cells = m.base.cells as Required<Cells>;
-  const far = m.delayed.cells as Pick<Required<Cells>, 'raw' | 'tunnel'>;
+  const far = m.delayed.cells as Pick<Required<Cells>, 'raw' | 'tunnel' | 'mux'>;
   const ways = [
     ['download', 'down'],
     ['upload', 'up'],
   ] as const;
-  const row = (what: string, c: Pick<Required<Cells>, 'raw' | 'tunnel'>, dir: Direction): (string | number)[] => [
+  const row = (
+    what: string,
+    c: Pick<Required<Cells>, 'raw' | 'tunnel' | 'mux'>,
+    dir: Direction,
+  ): (string | number)[] => [
     what,
     c.raw[dir].rate / MB,
     c.tunnel[dir].rate / MB,
-    overhead(c.raw[dir].rate, c.tunnel[dir].rate),
-    `${fixed(c.raw[dir].cpu.machine)} / ${fixed(c.tunnel[dir].cpu.machine)}`,
+    c.mux[dir].rate / MB,
+    `${overhead(c.raw[dir].rate, c.tunnel[dir].rate)} / ${overhead(c.raw[dir].rate, c.mux[dir].rate)}`,
+    `${fixed(c.tunnel[dir].cpu.client)} / ${fixed(c.mux[dir].cpu.client)}`,
+    `${fixed(c.raw[dir].cpu.machine)} / ${fixed(c.tunnel[dir].cpu.machine)} / ${fixed(c.mux[dir].cpu.machine)}`,
   ];
   const rows = [
     ...ways.map(([what, dir]) => row(`${what}, 0 ms added`, cells, dir)),
@@ -321,7 +344,7 @@ function report(m: Measured): BenchReport {
       ];
     }),
   );
-  const arms: Arm[] = ['raw', 'splice', 'node', 'tunnel'];
+  const arms: Arm[] = ['raw', 'splice', 'node', 'tunnel', 'mux'];
   const cpuTable = formatTable(
     ['CPU s/GiB, 0 ms added', ...ways.flatMap(([what]) => arms.map((arm) => `${what} ${arm}`))],
     CPU_ROLES.map((role) => [role, ...ways.flatMap(([, dir]) => arms.map((arm) => fixed(cells[arm][dir].cpu[role])))]),
@@ -331,6 +354,7 @@ function report(m: Measured): BenchReport {
     rounds: m.rounds,
     rttMs: m.rtt,
     tunnel_streams_per_s: m.streamsPerSecond,
+    mux_streams_per_s: m.muxStreamsPerSecond,
     raw_port_forwards_per_s: m.rawPerSecond,
   };
   for (const [what, dir] of ways) {
@@ -341,8 +365,14 @@ function report(m: Measured): BenchReport {
     figures[`rtt_raw_${what}_MBps`] = far.raw[dir].rate / MB;
     figures[`rtt_tunnel_${what}_MBps`] = far.tunnel[dir].rate / MB;
     figures[`rtt_overhead_${what}_pct`] = overhead(far.raw[dir].rate, far.tunnel[dir].rate);
+    figures[`mux_overhead_${what}_pct`] = overhead(cells.raw[dir].rate, cells.mux[dir].rate);
+    figures[`rtt_mux_${what}_MBps`] = far.mux[dir].rate / MB;
     figures[`cpu_s_per_GiB_${what}`] = Object.fromEntries(arms.map((arm) => [arm, cells[arm][dir].cpu]));
-    figures[`rtt_cpu_s_per_GiB_${what}`] = { raw: far.raw[dir].cpu, tunnel: far.tunnel[dir].cpu };
+    figures[`rtt_cpu_s_per_GiB_${what}`] = {
+      raw: far.raw[dir].cpu,
+      tunnel: far.tunnel[dir].cpu,
+      mux: far.mux[dir].cpu,
+    };
   }
   figures.samples_MBps = m.base.samples;
   figures.rtt_samples_MBps = m.delayed.samples;
@@ -350,12 +380,20 @@ function report(m: Measured): BenchReport {
   return {
     name: 'tunnel',
     table: {
-      columns: ['one stream', 'raw port-forward MB/s', 'tunnel MB/s', 'overhead %', 'machine CPU s/GiB raw / tunnel'],
+      columns: [
+        'one stream',
+        'raw port-forward MB/s',
+        'HTTP/2 tunnel MB/s',
+        'mux tunnel MB/s',
+        'overhead % h2 / mux',
+        'laptop CPU s/GiB h2 / mux',
+        'machine CPU s/GiB raw / h2 / mux',
+      ],
       rows,
     },
     figures,
     notes: [
-      `Streams opened per second through the tunnel (50 at a time, open + FIN + close): ${Math.round(m.streamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(m.rawPerSecond)}.`,
+      `Streams opened per second through the tunnel (50 at a time, open + FIN + close): HTTP/2 ${Math.round(m.streamsPerSecond)}, mux ${Math.round(m.muxStreamsPerSecond)}; raw port-forward WebSockets per second (10 at a time): ${Math.round(m.rawPerSecond)}.`,
       `Medians of ${m.rounds} alternating ${m.seconds} s runs per cell, each started once the machine was quiet (under a quarter of a core busy) — ${figures.unsettled_runs === 0 ? 'all were' : `${figures.unsettled_runs} were not, after waiting 10 s`}. The machine is shared with other work; CPU seconds per GiB are steadier than rates under load.`,
       `Targets: overhead ≤ 20 % vs one raw port-forward stream; with ${m.rtt} ms RTT, one tunnel stream ≥ 50 MB/s.`,
       `What a relay hop costs by itself: a raw port-forward to a bare forwarder pod that dials the bulk server, with nothing of the tunnel's (no HTTP/2, no token, no multiplexing). splice: C, splice(2), bytes never reach user space — its own process costs next to nothing, so its overhead is what a hop inside the cluster costs before anything runs in it. Node: a plain Node forwarder in node:22-alpine, read sizes and backpressure as in the relay — the least a relay built on Node, as kvpn's is, can cost.\n\n${hopTable}`,

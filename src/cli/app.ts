@@ -130,6 +130,10 @@ function build(args: string[], io: CliIo, setCode: (code: number) => void, failu
             describe: 'Serve the inspection page on 127.0.0.1 (--no-ui: do not)',
           })
           .option('ui-port', { type: 'number', describe: 'First port for the inspection page (default 4040)' })
+          .option('carrier', {
+            choices: ['h2', 'mux'],
+            describe: 'The tunnel carrier: HTTP/2 or the mux (tunnel protocol 2); docs/cli.md',
+          })
           .option('handoff', { type: 'string', hidden: true })
           .example('$0 up --context staging', 'connect to the staging cluster')
           .example('$0 up --also-proxy 10.20.0.0/16 --also-proxy db.internal', 'route more ranges through the cluster'),

@@ -80,7 +80,7 @@ export function renderStatus(s: SessionStatus, command: string): string {
   text += row('namespace', s.namespace);
   text += row(
     'relay pod',
-    `${s.relay.pod}${s.relay.connected ? '' : ' (reconnecting)'}${s.relay.recreated ? `, recreated ${s.relay.recreated}×` : ''}`,
+    `${s.relay.pod}${s.relay.carrier === 'mux' ? ' (mux carrier)' : ''}${s.relay.connected ? '' : ' (reconnecting)'}${s.relay.recreated ? `, recreated ${s.relay.recreated}×` : ''}`,
   );
   text += row('device', deviceLine(s));
   text += routeRows(s.routes);

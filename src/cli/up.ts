@@ -44,6 +44,7 @@ export interface UpArgs extends GlobalArgs {
   /** yargs turns --no-ui into ui: false. */
   ui: boolean;
   uiPort?: number | undefined;
+  carrier?: 'h2' | 'mux' | undefined;
   handoff?: string | undefined;
 }
 
@@ -86,8 +87,16 @@ function forwardedArgs(args: UpArgs, dirs: SessionDirs): string[] {
   if (args.mtu !== undefined) out.push('--mtu', String(args.mtu));
   if (args.ui === false) out.push('--no-ui');
   if (args.uiPort !== undefined) out.push('--ui-port', String(args.uiPort));
+  if (args.carrier !== undefined) out.push('--carrier', args.carrier);
   out.push('--state-dir', dirs.stateDir, '--runtime-dir', dirs.runtimeDir);
   return out;
+}
+
+/** KVPN_CARRIER=h2|mux picks the carrier when --carrier does not; anything else is a usage error. */
+function carrierFromEnv(value: string | undefined): 'h2' | 'mux' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'h2' || value === 'mux') return value;
+  throw new UsageError(`KVPN_CARRIER=${value} is not a carrier`, 'Use h2 or mux, or unset it.');
 }
 
 /** One warning line per optional read RBAC refused (the session works, less well). */
@@ -96,6 +105,7 @@ function degradedLines(summary: SessionSummary): string {
 }
 
 export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<number> {
+  const carrier = args.carrier ?? carrierFromEnv(io.env.KVPN_CARRIER);
   const alsoProxy = parseTargets(args.alsoProxy, '--also-proxy', true);
   const neverProxy = parseTargets(args.neverProxy, '--never-proxy', false);
   if (args.mtu !== undefined && (!Number.isInteger(args.mtu) || args.mtu < 1280 || args.mtu > 65535)) {
@@ -107,7 +117,7 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
   const dirs = resolveDirs(args, io.env);
   if (!isRoot()) {
     await preflight({ kubeconfig: args.kubeconfig, context: args.context, namespace: args.namespace });
-    return reexecWithSudo('up', forwardedArgs(args, dirs), WHY_ROOT, io);
+    return reexecWithSudo('up', forwardedArgs({ ...args, carrier }, dirs), WHY_ROOT, io);
   }
   const handoff = args.handoff === 'stdin' ? await readHandoff() : undefined;
   const user = invokingUser(io.env, handoff);
@@ -127,6 +137,7 @@ export async function runUp(args: UpArgs, io: CliIo, command = 'kvpn'): Promise<
     mtu: args.mtu,
     noUi: args.ui === false,
     uiPort: args.uiPort,
+    carrier,
   };
   io.err(`Connecting${args.context ? ` to context "${args.context}"` : ''}…\n`);
   const hooks = {

@@ -25,6 +25,8 @@ export interface RelaySetupOptions {
   log: Logger;
   signal?: AbortSignal | undefined;
   onRecreated?: (pod: string) => void;
+  /** The tunnel's carrier (default: the dialer's). */
+  carrier?: 'h2' | 'mux' | undefined;
 }
 
 export interface RelaySetup {
@@ -52,7 +54,7 @@ export async function startRelay(options: RelaySetupOptions): Promise<RelaySetup
     onProgress: (detail) => log.info('relay pod starting', { detail }),
   });
   log.info('relay pod ready', { pod: handle.podName, image: handle.image });
-  const dialer = new TunnelDialer({ client, relay: handle });
+  const dialer = new TunnelDialer({ client, relay: handle, ...(options.carrier ? { carrier: options.carrier } : {}) });
   let generation = handle.generations;
   // Retrying cannot fix a refusal (no pods/portforward right, rejected credentials): fail at once.
   let refuse: (err: Error) => void = () => {};

@@ -115,6 +115,7 @@ export function buildStatus(p: StatusParts): SessionStatus {
       image: p.relay?.image ?? '',
       recreated: p.relay?.recreated ?? 0,
       connected,
+      carrier: p.relay?.dialer.carrierKind ?? 'h2',
     },
     cidrSources: {
       service: p.ranges?.service.source ?? 'none',

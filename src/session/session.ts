@@ -222,6 +222,7 @@ export class Session {
       signal: this.#hooks.signal,
       owner: this.#hooks.user ? `${this.#hooks.user.name}@${hostname()}` : undefined,
       onRecreated: (pod) => this.warn(`relay pod was gone; recreated as ${pod}`),
+      carrier: o.carrier,
     });
     const discovering = discoverRanges(client, log);
     const lookingUp = apiServerAddresses(client.server.hostname);

@@ -36,6 +36,8 @@ export interface SessionOptions {
   noUi?: boolean | undefined;
   /** The inspection page's first port to try (default 4040; the next ones if taken). */
   uiPort?: number | undefined;
+  /** The tunnel's carrier: HTTP/2 or the mux (docs/design.md §5). */
+  carrier?: 'h2' | 'mux' | undefined;
   /** Journal this process as the session's daemon (so `down` can stop it if it hangs). */
   journalProcess?: boolean;
 }
@@ -135,7 +137,15 @@ export interface SessionStatus extends SessionSummary {
   state: 'running' | 'degraded' | 'stopping';
   startedAt: string;
   uptimeSeconds: number;
-  relay: { pod: string; namespace: string; image: string; recreated: number; connected: boolean };
+  relay: {
+    pod: string;
+    namespace: string;
+    image: string;
+    recreated: number;
+    connected: boolean;
+    /** The tunnel's carrier in use: h2 (tunnel protocol 1) or mux (2). */
+    carrier?: 'h2' | 'mux';
+  };
   cidrSources: { service: string; pod: string; notes: string[] };
   traffic: {
     tcpOpen: number;

@@ -25,6 +25,7 @@ export interface StartRequest extends KubeTargetOptions {
   mtu?: number | undefined;
   noUi?: boolean | undefined;
   uiPort?: number | undefined;
+  carrier?: 'h2' | 'mux' | undefined;
 }
 
 export interface StartHooks {

@@ -6,8 +6,10 @@
 //
 // carrier() hands out the least-loaded carrier that is up, waiting for one
 // if none is; the pool reports 'connecting' | 'up' | 'degraded' | 'down' | 'closed'.
+import type { Duplex } from 'node:stream';
 import { KvpnError } from '../errors.js';
-import { Carrier } from './carrier.js';
+import { Carrier, type CarrierKind, type TunnelCarrier } from './carrier.js';
+import { MuxCarrier, RelayWithoutMuxError } from './mux-carrier.js';
 import type { TunnelTransport } from './transport.js';
 
 export const BACKOFF_MIN_MS = 200;
@@ -34,6 +36,8 @@ export interface CarrierStats {
 
 export interface CarrierPoolOptions {
   carriers: number;
+  /** The carrier to open (default h2); a relay without the mux gets HTTP/2 carriers instead. */
+  kind?: CarrierKind;
   pingIntervalMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -52,14 +56,14 @@ export class TunnelClosedError extends KvpnError {
 
 interface Slot {
   index: number;
-  carrier: Carrier | undefined;
+  carrier: TunnelCarrier | undefined;
   connecting: boolean;
   failures: number;
   timer: NodeJS.Timeout | undefined;
 }
 
 interface Waiter {
-  resolve(carrier: Carrier): void;
+  resolve(carrier: TunnelCarrier): void;
   reject(err: Error): void;
 }
 
@@ -78,12 +82,14 @@ export class CarrierPool {
   #recovering: Promise<void> | undefined;
   #carrierSeq = 0;
   #roundRobin = 0;
+  #kind: CarrierKind;
 
   /** `stats` is updated in place (the dialer's stats object). */
   constructor(transport: TunnelTransport, opts: CarrierPoolOptions, stats: CarrierStats) {
     this.#transport = transport;
     this.#opts = opts;
     this.#stats = stats;
+    this.#kind = opts.kind ?? 'h2';
     this.#slots = Array.from({ length: opts.carriers }, (_, index) => ({
       index,
       carrier: undefined,
@@ -118,7 +124,7 @@ export class CarrierPool {
   }
 
   /** Stops reconnecting and ends every carrier with `end` (close or destroy). */
-  shutdown(end: (s: Carrier) => void): void {
+  shutdown(end: (s: TunnelCarrier) => void): void {
     if (!this.#abort.signal.aborted) this.#abort.abort(new TunnelClosedError());
     for (const slot of this.#slots) {
       clearTimeout(slot.timer);
@@ -129,7 +135,12 @@ export class CarrierPool {
   }
 
   /** The least-loaded carrier that is up, waiting for one if needed. */
-  carrier(signal: AbortSignal): Promise<Carrier> {
+  /** The kind of carrier being opened now (mux falls back to h2 for an older relay). */
+  get kind(): CarrierKind {
+    return this.#kind;
+  }
+
+  carrier(signal: AbortSignal): Promise<TunnelCarrier> {
     if (this.#abort.signal.aborted) return Promise.reject(new TunnelClosedError());
     const best = this.#pick();
     if (best) return Promise.resolve(best);
@@ -154,8 +165,8 @@ export class CarrierPool {
     });
   }
 
-  #pick(): Carrier | undefined {
-    let best: Carrier | undefined;
+  #pick(): TunnelCarrier | undefined {
+    let best: TunnelCarrier | undefined;
     const n = this.#slots.length;
     this.#roundRobin = (this.#roundRobin + 1) % n;
     for (let i = 0; i < n; i++) {
@@ -170,10 +181,7 @@ export class CarrierPool {
     slot.connecting = true;
     try {
       const socket = await this.#transport.connect(this.#abort.signal);
-      const carrier = await Carrier.open(++this.#carrierSeq, socket, {
-        token: this.#transport.token,
-        pingIntervalMs: this.#opts.pingIntervalMs,
-      });
+      const carrier = await this.#open(socket);
       slot.connecting = false;
       if (this.#abort.signal.aborted) {
         carrier.destroy();
@@ -203,12 +211,26 @@ export class CarrierPool {
     }
   }
 
+  async #open(socket: Duplex): Promise<TunnelCarrier> {
+    const options = { token: this.#transport.token, pingIntervalMs: this.#opts.pingIntervalMs };
+    if (this.#kind === 'h2') return Carrier.open(++this.#carrierSeq, socket, options);
+    try {
+      return await MuxCarrier.open(++this.#carrierSeq, socket, options);
+    } catch (err) {
+      if (!(err instanceof RelayWithoutMuxError)) throw err;
+      // A relay from before tunnel protocol 2: keep working with it over HTTP/2.
+      this.#kind = 'h2';
+      this.#lastError = err;
+      throw err;
+    }
+  }
+
   #failWaiters(err: Error): void {
     for (const w of this.#waiters) w.reject(err);
     this.#waiters.clear();
   }
 
-  #lost(slot: Slot, carrier: Carrier, err: Error | undefined): void {
+  #lost(slot: Slot, carrier: TunnelCarrier, err: Error | undefined): void {
     if (slot.carrier !== carrier) return;
     slot.carrier = undefined;
     this.#stats.carriersUp--;

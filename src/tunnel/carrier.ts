@@ -17,6 +17,7 @@ import {
   STREAM_WINDOW_BYTES,
   TUNNEL_PROTOCOL_VERSION,
 } from '../relay/protocol.js';
+import { CarrierLife } from './carrier-life.js';
 
 export const CARRIER_PING_INTERVAL_MS = 10_000;
 export const CARRIER_HANDSHAKE_TIMEOUT_MS = 15_000;
@@ -39,15 +40,31 @@ export interface RelayInfo {
   node?: string;
 }
 
-export class Carrier {
+/** Which carrier: HTTP/2 (tunnel protocol 1, this file) or the mux (protocol 2, mux-carrier.ts). */
+export type CarrierKind = 'h2' | 'mux';
+
+/** What the pool and the dialer use of a carrier, whichever its kind. */
+export interface TunnelCarrier {
+  readonly kind: CarrierKind;
+  readonly id: number;
+  readonly relay: RelayInfo;
+  /** No new streams: closed, closing or destroyed. */
+  readonly closed: boolean;
+  /** Streams opened here that have not closed yet. */
+  readonly activeStreams: number;
+  request(headers: http2.OutgoingHttpHeaders, options?: http2.ClientSessionRequestOptions): http2.ClientHttp2Stream;
+  onClose(handler: (err?: Error) => void): void;
+  close(): void;
+  destroy(err?: Error): void;
+}
+
+export class Carrier implements TunnelCarrier {
+  readonly kind = 'h2' as const;
   readonly id: number;
   readonly relay: RelayInfo;
   readonly #h2: http2.ClientHttp2Session;
   readonly #authorization: string;
-  #pingTimer: NodeJS.Timeout | undefined;
-  #pingOutstanding = false;
-  #closeHandlers: ((err?: Error) => void)[] = [];
-  #closedWith: { err?: Error } | undefined;
+  readonly #life: CarrierLife;
   /** Streams we opened that have not closed yet. */
   activeStreams = 0;
 
@@ -69,11 +86,14 @@ export class Carrier {
     h2.on('goaway', (code: number) => {
       lastError ??= new CarrierError(`the relay closed the connection (GOAWAY ${code})`);
     });
-    h2.on('close', () => this.#finish(lastError ?? new CarrierError('tunnel connection closed')));
-    if (pingIntervalMs > 0) {
-      this.#pingTimer = setInterval(() => this.#keepalive(), pingIntervalMs);
-      this.#pingTimer.unref();
-    }
+    this.#life = new CarrierLife(
+      id,
+      h2,
+      (err) => this.destroy(err),
+      pingIntervalMs,
+      (m) => new CarrierError(m),
+    );
+    h2.on('close', () => this.#life.end(lastError ?? new CarrierError('tunnel connection closed')));
   }
 
   /** Connects the byte stream and completes the HTTP/2 and relay handshakes. */
@@ -106,7 +126,7 @@ export class Carrier {
 
   /** No new streams: closed, closing (GOAWAY) or destroyed, even before Node's 'close' event. */
   get closed(): boolean {
-    return this.#closedWith !== undefined || this.#h2.closed || this.#h2.destroyed;
+    return this.#life.ended || this.#h2.closed || this.#h2.destroyed;
   }
 
   /** Opens a stream with the kvpn session's token added; the caller counts it via `track`. */
@@ -126,8 +146,7 @@ export class Carrier {
   };
 
   onClose(handler: (err?: Error) => void): void {
-    if (this.#closedWith) handler(this.#closedWith.err);
-    else this.#closeHandlers.push(handler);
+    this.#life.onEnd(handler);
   }
 
   /** Graceful: GOAWAY, open streams finish. */
@@ -138,28 +157,7 @@ export class Carrier {
   /** Now: every open stream is reset. */
   destroy(err?: Error): void {
     this.#h2.destroy(err);
-    this.#finish(err ?? new CarrierError('tunnel connection destroyed'));
-  }
-
-  #keepalive(): void {
-    if (this.#pingOutstanding) {
-      this.destroy(
-        new CarrierError(`keepalive: the relay did not answer a PING in time (tunnel connection ${this.id})`),
-      );
-      return;
-    }
-    if (this.#h2.destroyed) return;
-    this.#pingOutstanding = true;
-    this.#h2.ping((err) => {
-      if (!err) this.#pingOutstanding = false;
-    });
-  }
-
-  #finish(err?: Error): void {
-    if (this.#closedWith) return;
-    this.#closedWith = { err };
-    clearInterval(this.#pingTimer);
-    for (const h of this.#closeHandlers.splice(0)) h(err);
+    this.#life.end(err ?? new CarrierError('tunnel connection destroyed'));
   }
 }
 
@@ -208,7 +206,7 @@ async function handshake(h2: http2.ClientHttp2Session, authorization: string): P
   return { protocol: info.protocol, version: info.version, node: info.node };
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new CarrierError(`no answer from the relay in ${ms} ms`)), ms);

@@ -28,7 +28,7 @@ import {
 } from '../relay/protocol.js';
 import type { DatagramFlow, Dialer, DialFailureReason, DialRequest } from '../tun/stack/index.js';
 import { DialError } from '../tun/stack/index.js';
-import { CARRIER_PING_INTERVAL_MS, type Carrier, CarrierError } from './carrier.js';
+import { CARRIER_PING_INTERVAL_MS, CarrierError, type CarrierKind, type TunnelCarrier } from './carrier.js';
 import {
   BACKOFF_MAX_MS,
   BACKOFF_MIN_MS,
@@ -63,6 +63,8 @@ export interface TunnelStats extends CarrierStats {
 export type TunnelDialerOptions = ({ transport: TunnelTransport } | { client: KubeClient; relay: RelayEndpoint }) & {
   /** Parallel carriers (port-forward connections); streams are spread over them. */
   carriers?: number;
+  /** HTTP/2 (default) or the mux carrier (tunnel protocol 2); docs/design.md §5. */
+  carrier?: CarrierKind;
   /** How long a dial may take in all (waiting for a carrier, then the relay's dial). */
   dialTimeoutMs?: number;
   /** Relay-side connect timeout to ask for (capped by the relay). */
@@ -146,6 +148,7 @@ export class TunnelDialer implements Dialer {
       transport,
       {
         carriers: wanted,
+        ...(options.carrier ? { kind: options.carrier } : {}),
         pingIntervalMs: options.pingIntervalMs ?? CARRIER_PING_INTERVAL_MS,
         backoffMinMs: options.backoffMinMs ?? BACKOFF_MIN_MS,
         backoffMaxMs: options.backoffMaxMs ?? BACKOFF_MAX_MS,
@@ -156,6 +159,11 @@ export class TunnelDialer implements Dialer {
 
   get state(): TunnelState {
     return this.#pool.state;
+  }
+
+  /** The kind of carrier in use (a mux request falls back to h2 for a relay without it). */
+  get carrierKind(): CarrierKind {
+    return this.#pool.kind;
   }
 
   /** Open streams per carrier that is up (for spreading checks and status). */
@@ -271,7 +279,7 @@ export class TunnelDialer implements Dialer {
       ':authority': target,
       [HEADER_ACCEPT]: transport,
     };
-    let carrier: Carrier;
+    let carrier: TunnelCarrier;
     try {
       carrier = await this.#pool.carrier(signal);
     } catch (err) {
@@ -382,7 +390,7 @@ export class TunnelDialer implements Dialer {
     if (udp) headers[HEADER_TRANSPORT] = TRANSPORT_UDP;
     if (this.#connectTimeoutMs) headers[HEADER_CONNECT_TIMEOUT] = String(this.#connectTimeoutMs);
     for (let attempt = 1; ; attempt++) {
-      let carrier: Carrier;
+      let carrier: TunnelCarrier;
       try {
         carrier = await this.#pool.carrier(signal);
       } catch (err) {
@@ -403,7 +411,7 @@ export class TunnelDialer implements Dialer {
   }
 
   #request(
-    carrier: Carrier,
+    carrier: TunnelCarrier,
     headers: http2.OutgoingHttpHeaders,
     target: string,
     signal: AbortSignal,

@@ -1,4 +1,5 @@
-// The tunnel end to end over local sockets: TunnelDialer ─ HTTP/2 ─ RelayServer ─ targets on 127.0.0.1.
+// The tunnel end to end over local sockets: TunnelDialer ─ carrier ─ RelayServer ─ targets on 127.0.0.1.
+// The carrier is HTTP/2 here; dialer-mux.test.ts runs the same file over the mux (KVPN_TEST_CARRIER=mux).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -18,6 +19,8 @@ import { startLocalRelay } from '../relay/helpers/local-relay.js';
 import { blackholeScript } from './helpers/blackhole.js';
 import { startFakePortForward } from './helpers/fake-port-forward.js';
 
+const CARRIER = process.env.KVPN_TEST_CARRIER === 'mux' ? 'mux' : 'h2';
+
 function request(address: string, port: number, signal = new AbortController().signal): DialRequest {
   return { family: 4, destination: { address, port }, source: { address: '10.0.0.1', port: 40000 }, signal };
 }
@@ -35,9 +38,12 @@ async function dialer(
   opts: Partial<ConstructorParameters<typeof TunnelDialer>[0]> & { relay?: Parameters<typeof startLocalRelay>[1] } = {},
 ) {
   const relay = await startLocalRelay(t, opts.relay);
-  const d = new TunnelDialer({ transport: relay.transport, carriers: 2, ...opts } as ConstructorParameters<
-    typeof TunnelDialer
-  >[0]);
+  const d = new TunnelDialer({
+    transport: relay.transport,
+    carriers: 2,
+    carrier: CARRIER,
+    ...opts,
+  } as ConstructorParameters<typeof TunnelDialer>[0]);
   t.teardown(() => d.destroy());
   await d.ready(5000);
   return { relay, d };
@@ -363,7 +369,7 @@ t.test('no carrier: a dial waits, then fails with timeout naming why', async (t)
     },
     describe: () => 'nowhere',
   };
-  const d = new TunnelDialer({ transport, carriers: 1, dialTimeoutMs: 300, backoffMinMs: 50 });
+  const d = new TunnelDialer({ transport, carriers: 1, dialTimeoutMs: 300, backoffMinMs: 50, carrier: CARRIER });
   t.teardown(() => d.destroy());
   const states: string[] = [];
   d.onStateChange((c) => states.push(`${c.state}: ${c.error?.message ?? ''}`));
@@ -408,7 +414,7 @@ t.test('over port-forward WebSockets: bytes flow; a 403 fails ready() at once, n
   t.teardown(() => client.close());
   const endpoint = { namespace: 'ns1', podName: 'kvpn-relay-x', port: relay.port, token: relay.token };
   const port = await tcpServer(t, (s) => s.pipe(s));
-  const d = new TunnelDialer({ client, relay: endpoint, carriers: 2 });
+  const d = new TunnelDialer({ client, relay: endpoint, carriers: 2, carrier: CARRIER });
   t.teardown(() => d.destroy());
   await d.ready(5000);
   const conn = await d.dialTcp(request('127.0.0.1', port));
@@ -418,7 +424,7 @@ t.test('over port-forward WebSockets: bytes flow; a 403 fails ready() at once, n
   t.equal(api.opened, 2, 'one port-forward per carrier');
 
   api.forbid = true;
-  const denied = new TunnelDialer({ client, relay: endpoint, carriers: 1 });
+  const denied = new TunnelDialer({ client, relay: endpoint, carriers: 1, carrier: CARRIER });
   t.teardown(() => denied.destroy());
   const started = Date.now();
   const err = (await denied.ready(20_000).catch((e) => e)) as KvpnError;

@@ -12,6 +12,9 @@ import { TunnelDialer } from '../../src/tunnel/dialer.js';
 import { InboundForwarder } from '../../src/tunnel/inbound.js';
 import { startLocalRelay } from '../relay/helpers/local-relay.js';
 
+/** HTTP/2 here; inbound-mux.test.ts runs this file over the mux carrier. */
+const CARRIER = process.env.KVPN_TEST_CARRIER === 'mux' ? 'mux' : 'h2';
+
 let nextPort = INBOUND_PORT_MIN + 100 + Math.floor(Math.random() * 5000);
 
 async function localServer(t: Test, onConnection: (s: net.Socket) => void): Promise<number> {
@@ -24,7 +27,7 @@ async function localServer(t: Test, onConnection: (s: net.Socket) => void): Prom
 
 async function setup(t: Test, localPort: number, relay: Parameters<typeof startLocalRelay>[1] = {}) {
   const local = await startLocalRelay(t, relay);
-  const dialer = new TunnelDialer({ transport: local.transport, carriers: 2 });
+  const dialer = new TunnelDialer({ transport: local.transport, carriers: 2, carrier: CARRIER });
   t.teardown(() => dialer.destroy());
   await dialer.ready(5000);
   const port = nextPort++;
@@ -152,7 +155,7 @@ t.test('the laptop gone: the listener closes after the linger time and refuses',
 
 t.test('the relay refuses ports outside the inbound range', async (t) => {
   const local = await startLocalRelay(t);
-  const dialer = new TunnelDialer({ transport: local.transport, carriers: 1 });
+  const dialer = new TunnelDialer({ transport: local.transport, carriers: 1, carrier: CARRIER });
   t.teardown(() => dialer.destroy());
   await dialer.ready(5000);
   await t.rejects(dialer.accept(8080, new AbortController().signal), { message: /inbound ports are 20000-29999/ });
@@ -164,7 +167,7 @@ t.test('UDP: each cluster source is a flow to the local port; the first datagram
   await new Promise<void>((resolve) => local.bind(0, '127.0.0.1', resolve));
   t.teardown(() => local.close());
   const relay = await startLocalRelay(t);
-  const dialer = new TunnelDialer({ transport: relay.transport, carriers: 2 });
+  const dialer = new TunnelDialer({ transport: relay.transport, carriers: 2, carrier: CARRIER });
   t.teardown(() => dialer.destroy());
   await dialer.ready(5000);
   const port = nextPort++;

@@ -18,7 +18,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import {
   ACCEPT_TCP,
   ACCEPT_UDP,
@@ -48,6 +48,7 @@ import { InboundUdpListeners } from './accept-udp.js';
 import type { RelayConfig } from './config.js';
 import type { FlowContext } from './flow.js';
 import type { RelayLog } from './log.js';
+import { serveMuxCarrier, sniffCarrier } from './mux-carrier.js';
 import { relayResolve } from './resolve.js';
 import { Router } from './router/router.js';
 import { relayTcp } from './tcp.js';
@@ -94,6 +95,8 @@ export class RelayServer {
   readonly #config: RelayConfig;
   readonly #log: RelayLog;
   readonly #onIdle: () => void;
+  /** Takes every connection and hands it to the HTTP/2 server or a mux session, by its preface. */
+  readonly #listener: net.Server;
   readonly #server: http2.Http2Server;
   readonly #tokenDigest: Buffer;
   readonly #sockets = new Set<Socket>();
@@ -122,16 +125,16 @@ export class RelayServer {
       maxSessionMemory: MAX_CARRIER_MEMORY_MB,
       peerMaxConcurrentStreams: MAX_CONCURRENT_STREAMS,
     });
-    this.#server.on('connection', (socket: Socket) => this.#serverOnConnection(socket));
+    this.#listener = net.createServer((socket) => this.#serverOnConnection(socket));
     this.#server.on('session', (h2) => this.#serverOnCarrier(h2));
     this.#server.on('stream', (stream, headers) => this.#serverOnStream(stream, headers));
   }
 
   async listen(): Promise<AddressInfo> {
     await this.#router?.listen();
-    this.#server.listen(this.#config.port, this.#config.host);
-    await once(this.#server, 'listening');
-    const address = this.#server.address() as AddressInfo;
+    this.#listener.listen(this.#config.port, this.#config.host);
+    await once(this.#listener, 'listening');
+    const address = this.#listener.address() as AddressInfo;
     this.#log.info('relay listening', { address: address.address, port: address.port, version: RELAY_VERSION });
     this.#armIdleExit();
     return address;
@@ -147,10 +150,11 @@ export class RelayServer {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    const closed = once(this.#server, 'close');
+    const closed = once(this.#listener, 'close');
     this.#inbound.close();
     this.#inboundUdp.close();
     this.#router?.destroy();
+    this.#listener.close();
     this.#server.close();
     for (const s of this.#sockets) s.end();
     await closed;
@@ -163,6 +167,7 @@ export class RelayServer {
     this.#inbound.close();
     this.#inboundUdp.close();
     this.#router?.destroy();
+    this.#listener.close();
     this.#server.close();
     for (const s of this.#sockets) s.destroy();
   }
@@ -177,6 +182,25 @@ export class RelayServer {
       this.counters.clientsConnected--;
       this.#log.info('client disconnected', { clients: this.counters.clientsConnected });
       this.#armIdleExit();
+    });
+    sniffCarrier(socket, {
+      mux: (rest) => this.#muxCarrier(socket, rest),
+      http2: () => this.#server.emit('connection', socket),
+    });
+  }
+
+  #muxCarrier(socket: Socket, rest: Buffer): void {
+    this.counters.carriersTotal++;
+    serveMuxCarrier(socket, rest, {
+      log: this.#log,
+      tokenOk: (token) => {
+        const ok = timingSafeEqual(digest(`Bearer ${token}`), this.#tokenDigest);
+        if (!ok) this.counters.authFailures++;
+        return ok;
+      },
+      info: { version: RELAY_VERSION, node: process.version },
+      // One token check per carrier (at HELLO): its streams are the session's.
+      onStream: (stream, headers) => this.#serverOnStream(stream, headers, true),
     });
   }
 
@@ -206,9 +230,9 @@ export class RelayServer {
     });
   }
 
-  #serverOnStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  #serverOnStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, authenticated = false): void {
     stream.on('error', () => {});
-    const route = this.#route(headers);
+    const route = this.#route(headers, authenticated);
     switch (route.kind) {
       case 'refuse':
         if (route.status === 407) {
@@ -278,14 +302,14 @@ export class RelayServer {
   }
 
   /** What to do with a new stream, from its headers alone. */
-  #route(headers: http2.IncomingHttpHeaders): Route {
+  #route(headers: http2.IncomingHttpHeaders, authenticated: boolean): Route {
     const refuse = (status: number, error: ProxyErrorType, details: string): Route => ({
       kind: 'refuse',
       status,
       outcome: { error, details },
     });
     const auth = headers[HEADER_AUTHORIZATION];
-    if (typeof auth !== 'string' || !timingSafeEqual(digest(auth), this.#tokenDigest)) {
+    if (!authenticated && (typeof auth !== 'string' || !timingSafeEqual(digest(auth), this.#tokenDigest))) {
       return refuse(407, 'http_request_denied', 'missing or wrong token');
     }
     const method = headers[':method'];

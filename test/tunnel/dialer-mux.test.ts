@@ -1,0 +1,3 @@
+// dialer.test.ts again, every dialer on the mux carrier (tunnel protocol 2) instead of HTTP/2.
+process.env.KVPN_TEST_CARRIER = 'mux';
+await import('./dialer.test.js');
