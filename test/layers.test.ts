@@ -59,6 +59,9 @@ const RELAY_SHARED = [
   'relay/stream-reset.ts',
   'relay/environment.ts',
   'relay/intercept-spec.ts',
+  'relay/mux-frame.ts',
+  'relay/mux-stream.ts',
+  'relay/mux-session.ts',
 ];
 
 /** The one module that imports each npm package. */
