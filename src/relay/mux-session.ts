@@ -40,7 +40,11 @@ export interface MuxSessionOptions extends MuxWindows {
   onHello?: (hello: Record<string, unknown>) => Record<string, unknown> | string;
 }
 
-/** Carrier credit goes back once this much is owed, else at the end of the turn. */
+/**
+ * Carrier credit goes back once this much is owed (or a quarter of the
+ * window, if less): a WINDOW frame per turn would be a WebSocket message per
+ * turn, which costs the API server more than the bytes it frees.
+ */
 const CONNECTION_CREDIT_BATCH = 1024 * 1024;
 
 export class MuxProtocolError extends Error {}
@@ -68,7 +72,6 @@ export class MuxSession extends EventEmitter implements MuxStreamHost {
   #congested = false;
   #corked = false;
   #owed = 0;
-  #owedScheduled = false;
   #helloDone = false;
   #closing = false;
   #peerGoingAway = false;
@@ -207,11 +210,7 @@ export class MuxSession extends EventEmitter implements MuxStreamHost {
   consumed(n: number): void {
     if (n === 0 || this.#destroyed) return;
     this.#owed += n;
-    if (this.#owed >= CONNECTION_CREDIT_BATCH) this.#payOwed();
-    else if (!this.#owedScheduled) {
-      this.#owedScheduled = true;
-      setImmediate(() => this.#payOwed());
-    }
+    if (this.#owed >= Math.min(CONNECTION_CREDIT_BATCH, this.#options.connectionWindow / 4)) this.#payOwed();
   }
 
   forget(stream: MuxStream): void {
@@ -256,7 +255,6 @@ export class MuxSession extends EventEmitter implements MuxStreamHost {
   }
 
   #payOwed(): void {
-    this.#owedScheduled = false;
     if (this.#owed === 0 || this.#destroyed) return;
     this.#send([encodeU32Frame(FrameType.Window, 0, 0, this.#owed)]);
     this.#owed = 0;
