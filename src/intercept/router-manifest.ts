@@ -16,6 +16,7 @@ import {
   RELAY_PORT,
   RELAY_UID,
 } from '../relay/manifest.js';
+import { formatAuthority } from '../relay/protocol.js';
 
 export const ROUTER_APP = 'kvpn-router';
 /** On router pods and objects: which router (one per intercepted Service). */
@@ -131,7 +132,8 @@ export function routerRoutes(listens: RouterListen[], decoyIp: string): RouterRo
   for (const l of listens) {
     if (seen.has(l.port)) continue;
     seen.add(l.port);
-    routes.push({ port: l.port, upstream: `${decoyIp}:${l.servicePort.port}` });
+    // An IPv6 ClusterIP in brackets ([fd00:10:96::1a]:80), as the router reads authorities.
+    routes.push({ port: l.port, upstream: formatAuthority(decoyIp, l.servicePort.port) });
   }
   return routes;
 }

@@ -13,7 +13,8 @@ import type { SessionStatus } from '../../src/session/types.js';
 import { type Cluster, startCluster } from '../cluster/index.js';
 import type { IpFamilies } from '../cluster/ip-families.js';
 import { realWorld } from '../cluster/worlds.js';
-import { fetchOnceProgrammed, laptopServer } from './helpers/in-cluster.js';
+import { fetchInCluster, fetchOnceProgrammed, laptopServer } from './helpers/in-cluster.js';
+import { noInterceptObjects } from './helpers/intercept-objects.js';
 import { daemonPid, type Kvpn, kvpnIn, laptop, snapshot, udpRoundTrip } from './helpers/kvpn.js';
 
 const real = await realWorld();
@@ -190,7 +191,7 @@ t.test('IPv6-only cluster', { skip: !real.run && real.why }, async (t) => {
   t.equal(down.code, EXIT.OK, down.stderr);
   t.same(await snapshot(cluster, kvpn, [pid]), before, 'nothing left, IPv6 addresses and routes included');
 
-  t.test('expose: a pod with no IPv4 reaches the laptop', async (t) => {
+  t.test('expose and intercept: pods with no IPv4 reach the laptop', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'kvpn-six-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'file.txt'), 'served to an IPv6-only cluster\n');
@@ -202,7 +203,22 @@ t.test('IPv6-only cluster', { skip: !real.run && real.why }, async (t) => {
     t.equal(expose.code, EXIT.OK, expose.stderr);
     const got = await fetchOnceProgrammed(cluster, 'http://six.default:8099/file.txt');
     t.equal(got.body, 'served to an IPv6-only cluster\n', `fetched from the echo pod: ${got.err}`);
+
+    // A personal intercept: the router pod listens on ::, dials the pods' IPv6 addresses.
+    const intercept = await admin.run(['intercept', 'deploy/echo', '--port', '8099:80', '--header', 'x-dev=six'], {
+      timeoutMs: 180_000,
+    });
+    t.equal(intercept.code, EXIT.OK, intercept.stderr);
+    let mine = await fetchInCluster(cluster, 'http://echo.default/file.txt', { 'x-dev': 'six' });
+    for (let i = 0; i < 60 && mine.body !== 'served to an IPv6-only cluster\n'; i++) {
+      await new Promise((r) => setTimeout(r, 500)); // kube-proxy follows the Service's new selector
+      mine = await fetchInCluster(cluster, 'http://echo.default/file.txt', { 'x-dev': 'six' });
+    }
+    t.equal(mine.body, 'served to an IPv6-only cluster\n', `x-dev: six reached the laptop: ${mine.err}`);
+    const others = await fetchInCluster(cluster, 'http://echo.default/file.txt');
+    t.match(others.body, /^echo-/, `everyone else's requests still reach the pods: ${others.err}`);
     const down = await admin.run(['down']);
     t.equal(down.code, EXIT.OK, down.stderr);
+    t.same(await noInterceptObjects(cluster), [], 'the routers and decoys are gone');
   });
 });

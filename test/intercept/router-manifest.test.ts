@@ -38,6 +38,11 @@ t.test('router ports: numeric targetPorts as they are, named ones at the workloa
     { port: 8080, upstream: '10.96.0.9:80' },
     { port: 18000, upstream: '10.96.0.9:82' },
   ]);
+  t.same(
+    routerRoutes(listens.slice(0, 1), 'fd00:10:96::9'),
+    [{ port: 9007, upstream: '[fd00:10:96::9]:7' }],
+    "an IPv6 decoy: the authority in brackets, as the router's configuration reads it",
+  );
 });
 
 t.test('the router Deployment: hardened, no token, low ports through a safe sysctl only when needed', async (t) => {

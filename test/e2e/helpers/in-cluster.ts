@@ -26,9 +26,11 @@ export async function laptopServer(t: Test, cluster: Cluster, port: number, dir:
 export async function fetchInCluster(
   cluster: Cluster,
   url: string,
+  headers: Record<string, string> = {},
 ): Promise<{ code: number; body: string; err: string }> {
   const pod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.metadata.name as string;
-  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(5000) })
+  const options = `{ headers: ${JSON.stringify(headers)}, signal: AbortSignal.timeout(5000) }`;
+  const script = `fetch(${JSON.stringify(url)}, ${options})
     .then(async (r) => process.stdout.write(await r.text()))
     .catch((e) => { console.error(String(e.cause ?? e)); process.exit(1); })`;
   const r = await cluster.kubectl(['exec', '-n', 'default', pod, '--', 'node', '-e', script], { context: 'admin' });
