@@ -10,7 +10,8 @@
 //   kubectl-port-forward  `kubectl port-forward` itself (real world only by
 //                         default: the stand-in does not speak its protocol)
 //   port-forward          one raw v4.channel.k8s.io stream per connection
-//   kvpn                  `kvpn up`, by cluster IP and by name
+//   kvpn                  `kvpn up --carrier h2`, by cluster IP and by name
+//   kvpn-mux              `kvpn up --carrier mux`: the same over the mux carrier
 //   sshuttle              Telepresence 1's vpn-tcp: sshuttle over ssh to a pod
 // then the tunnels again with 20 ms RTT added between the laptop and the API
 // server (the stand-in's userspace delay proxy; the real world has none, so
@@ -31,16 +32,9 @@ import { Cleanup } from './compare/cleanup.js';
 import { startDirect } from './compare/direct.js';
 import { startKubectlPortForward } from './compare/kubectl-forward.js';
 import { type KvpnArm, startKvpn } from './compare/kvpn.js';
+import { renderMarkdown, updateDoc } from './compare/markdown.js';
 import { methodNotes } from './compare/notes.js';
-import {
-  mainColumns,
-  mainRows,
-  type Results,
-  renderMarkdown,
-  SYSTEMS,
-  type SystemName,
-  updateDoc,
-} from './compare/render.js';
+import { mainColumns, mainRows, type Results, SYSTEMS, type SystemName } from './compare/render.js';
 import {
   type ArmResult,
   dnsNames,
@@ -64,7 +58,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * 10,000 held connections can exhaust containerd's descriptors, and
  * containerd takes minutes to recover, failing whatever runs next.
  */
-const REAL_ORDER: SystemName[] = ['direct', 'kvpn', 'sshuttle', 'port-forward', 'kubectl-port-forward'];
+const REAL_ORDER: SystemName[] = ['direct', 'kvpn', 'kvpn-mux', 'sshuttle', 'port-forward', 'kubectl-port-forward'];
 
 /** What the real world cannot give the RTT run. */
 const RTT_SKIPPED_REAL =
@@ -126,8 +120,9 @@ function commit(): string {
   }
 }
 
+/** Either kvpn arm (h2 or mux carrier). */
 function isKvpn(arm: Arm): arm is KvpnArm {
-  return arm.name === 'kvpn';
+  return arm.name === 'kvpn' || arm.name === 'kvpn-mux';
 }
 
 async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, dir: string, o: Options): Promise<Arm> {
@@ -141,7 +136,9 @@ async function startArm(name: SystemName, world: BenchWorld, cleanup: Cleanup, d
     case 'sshuttle':
       return startSshuttle(world, cleanup, { extraArgs: o.sshuttleArgs });
     case 'kvpn':
-      return startKvpn(world, cleanup, dir);
+      return startKvpn(world, cleanup, dir, 'h2');
+    case 'kvpn-mux':
+      return startKvpn(world, cleanup, dir, 'mux');
   }
 }
 

@@ -2,7 +2,7 @@
 // dependencies): two grouped bar charts on log scales — bulk throughput
 // (MB/s) per case, and connect + first byte latency (p50, p99, ms) — one
 // colour per system (those the run measured), the value printed on each bar.
-import { figure, measured, type Results, type SystemName } from './render.js';
+import { figure, measured, OPTIONAL_SYSTEMS, type Results, type SystemName } from './render.js';
 
 interface Series {
   label: string;
@@ -18,6 +18,7 @@ const SERIES: Series[] = [
   { label: 'raw port-forward', colour: '#1f77b4', system: 'port-forward' },
   { label: 'kvpn (by IP)', colour: '#2ca02c', system: 'kvpn' },
   { label: 'kvpn (by name)', colour: '#98df8a', system: 'kvpn', connectPath: 'connectByName' },
+  { label: 'kvpn (mux)', colour: '#17becf', system: 'kvpn-mux' },
   { label: 'sshuttle', colour: '#d62728', system: 'sshuttle' },
 ];
 /** Bulk only, where measured (1 stream): sshuttle with --no-latency-control. */
@@ -95,8 +96,8 @@ function panel(title: string, unit: string, groups: Group[], top: number): strin
 
 export function renderSvg(res: Results): string {
   const s = res.systems;
-  // kubectl port-forward only where measured: results from before it rendered without it.
-  const series = SERIES.filter((x) => x.system !== 'kubectl-port-forward' || measured(res, x.system));
+  // kubectl port-forward and kvpn-mux only where measured: results from before them render without them.
+  const series = SERIES.filter((x) => !OPTIONAL_SYSTEMS.includes(x.system) || measured(res, x.system));
   const bulkSeries = [...series.filter((x) => !x.connectPath), ...(res.sshuttleTuned ? [TUNED] : [])];
   const bulk: Group[] = [
     ['download-1', 'download, 1 stream'],

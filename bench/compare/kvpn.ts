@@ -1,7 +1,10 @@
-// The kvpn arm of `npm run bench -- compare`: the real CLI, built to dist/
+// The kvpn arms of `npm run bench -- compare`: the real CLI, built to dist/
 // for this run, in the laptop namespace, as a user runs it (`kvpn up
-// --context staging`, background
-// daemon, resolv.conf mode), with its own state and runtime directories.
+// --context staging --carrier h2|mux`, background daemon, resolv.conf mode),
+// with its own state and runtime directories. Each arm names its carrier
+// (kvpn: h2, kvpn-mux: mux) rather than leaning on the default or on a
+// KVPN_CARRIER it inherited, and checks `kvpn status --json` shows that
+// carrier in use: a relay without the mux would silently fall back to h2.
 // Measures `up` itself: the CLI's wall time, the daemon's own startupMs,
 // and the time until a first HTTP request by name succeeds (curl, retried).
 // Then it resolves the names of the Services it is measured against once:
@@ -27,25 +30,39 @@ export interface UpTiming {
   daemonStartupMs: number;
   /** `kvpn version`: the CLI starting and exiting, the floor under upCommandMs. */
   cliStartMs: number;
+  /** The carrier status --json reported once up (checked: the one asked for). */
+  carrier: Carrier;
 }
 
+/** The tunnel's carrier: HTTP/2 (tunnel protocol 1) or the mux (2). */
+export type Carrier = 'h2' | 'mux';
+
 export interface KvpnArm extends Arm {
+  readonly name: 'kvpn' | 'kvpn-mux';
   readonly up: UpTiming;
   readonly dnsServer: string;
   readonly byName: Targets;
   readonly daemonPid: number;
-  /** The session's counters (`kvpn status --json`: traffic, dnsStats). */
+  /** The session's counters (`kvpn status --json`: carrier, traffic, dnsStats). */
   counters(): Promise<Record<string, unknown>>;
   /** Runs the CLI against this session (its kubeconfig, state and runtime directories); its stdout. */
   cli(args: string[], timeoutMs?: number): Promise<string>;
 }
 
-export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string): Promise<KvpnArm> {
-  const stateDir = join(dir, 'kvpn-state');
-  const runtimeDir = join(dir, 'kvpn-run');
+export async function startKvpn(
+  world: BenchWorld,
+  cleanup: Cleanup,
+  dir: string,
+  carrier: Carrier = 'h2',
+): Promise<KvpnArm> {
+  const name = carrier === 'h2' ? 'kvpn' : 'kvpn-mux';
+  const stateDir = join(dir, `${name}-state`);
+  const runtimeDir = join(dir, `${name}-run`);
   mkdirSync(stateDir, { recursive: true });
+  // Not KVPN_CARRIER: --carrier alone says which carrier this arm measures.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KVPN_CARRIER'));
   const env = {
-    ...process.env,
+    ...inherited,
     KUBECONFIG: world.cluster.kubeconfigPath,
     KVPN_STATE_DIR: stateDir,
     KVPN_RUNTIME_DIR: runtimeDir,
@@ -60,12 +77,12 @@ export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string
   await kvpn(['version']);
   const cliStartMs = performance.now() - t;
 
-  const down = cleanup.add('kvpn session', async () => {
+  const down = cleanup.add(`${name} session`, async () => {
     await kvpn(['down', '--all'], 60_000);
   });
   const t0 = performance.now();
   try {
-    await kvpn(['up', '--context', 'staging']);
+    await kvpn(['up', '--context', 'staging', '--carrier', carrier]);
   } catch (err) {
     await down().catch(() => {});
     throw err;
@@ -99,24 +116,36 @@ export async function startKvpn(world: BenchWorld, cleanup: Cleanup, dir: string
     if (r.code !== 0) throw new Error(`getent hosts ${host} through kvpn's DNS: exit ${r.code}`);
   }
   const status = JSON.parse(await kvpn(['status', '--json'])) as {
-    sessions: { pid: number; startupMs: number; dns?: { server?: string | null } }[];
+    sessions: {
+      pid: number;
+      startupMs: number;
+      dns?: { server?: string | null };
+      relay?: { carrier?: Carrier };
+    }[];
   };
   const session = status.sessions[0];
   if (!session?.pid) throw new Error(`kvpn status shows no running session: ${JSON.stringify(status)}`);
   const pid = session.pid;
+  // After a request went through, so the carrier is the one the tunnel settled on.
+  const used = session.relay?.carrier;
+  if (used !== carrier) {
+    await down().catch(() => {});
+    throw new Error(`kvpn up --carrier ${carrier}: kvpn status --json shows relay.carrier ${used ?? '(none)'}`);
+  }
   const counters = async (): Promise<Record<string, unknown>> => {
     const doc = JSON.parse(await kvpn(['status', '--json'])) as { sessions: Record<string, unknown>[] };
-    const { traffic, dnsStats, warnings, degradations, degraded, routes, state } = doc.sessions[0] ?? {};
+    const { relay, traffic, dnsStats, warnings, degradations, degraded, routes, state } = doc.sessions[0] ?? {};
     // (`degraded` is the field's older name)
-    return { state, traffic, dnsStats, warnings, degradations: degradations ?? degraded, routes };
+    const carrierNow = (relay as { carrier?: Carrier } | undefined)?.carrier;
+    return { state, carrier: carrierNow, traffic, dnsStats, warnings, degradations: degradations ?? degraded, routes };
   };
   return {
-    name: 'kvpn',
+    name,
     counters,
     cli: kvpn,
     targets: services,
     byName,
-    up: { upCommandMs, firstRequestMs, daemonStartupMs: session.startupMs, cliStartMs },
+    up: { upCommandMs, firstRequestMs, daemonStartupMs: session.startupMs, cliStartMs, carrier: used },
     dnsServer: session.dns?.server ?? '198.18.0.2',
     daemonPid: pid,
     pids: () => processTree(pid),

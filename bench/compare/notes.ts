@@ -10,6 +10,18 @@ function rateLimited(res: Results): boolean {
   return stats !== undefined && 'droppedRateLimited' in stats;
 }
 
+/** The carrier a kvpn arm recorded (`status --json` after up), if this run's code recorded one. */
+function carrierOf(res: Results, name: 'kvpn' | 'kvpn-mux'): string | undefined {
+  const carrier = (res.systems[name] as { up?: { carrier?: unknown } } | undefined)?.up?.carrier;
+  return typeof carrier === 'string' ? carrier : undefined;
+}
+
+/** The carrier a kvpn arm's counters show after its measurements (`kvpn status --json`). */
+function carrierAfter(res: Results, name: 'kvpn' | 'kvpn-mux'): string {
+  const carrier = (res.systems[name] as { counters?: { carrier?: unknown } } | undefined)?.counters?.carrier;
+  return typeof carrier === 'string' ? carrier : 'not recorded';
+}
+
 /** How often kubectl port-forward exited by itself, per target, from the arm's diagnostics. */
 function kubectlExits(res: Results): string {
   const d = (
@@ -35,6 +47,9 @@ export function methodNotes(res: Results): string[] {
   const s = res.settings as Record<string, number | number[] | string[] | boolean>;
   const real = res.world === 'real';
   const sshuttleArgs = (s.sshuttleArgs as string[] | undefined) ?? [];
+  const mux = measuredSystem(res, 'kvpn-mux');
+  // Runs from before the arms named their carrier: `kvpn up` without --carrier (the default, h2).
+  const h2Flag = carrierOf(res, 'kvpn') ? ` --carrier ${carrierOf(res, 'kvpn')}` : '';
   const notes = [
     real
       ? `Everything runs on the same ${String(res.machine.cpus)} cores: the real world (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, kube-proxy, the pods), the system under test, and the load generators. Figures are what this machine gives with all of them competing, not what a laptop with a remote cluster would see; the ratios between systems are the point.`
@@ -50,14 +65,19 @@ export function methodNotes(res: Results): string[] {
     real
       ? "raw port-forward: bench/compare/forward.ts in the laptop namespace, a listener per target bridging each accepted connection to its own v4.channel.k8s.io WebSocket (src/kube/port-forward.ts, what kvpn's tunnel rides on). The real path: kube-apiserver, which proxies the stream to the kubelet, which proxies it to containerd's CRI streaming server, which dials the pod's port inside the pod's network namespace. Targets are pods (port-forward names a pod), not Services. One WebSocket per connection, so each new connection pays TCP + TLS + upgrade to the API server and a new stream through the kubelet."
       : 'raw port-forward: bench/compare/forward.ts in the laptop namespace, a listener per target bridging each accepted connection to its own v4.channel.k8s.io WebSocket through the API server stand-in (src/kube/port-forward.ts). Targets are pods (port-forward names a pod), not Services. One WebSocket per connection, so each new connection pays TCP + TLS + upgrade to the API server; kubectl port-forward over SPDY would instead open a stream on one connection.',
-    `kvpn: \`kvpn up --context staging\` (a namespace-scoped user) in the laptop namespace, background daemon, resolv.conf DNS mode; by IP = Service ClusterIPs, by name = echo.default.svc.cluster.local resolved by glibc through kvpn's DNS for every connection. The measured Services' names are resolved once after \`up\`${real ? ": staging may not discover a real cluster's Service range, so kvpn routes a /16 around the kubernetes and DNS Services and adds a Service outside it once its name is resolved (the degraded note below)" : ''}.`,
+    `kvpn: \`kvpn up --context staging${h2Flag}\` (a namespace-scoped user) in the laptop namespace, background daemon, resolv.conf DNS mode; by IP = Service ClusterIPs, by name = echo.default.svc.cluster.local resolved by glibc through kvpn's DNS for every connection. The measured Services' names are resolved once after \`up\`${real ? ": staging may not discover a real cluster's Service range, so kvpn routes a /16 around the kubernetes and DNS Services and adds a Service outside it once its name is resolved (the degraded note below)" : ''}.`,
+    ...(mux
+      ? [
+          `kvpn-mux: the same with \`kvpn up --context staging --carrier mux\`: the tunnel to the relay over the mux carrier (tunnel protocol 2) instead of HTTP/2 (the kvpn arm, tunnel protocol 1). Each arm names its carrier with --carrier and runs without KVPN_CARRIER in its environment; after \`up\` and a first request it checks that \`kvpn status --json\` shows that carrier in relay.carrier (a relay without the mux falls back to HTTP/2 silently) and fails otherwise. relay.carrier after the measurements: ${carrierAfter(res, 'kvpn')} (kvpn), ${carrierAfter(res, 'kvpn-mux')} (kvpn-mux). "mux ÷ h2" is kvpn-mux's figure over kvpn's on every row: above 1× is better for throughput and requests/s, below 1× for CPU, RSS and latency. Laptop CPU per GiB (the mux target) = the daemon's CPU % ÷ 100 ÷ (MB/s × 10^6 ÷ 2^30), from the 1-stream bulk runs.`,
+        ]
+      : []),
     `DNS: dnsperf from the laptop to kvpn's DNS server (in the daemon, reached through the TUN), ${s.dnsSeconds} s flat out with 100 queries outstanding, then ${s.dnsSeconds} s at ${s.dnsRate} queries/s with per-query latency. ${
       rateLimited(res)
         ? "kvpn's DNS server limited each client address to 5,000 queries/s (burst 10,000) and dropped the rest, so the flat-out figure is that limit, not the server's capacity (bench/dns.ts measures the server itself, without the limiter)."
         : 'Nothing is rate-limited; queries forwarded to the cluster DNS are bounded in flight per destination, and those over the bound are dropped and counted (droppedOverloaded).'
     }`,
     `sshuttle: Telepresence 1's vpn-tcp set-up — sshd (own config, no PAM, root by key only, per-run host and client keys) in a pod${real ? " (the real world has no debian image: a node:22-alpine pod runs the host's own OpenSSH chrooted into the node's root filesystem, a hostPath volume)" : ''}, reached through the same port-forward bridge; \`sshuttle -r root@127.0.0.1:PORT ${sshuttleArgs.length ? `${sshuttleArgs.join(' ')} ` : ''}10.96.0.0/12 10.244.0.0/16\` (nat method: iptables REDIRECT). The laptop namespace has no default route, and REDIRECT acts after the routing decision, so for this arm both ranges are routed to lo (a laptop's default route plays that part); removed after this arm.`,
-    `Bulk: iperf3 ${s.bulkSeconds} s to a one-shot iperf3 server in a pod, 1 and 4 parallel streams, download = iperf3 -R; the figure is the receiver's. Targets the bench-iperf Service IP (direct, kvpn, sshuttle) or the pod (the port-forwards).`,
+    `Bulk: iperf3 ${s.bulkSeconds} s to a one-shot iperf3 server in a pod, 1 and 4 parallel streams, download = iperf3 -R; the figure is the receiver's. Targets the bench-iperf Service IP (direct, kvpn${mux ? ', kvpn-mux' : ''}, sshuttle) or the pod (the port-forwards).`,
     `Connections: ${s.connectCount} sequential connections to the echo Service's TCP echo port; each is (name lookup,) connect, send one byte, receive its echo, close — timed per connection (10 s per attempt; none started after 60 s).`,
     `HTTP: ${s.httpConnections} keep-alive connections to the echo Service (two Node pods), each sending GET / as soon as the previous answer arrived, ${s.httpSeconds} s after a 0.5 s warm-up.`,
     `Held connections: ${(s.holdCounts as number[]).join(' and ')} TCP echo connections opened (${s.holdConcurrency} handshakes in flight), each proven by a one-byte echo (10 s per attempt), held ${s.holdMs} ms, then echoed again (5 s): "alive" counts those that answered the second time. No attempt is started after max(15 s, 2 ms × count) — what did not open by then counts as failed. Daemon RSS is the peak sampled every 200 ms.`,
@@ -90,9 +110,11 @@ export function methodNotes(res: Results): string[] {
         );
     }
   }
-  const degraded = (res.systems.kvpn as { counters?: { degradations?: { what: string }[] } } | undefined)?.counters
-    ?.degradations;
-  for (const d of degraded ?? []) notes.push(`kvpn reported itself degraded (kvpn status): ${d.what}.`);
+  for (const name of ['kvpn', 'kvpn-mux'] as const) {
+    const degraded = (res.systems[name] as { counters?: { degradations?: { what: string }[] } } | undefined)?.counters
+      ?.degradations;
+    for (const d of degraded ?? []) notes.push(`${name} reported itself degraded (kvpn status): ${d.what}.`);
+  }
   for (const [name, r] of Object.entries(res.systems)) {
     const d = (r as { diagnostics?: { running?: boolean; exit?: string; stderrTail?: string } }).diagnostics;
     if (d && d.running === false) {

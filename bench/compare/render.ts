@@ -1,14 +1,15 @@
 // Turns the results of `npm run bench -- compare` into its tables (one
 // table per question, systems as columns). The same rows feed the terminal
-// table, bench/results/compare.md (compare-real.md for a real-world run)
-// and docs/performance.md; the targets verdict is in targets.ts, the chart
-// in chart.ts. kubectl port-forward has columns only in runs that measured
-// it, so older results render as they did.
+// table and, through markdown.ts, bench/results/compare.md (compare-real.md
+// for a real-world run) and docs/performance.md; the targets verdict is in
+// targets.ts, the chart in chart.ts. kubectl port-forward and kvpn-mux (kvpn over its mux carrier;
+// `kvpn` is the HTTP/2 carrier) have columns only in runs that measured
+// them, so older results render as they did.
 
 import { formatNumber } from '../report.js';
 import type { ArmResult } from './suite.js';
 
-export const SYSTEMS = ['direct', 'kubectl-port-forward', 'port-forward', 'kvpn', 'sshuttle'] as const;
+export const SYSTEMS = ['direct', 'kubectl-port-forward', 'port-forward', 'kvpn', 'kvpn-mux', 'sshuttle'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface Results {
@@ -43,7 +44,7 @@ export interface Target {
   detail: string;
 }
 
-type Cell = string | number;
+export type Cell = string | number;
 // biome-ignore lint/suspicious/noExplicitAny: results are JSON
 type Json = any;
 
@@ -64,7 +65,7 @@ export function errorOf(r: ArmResult | { error: string } | undefined, path: stri
   return undefined;
 }
 
-function cell(v: number | undefined, digits: number, err?: string): Cell {
+export function cell(v: number | undefined, digits: number, err?: string): Cell {
   if (v === undefined) return err ? 'failed' : '—';
   return Number(v.toFixed(digits));
 }
@@ -80,7 +81,8 @@ function worldProcesses(res: Results): string {
   return res.world === 'real' ? 'control plane + kubelet + containerd' : 'test-world daemon (API server)';
 }
 
-function ratio(a: number | undefined, b: number | undefined): Cell {
+/** a ÷ b as e.g. "0.85×". */
+export function ratio(a: number | undefined, b: number | undefined): Cell {
   if (a === undefined || b === undefined || b === 0) return '—';
   const x = a / b;
   return x >= 100 ? `${Math.round(x)}×` : `${x.toFixed(2)}×`;
@@ -91,7 +93,7 @@ interface RowSpec {
   path: string;
   byName?: string;
   digits: number;
-  /** Throughput-like: a ratio kvpn ÷ other is shown. */
+  /** Throughput-like: ratios kvpn ÷ other are shown (mux ÷ h2 is shown for every row). */
   ratio?: boolean;
   /** The figure is divided by this (ms → s). */
   scale?: number;
@@ -147,6 +149,7 @@ const USAGE_ROWS: RowSpec[] = [
 
 export function mainColumns(res: Results): string[] {
   const kubectl = measured(res, 'kubectl-port-forward');
+  const mux = measured(res, 'kvpn-mux');
   return [
     'measure',
     'direct',
@@ -154,16 +157,21 @@ export function mainColumns(res: Results): string[] {
     'raw port-forward',
     'kvpn (IP)',
     'kvpn (name)',
+    ...(mux ? ['kvpn mux (IP)'] : []),
     'sshuttle',
     ...(kubectl ? ['kvpn ÷ kubectl port-forward'] : []),
+    ...(kubectl && mux ? ['kvpn mux ÷ kubectl port-forward'] : []),
     'kvpn ÷ port-forward',
+    ...(mux ? ['kvpn mux ÷ port-forward'] : []),
     'kvpn ÷ sshuttle',
+    ...(mux ? ['mux ÷ h2'] : []),
   ];
 }
 
 export function mainRows(res: Results): Cell[][] {
   const s = res.systems;
   const kubectl = measured(res, 'kubectl-port-forward');
+  const mux = measured(res, 'kvpn-mux');
   const holdCounts = (res.settings.holdCounts as number[] | undefined)?.map(String) ?? [];
   const rows: Cell[][] = [];
   for (const spec of [...MAIN_ROWS, ...holdRows(holdCounts), ...USAGE_ROWS]) {
@@ -173,13 +181,12 @@ export function mainRows(res: Results): Cell[][] {
     };
     const c = (name: SystemName) => cell(v(name), spec.digits, errorOf(s[name], spec.path));
     const kvpn = v('kvpn');
-    const ratioTo = (other: SystemName | number | undefined): Cell =>
-      spec.ratio ? ratio(kvpn, typeof other === 'string' ? v(other) : other) : '';
+    const ratioTo = (other: SystemName, of: SystemName = 'kvpn'): Cell => (spec.ratio ? ratio(v(of), v(other)) : '');
     // One row in mainColumns()' order; a cell not given is blank.
     const row = (
       label: string,
-      cells: { direct?: Cell; kubectl?: Cell; pf?: Cell; kvpn?: Cell; name?: Cell; sshuttle?: Cell },
-      ratios: { kubectl?: Cell; pf?: Cell; sshuttle?: Cell },
+      cells: { direct?: Cell; kubectl?: Cell; pf?: Cell; kvpn?: Cell; name?: Cell; mux?: Cell; sshuttle?: Cell },
+      ratios: { kubectl?: Cell; kubectlMux?: Cell; pf?: Cell; pfMux?: Cell; sshuttle?: Cell; muxH2?: Cell },
     ): Cell[] => [
       label,
       cells.direct ?? '',
@@ -187,10 +194,14 @@ export function mainRows(res: Results): Cell[][] {
       cells.pf ?? '',
       cells.kvpn ?? '',
       cells.name ?? '',
+      ...(mux ? [cells.mux ?? ''] : []),
       cells.sshuttle ?? '',
       ...(kubectl ? [ratios.kubectl ?? ''] : []),
+      ...(kubectl && mux ? [ratios.kubectlMux ?? ''] : []),
       ratios.pf ?? '',
+      ...(mux ? [ratios.pfMux ?? ''] : []),
       ratios.sshuttle ?? '',
+      ...(mux ? [ratios.muxH2 ?? ''] : []),
     ];
     rows.push(
       row(
@@ -202,9 +213,18 @@ export function mainRows(res: Results): Cell[][] {
           pf: c('port-forward'),
           kvpn: c('kvpn'),
           name: spec.byName ? cell(v('kvpn', spec.byName), spec.digits, errorOf(s.kvpn, spec.byName)) : '',
+          mux: c('kvpn-mux'),
           sshuttle: c('sshuttle'),
         },
-        { kubectl: ratioTo('kubectl-port-forward'), pf: ratioTo('port-forward'), sshuttle: ratioTo('sshuttle') },
+        {
+          kubectl: ratioTo('kubectl-port-forward'),
+          kubectlMux: ratioTo('kubectl-port-forward', 'kvpn-mux'),
+          pf: ratioTo('port-forward'),
+          pfMux: ratioTo('port-forward', 'kvpn-mux'),
+          sshuttle: ratioTo('sshuttle'),
+          // CPU, RSS and latency too: for those, below 1× means mux does better.
+          muxH2: ratio(v('kvpn-mux'), kvpn),
+        },
       ),
     );
     if (res.sshuttleTuned && spec.path.endsWith('-1.MBps')) {
@@ -226,11 +246,15 @@ const RTT_SYSTEMS: [SystemName, string][] = [
   ['kubectl-port-forward', 'kubectl port-forward'],
   ['port-forward', 'raw port-forward'],
   ['kvpn', 'kvpn'],
+  ['kvpn-mux', 'kvpn mux'],
   ['sshuttle', 'sshuttle'],
 ];
 
+/** Systems that have a column only in runs that measured them. */
+export const OPTIONAL_SYSTEMS: SystemName[] = ['kubectl-port-forward', 'kvpn-mux'];
+
 function rttSystems(res: Results): [SystemName, string][] {
-  return RTT_SYSTEMS.filter(([n]) => n !== 'kubectl-port-forward' || measured(res, n));
+  return RTT_SYSTEMS.filter(([n]) => !OPTIONAL_SYSTEMS.includes(n) || measured(res, n));
 }
 
 export function rttColumns(res: Results): string[] {
@@ -266,111 +290,43 @@ export function rttRows(res: Results): Cell[][] {
   return rows;
 }
 
-export const KVPN_COLUMNS = ['kvpn only', 'value'];
+/** The kvpn arms in the "kvpn only" table: h2, and the mux where it was measured. */
+function kvpnSystems(res: Results): SystemName[] {
+  return measured(res, 'kvpn-mux') ? ['kvpn', 'kvpn-mux'] : ['kvpn'];
+}
+
+export function kvpnColumns(res: Results): string[] {
+  return measured(res, 'kvpn-mux') ? ['kvpn only', 'h2', 'mux'] : ['kvpn only', 'value'];
+}
 
 export function kvpnRows(res: Results): Cell[][] {
-  const k = res.systems.kvpn;
-  const f = (p: string, d: number) => cell(figure(k, p), d, errorOf(k, p));
-  const rate = figure(k, 'dns.rate') ?? 0;
-  return [
-    ['`kvpn up` command, wall time (s)', cell((figure(k, 'up.upCommandMs') ?? Number.NaN) / 1000, 2)],
-    ['  of which the CLI starting (`kvpn version`, s)', cell((figure(k, 'up.cliStartMs') ?? Number.NaN) / 1000, 2)],
-    ['  daemon startupMs (status --json, s)', cell((figure(k, 'up.daemonStartupMs') ?? Number.NaN) / 1000, 2)],
-    ['`kvpn up` to first HTTP 200 by name (s)', cell((figure(k, 'up.firstRequestMs') ?? Number.NaN) / 1000, 2)],
-    [
-      '`kvpn up` to first HTTP 200, +RTT (s)',
-      cell((figure(res.rtt.systems.kvpn, 'up.firstRequestMs') ?? Number.NaN) / 1000, 2),
-    ],
-    ['DNS, flat out (queries/s)', f('dns.max.qps', 0)],
-    ['DNS, flat out, lost', f('dns.max.lost', 0)],
-    ['DNS queries dropped: forwards over the in-flight bound (whole run)', f('counters.dnsStats.droppedOverloaded', 0)],
-    ['DNS queries received (whole run)', f('counters.dnsStats.queries', 0)],
-    ['TCP connections still open in the daemon 3 s after the last test', f('counters.traffic.tcpOpen', 0)],
-    ['TCP connections through the daemon (whole run)', f('counters.traffic.tcpTotal', 0)],
-    [`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)],
-    [`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)],
-  ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));
-}
-
-export function markdownTable(columns: string[], rows: Cell[][]): string {
-  const fmt = (c: Cell) => (typeof c === 'number' ? formatNumber(c) : c);
-  // Right-align the columns that hold figures.
-  const figureLike = (c: Cell | undefined) =>
-    typeof c === 'number' || /^(—|failed|kernel|[\d.,]+ ?(×|%))?$/.test(String(c ?? ''));
-  const numeric = columns.map((_, i) => i > 0 && rows.every((r) => figureLike(r[i])));
-  return [
-    `| ${columns.join(' | ')} |`,
-    `|${numeric.map((n) => (n ? '---:' : '---')).join('|')}|`,
-    ...rows.map((r) => `| ${r.map(fmt).join(' | ')} |`),
-  ].join('\n');
-}
-
-/** Where and how the run was made, in two lines. */
-function provenance(res: Results): string[] {
-  const m = res.machine as Record<string, string | number>;
-  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
-  const flags = `${res.world === 'real' ? ' --world real' : ''}${res.settings.quick ? ' --quick' : ''}`;
-  return [
-    `Generated by \`npm run bench -- compare${flags}\` on ${res.startedAt} (commit ${res.commit}), ${Math.round(res.durationSeconds)} s.`,
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. Load average before: ${load(res.load.before)} (1/5/15 min); after: ${load(res.load.after)}.`,
-    `Tools: ${Object.entries(res.versions)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}.`,
+  const names = kvpnSystems(res);
+  const rate = figure(res.systems.kvpn, 'dns.rate') ?? figure(res.systems['kvpn-mux'], 'dns.rate') ?? 0;
+  // One row: its label, then the figure of each kvpn arm.
+  const row = (label: string, value: (k: ArmResult | { error: string } | undefined, name: SystemName) => Cell) => [
+    label,
+    ...names.map((n) => value(res.systems[n], n)),
   ];
-}
-
-/** The tables and the chart, headings at `level`; `chart` is the SVG's path from the document. */
-export function renderTables(res: Results, chart: string, level = '##'): string {
-  const verdict = (t: Target) => (t.met === null ? 'not measured' : t.met ? '**met**' : '**not met**');
+  const f = (p: string, d: number) => (k: ArmResult | { error: string } | undefined) =>
+    cell(figure(k, p), d, errorOf(k, p));
+  const seconds = (p: string) => (k: ArmResult | { error: string } | undefined) =>
+    cell((figure(k, p) ?? Number.NaN) / 1000, 2);
   return [
-    ...provenance(res),
-    '',
-    `${level} Targets`,
-    '',
-    markdownTable(
-      ['target', 'verdict', 'figures'],
-      res.targets.map((t) => [t.text, verdict(t), t.detail]),
+    row('`kvpn up` command, wall time (s)', seconds('up.upCommandMs')),
+    row('  of which the CLI starting (`kvpn version`, s)', seconds('up.cliStartMs')),
+    row('  daemon startupMs (status --json, s)', seconds('up.daemonStartupMs')),
+    row('`kvpn up` to first HTTP 200 by name (s)', seconds('up.firstRequestMs')),
+    row('`kvpn up` to first HTTP 200, +RTT (s)', (_, n) => seconds('up.firstRequestMs')(res.rtt.systems[n])),
+    row('DNS, flat out (queries/s)', f('dns.max.qps', 0)),
+    row('DNS, flat out, lost', f('dns.max.lost', 0)),
+    row(
+      'DNS queries dropped: forwards over the in-flight bound (whole run)',
+      f('counters.dnsStats.droppedOverloaded', 0),
     ),
-    '',
-    `${level} All systems, same topology, same run`,
-    '',
-    markdownTable(mainColumns(res), mainRows(res)),
-    '',
-    `![bulk throughput and connection latency per system](${chart})`,
-    '',
-    `${level} With ${res.rtt.rttMs} ms RTT added between the laptop and the API server`,
-    '',
-    res.rtt.skipped ? `Not measured: ${res.rtt.skipped}` : markdownTable(rttColumns(res), rttRows(res)),
-    '',
-    `${level} kvpn only`,
-    '',
-    markdownTable(KVPN_COLUMNS, kvpnRows(res)),
-    '',
-  ].join('\n');
-}
-
-export function renderMarkdown(res: Results): string {
-  return [
-    res.world === 'real'
-      ? '# kvpn vs direct routing, kubectl port-forward, raw port-forward and sshuttle on a real Kubernetes'
-      : '# kvpn vs direct routing, raw port-forward and sshuttle',
-    '',
-    renderTables(res, res.world === 'real' ? 'compare-real.svg' : 'compare.svg'),
-    '## Notes',
-    '',
-    ...res.notes.map((n) => `- ${n}`),
-    ...(res.cleanupErrors.length ? ['', `Cleanup errors: ${res.cleanupErrors.join('; ')}`] : []),
-    '',
-  ].join('\n');
-}
-
-export const DOC_BEGIN = '<!-- npm run bench -- compare: generated tables begin -->';
-export const DOC_END = '<!-- npm run bench -- compare: generated tables end -->';
-
-/** docs/performance.md with the text between the markers replaced by this run's tables (unchanged if it has no markers). */
-export function updateDoc(doc: string, res: Results): string {
-  const a = doc.indexOf(DOC_BEGIN);
-  const b = doc.indexOf(DOC_END);
-  if (a < 0 || b < a) return doc;
-  return `${doc.slice(0, a + DOC_BEGIN.length)}\n\n${renderTables(res, '../bench/results/compare.svg', '###')}\n${doc.slice(b)}`;
+    row('DNS queries received (whole run)', f('counters.dnsStats.queries', 0)),
+    row('TCP connections still open in the daemon 3 s after the last test', f('counters.traffic.tcpOpen', 0)),
+    row('TCP connections through the daemon (whole run)', f('counters.traffic.tcpTotal', 0)),
+    row(`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)),
+    row(`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)),
+  ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));
 }
