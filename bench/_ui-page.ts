@@ -171,6 +171,13 @@ export class UiBrowser {
     return { fetches: () => fetches, close: () => page.close() };
   }
 
+  /** A tab on about:blank (an open tab's own cost); the returned function closes it. */
+  async blankTab(): Promise<() => Promise<void>> {
+    const page = await this.#context.newPage();
+    await page.goto('about:blank');
+    return () => page.close();
+  }
+
   /** Chromium's processes now (those of one role, if given), for CPU and memory (bench/compare/proc.ts). */
   pids(role?: ChromiumRole): number[] {
     return chromiumProcesses()

@@ -13,9 +13,10 @@
 //      the ring) and the memory janitor has run, the same again, with the
 //      daemon's RSS.
 //   2. The page's cost to the tunnel: one iperf3 stream each way, `--rounds`
-//      rounds of three arms in rotating order — no page; a tab on
-//      Connections; curl polling /api/connections 4 times a second with no
-//      browser (the daemon's side alone) — while a loop opens `--churn`
+//      rounds of four arms in rotating order — no page; a tab on
+//      Connections; a blank tab (the browser's cost without the page's);
+//      curl polling /api/connections 4 times a second with no browser (the
+//      daemon's side alone) — while a loop opens `--churn`
 //      HTTP connections a second in every arm, so the tab keeps refetching.
 // Targets: the view drawn in < 1 s with 10,000 flows recorded; daemon RSS
 // ≤ 300 MB with 10,000 held and after; bulk not measurably lower with the
@@ -241,12 +242,15 @@ function curlLoop(rig: Rig, cleanup: Cleanup, label: string, args: string, perSe
 
 /**
  * The bulk runs' arms: nothing watching; a Chromium tab on Connections
- * (refetching on every change, at most 4 times a second); curl fetching
+ * (refetching on every change, at most twice a second); a tab on
+ * about:blank (what an open tab costs whatever it shows); curl fetching
  * /api/connections 4 times a second with no browser (the daemon's side of
  * the page alone).
  */
-const ARMS = ['no page', 'page', 'api poll'] as const;
+const ARMS = ['no page', 'page', 'blank tab', 'api poll'] as const;
 type Arm = (typeof ARMS)[number];
+type OtherArm = Exclude<Arm, 'no page'>;
+const OTHER_ARMS = ARMS.filter((a): a is OtherArm => a !== 'no page');
 const API_POLL_PER_S = 4;
 type Direction = 'download' | 'upload';
 
@@ -255,6 +259,10 @@ async function startArm(rig: Rig, cleanup: Cleanup, arm: Arm): Promise<{ watcher
   if (arm === 'page') {
     const watcher = await rig.ui.watch();
     return { watcher, stop: () => watcher.close() };
+  }
+  if (arm === 'blank tab') {
+    const close = await rig.ui.blankTab();
+    return { stop: close };
   }
   if (arm === 'api poll') {
     const args = `-b ${rig.ui.cookie} ${rig.ui.origin}/api/connections`;
@@ -360,7 +368,7 @@ interface Paired {
 
 interface DirectionSummary {
   arms: Record<Arm, ArmSummary>;
-  vsNoPage: { page: Paired; 'api poll': Paired };
+  vsNoPage: Record<OtherArm, Paired>;
 }
 
 function summarizeBulk(runs: BulkRun[]): Record<Direction, DirectionSummary> {
@@ -390,8 +398,8 @@ function summarizeBulk(runs: BulkRun[]): Record<Direction, DirectionSummary> {
       return { ratio: spread(ratios), slowerIn: ratios.filter((x) => x < 1).length, pairs: ratios.length };
     };
     return {
-      arms: { 'no page': arm('no page'), page: arm('page'), 'api poll': arm('api poll') },
-      vsNoPage: { page: paired('page'), 'api poll': paired('api poll') },
+      arms: Object.fromEntries(ARMS.map((a) => [a, arm(a)])) as Record<Arm, ArmSummary>,
+      vsNoPage: Object.fromEntries(OTHER_ARMS.map((a) => [a, paired(a)])) as Record<OtherArm, Paired>,
     };
   };
   return { download: one('download'), upload: one('upload') };
@@ -436,13 +444,14 @@ function targets(
     const page = d.arms.page.MBps;
     const p = d.vsNoPage.page;
     const api = d.vsNoPage['api poll'];
+    const blank = d.vsNoPage['blank tab'];
     // A sign test over the rounds: "measurably lower" when the page lost every round (p = 2^-rounds).
     out.push({
       text: `bulk ${direction} not measurably lower with the page open (lower in every one of ≥ 5 rounds)`,
       met: p.pairs >= 5 ? p.slowerIn < p.pairs : null,
       detail:
         p.pairs > 0
-          ? `page slower in ${p.slowerIn} of ${p.pairs} rounds, page ÷ no page median ${p.ratio.median.toFixed(2)} (${p.ratio.min.toFixed(2)}–${p.ratio.max.toFixed(2)}): ${page.median.toFixed(0)} MB/s (${page.min.toFixed(0)}–${page.max.toFixed(0)}) vs ${none.median.toFixed(0)} (${none.min.toFixed(0)}–${none.max.toFixed(0)}); /api/connections polled without a browser: ${api.ratio.median.toFixed(2)} (${api.ratio.min.toFixed(2)}–${api.ratio.max.toFixed(2)}), slower in ${api.slowerIn} of ${api.pairs}`
+          ? `page slower in ${p.slowerIn} of ${p.pairs} rounds, page ÷ no page median ${p.ratio.median.toFixed(2)} (${p.ratio.min.toFixed(2)}–${p.ratio.max.toFixed(2)}): ${page.median.toFixed(0)} MB/s (${page.min.toFixed(0)}–${page.max.toFixed(0)}) vs ${none.median.toFixed(0)} (${none.min.toFixed(0)}–${none.max.toFixed(0)}); a blank tab: ${blank.ratio.median.toFixed(2)} (${blank.ratio.min.toFixed(2)}–${blank.ratio.max.toFixed(2)}), slower in ${blank.slowerIn} of ${blank.pairs}; /api/connections polled without a browser: ${api.ratio.median.toFixed(2)} (${api.ratio.min.toFixed(2)}–${api.ratio.max.toFixed(2)}), slower in ${api.slowerIn} of ${api.pairs}`
           : 'not measured',
     });
   }
@@ -493,7 +502,7 @@ function tableRows(figures: Figures): (string | number)[][] {
       add('  daemon CPU', a.daemonCpuPercent, '% core');
       add('  daemon CPU per GB', a.daemonCpuSecondsPerGB, 's/GB');
       add('  chromium CPU', a.browserCpuPercent, '% core');
-      if (arm === 'page') {
+      if (arm === 'page' || arm === 'blank tab') {
         add('    of which tab renderers', a.rendererCpuPercent, '% core');
         add('    of which GPU process', a.gpuCpuPercent, '% core');
       }
