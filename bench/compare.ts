@@ -29,6 +29,7 @@ import { type Arm, startPortForward, startSshuttle } from './compare/arms.js';
 import { buildForBench } from './compare/build.js';
 import { renderSvg } from './compare/chart.js';
 import { Cleanup } from './compare/cleanup.js';
+import { daemonDialTimes } from './compare/dial-times.js';
 import { startDirect } from './compare/direct.js';
 import { startKubectlPortForward } from './compare/kubectl-forward.js';
 import { type KvpnArm, startKvpn } from './compare/kvpn.js';
@@ -261,7 +262,13 @@ export async function run(args: string[]): Promise<BenchReport> {
           withUp(
             arm,
             await measureArm(world, arm, s, {
-              ...(isKvpn(arm) ? { byName: arm.byName, dns: { server: arm.dnsServer, names: dnsNames(), dir } } : {}),
+              ...(isKvpn(arm)
+                ? {
+                    byName: arm.byName,
+                    dns: { server: arm.dnsServer, names: dnsNames(), dir },
+                    afterConnect: () => daemonDialTimes(world, arm.cli, dir, arm.targets.echoTcp, s.connectCount),
+                  }
+                : {}),
             }),
           ),
       );

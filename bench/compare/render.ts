@@ -326,6 +326,17 @@ export function kvpnRows(res: Results): Cell[][] {
     row('DNS queries received (whole run)', f('counters.dnsStats.queries', 0)),
     row('TCP connections still open in the daemon 3 s after the last test', f('counters.traffic.tcpOpen', 0)),
     row('TCP connections through the daemon (whole run)', f('counters.traffic.tcpTotal', 0)),
+    // The connect path taken apart (compare/dial-times.ts): the daemon's dial is the carrier's
+    // open round trip and the relay's dial; the rest is the laptop's and the first byte's.
+    row('connect + first byte, p50, as the client saw it (ms)', f('connect.p50Ms', 3)),
+    row("  the daemon's dial, p50: carrier open round trip + relay's dial (ms)", f('connectPath.p50Ms', 3)),
+    row('  the rest: TUN, stack, kernel, the first byte through the tunnel (ms)', (k) => {
+      const all = figure(k, 'connect.p50Ms');
+      const dial = figure(k, 'connectPath.p50Ms');
+      return all === undefined || dial === undefined ? '—' : Number((all - dial).toFixed(3));
+    }),
+    row('  for scale: direct connect + first byte, p50 (ms)', () => f('connect.p50Ms', 3)(res.systems.direct)),
+    row("  the daemon's dial, p99 (ms)", f('connectPath.p99Ms', 3)),
     row(`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)),
     row(`DNS at ${formatNumber(rate)} q/s: p99 (ms)`, f('dns.atRate.p99Ms', 3)),
   ].map((r) => r.map((c) => (typeof c === 'number' && Number.isNaN(c) ? '—' : c)));

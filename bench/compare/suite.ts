@@ -209,13 +209,19 @@ export async function measureArm(
   world: BenchWorld,
   arm: Arm,
   s: Settings,
-  extra: { byName?: Targets; dns?: { server: string; names: string[]; dir: string } } = {},
+  extra: {
+    byName?: Targets;
+    dns?: { server: string; names: string[]; dir: string };
+    /** Runs right after the connect test, before anything else dials (kvpn: the daemon's own dial times). */
+    afterConnect?: () => Promise<unknown>;
+  } = {},
 ): Promise<ArmResult> {
   const t = arm.targets;
   const result: ArmResult = { bulk: {}, hold: {} };
   result.idle = await measureIdle(arm, s.idleSeconds);
   result.bulk = await measureBulk(world, arm, t.iperf, s, s.bulkStreams);
   result.connect = await measureConnect(world, arm, t.echoTcp, s.connectCount);
+  if (extra.afterConnect) result.connectPath = await extra.afterConnect();
   if (extra.byName)
     result.connectByName = await measureConnect(
       world,

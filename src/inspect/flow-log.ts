@@ -130,7 +130,7 @@ export class FlowLog {
     this.#ownerOf = options.ownerOf;
     this.#ended = new Ring(options.capacity ?? FLOW_LOG_CAPACITY);
     this.#maxOpen = options.maxOpen ?? 4 * (options.capacity ?? FLOW_LOG_CAPACITY);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? preciseNow;
   }
 
   /** A dial starts; undefined (and counted) beyond maxOpen flows at once. */
@@ -294,6 +294,16 @@ function haystack(flow: Flow): string {
     .toLowerCase();
 }
 
+/** Wall-clock milliseconds with a fraction: dial times are often under a millisecond. */
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Milliseconds to the microsecond (JSON stays short). */
+function micro(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 function view(flow: Flow, now: number): FlowView {
   const bytes = readBytes(flow);
   return {
@@ -306,9 +316,9 @@ function view(flow: Flow, now: number): FlowView {
     namespace: namespaceOf(flow) ?? null,
     state: flow.state,
     detail: flow.detail ?? null,
-    openedAt: flow.openedAt,
-    durationMs: (flow.closedAt ?? now) - flow.openedAt,
-    dialMs: flow.dialMs ?? null,
+    openedAt: Math.round(flow.openedAt),
+    durationMs: micro((flow.closedAt ?? now) - flow.openedAt),
+    dialMs: flow.dialMs === undefined ? null : micro(flow.dialMs),
     bytesToCluster: bytes.sent,
     bytesFromCluster: bytes.received,
   };

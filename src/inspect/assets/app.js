@@ -501,8 +501,14 @@ async function showEnvironment() {
 // ---- Wiring -----------------------------------------------------------------
 
 let lastStatus = null;
+let staleWhileHidden = false;
 
 async function refresh() {
+  // A tab in the background draws nothing: it catches up when it is shown again.
+  if (document.hidden) {
+    staleWhileHidden = true;
+    return;
+  }
   if (inFlight) {
     again = true;
     return;
@@ -590,5 +596,11 @@ for (const id of ['connections-filters', 'dns-filters', 'requests-filters']) {
   form.addEventListener('submit', (e) => e.preventDefault());
 }
 window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && staleWhileHidden) {
+    staleWhileHidden = false;
+    refresh();
+  }
+});
 show(location.hash.slice(1));
 listen();
