@@ -1,6 +1,7 @@
 // The tunnel against the test world: a relay deployed by our code through
 // the stand-in API server, traffic to cluster Services and Pods through real
-// port-forward WebSockets, dial results, faults, security.
+// port-forward WebSockets, dial results, faults, security. The carrier is
+// HTTP/2 here; cluster-mux.test.ts runs the same file over the mux.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -17,6 +18,8 @@ import { TunnelResetError } from '../../src/tunnel/tcp-connection.js';
 import type { Cluster } from '../cluster/index.js';
 import { blackholeScript } from './helpers/blackhole.js';
 import { startWorld } from './helpers/world.js';
+
+const CARRIER = process.env.KVPN_TEST_CARRIER === 'mux' ? 'mux' : 'h2';
 
 function request(address: string, port: number): DialRequest {
   return {
@@ -90,10 +93,18 @@ t.test('against the test world', async (t) => {
   const { cluster, staging, admin } = await startWorld(t);
   const relay: RelayHandle = await deployRelay(staging, { sessionId: 'tun1', owner: 'dev@laptop' });
   t.teardown(() => relay.delete());
-  const dialer = new TunnelDialer({ client: staging, relay, carriers: 4, backoffMinMs: 100, backoffMaxMs: 1000 });
+  const dialer = new TunnelDialer({
+    client: staging,
+    relay,
+    carriers: 4,
+    backoffMinMs: 100,
+    backoffMaxMs: 1000,
+    carrier: CARRIER,
+  });
   t.teardown(() => dialer.destroy());
   await dialer.ready(20_000);
   await until(dialer, 'up');
+  t.equal(dialer.carrierKind, CARRIER, `the carriers are ${CARRIER}`);
   const echoIp = await cluster.serviceIp('echo');
 
   await t.test('200 concurrent TCP streams to a Service, each with its own bytes', async (t) => {
@@ -169,7 +180,7 @@ t.test('against the test world', async (t) => {
     const echoPod = (await cluster.pods({ app: 'echo' }, 'default'))[0]?.status?.podIP as string;
     const bh = await blackholePod(cluster, admin, t);
     // Longer than ARP's 3 s, so an absent host reads as unreachable, not as a timeout.
-    const timed = new TunnelDialer({ client: staging, relay, carriers: 1, connectTimeoutMs: 4500 });
+    const timed = new TunnelDialer({ client: staging, relay, carriers: 1, connectTimeoutMs: 4500, carrier: CARRIER });
     t.teardown(() => timed.destroy());
     await timed.ready(10_000);
     const refused = (await timed.dialTcp(request(echoPod, 1)).catch((e) => e)) as DialError;

@@ -64,6 +64,9 @@ export class PortForwardServer {
             s.destroy();
             return;
           }
+          // As the kubelet's (Go's) connections: no Nagle, or a small frame written while
+          // another is unacknowledged waits for the pod's delayed ACK (~40 ms).
+          s.setNoDelay(true);
           entry.sockets.push(s);
           sockets.set(i, s);
           for (const chunk of pending.get(i) ?? []) s.write(chunk);

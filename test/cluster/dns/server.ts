@@ -77,7 +77,9 @@ export class DnsServer {
       udp.bind(port, host, () => resolve());
     });
     this.#udp = udp;
-    const tcp = net.createServer((s) => {
+    // No Nagle, as CoreDNS (Go) has none: two answers to pipelined queries written back to back
+    // would otherwise wait for the asker's delayed ACK (~40 ms) between them.
+    const tcp = net.createServer({ noDelay: true }, (s) => {
       let buf = Buffer.alloc(0);
       s.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
