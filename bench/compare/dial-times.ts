@@ -1,8 +1,9 @@
 // The connect path taken apart, for the kvpn arms of `npm run bench -- compare`:
 // right after the sequential connect test, the daemon's own record of those
 // connections (the inspection page's flow log) gives each one's dial time —
-// from the SYN reaching the daemon to the relay's answer: the carrier's open
-// round trip and the relay's dial. What the client measured beyond that is
+// from the SYN reaching the daemon to the relay's answer — and, from the
+// relay's `kvpn-dial-us`, the relay's own dial; the difference is the
+// carrier's round trip. What the client measured beyond the daemon's dial is
 // the laptop's part (TUN, the stack's SYN handling, the kernel) plus the
 // first byte's round trip through the tunnel.
 import { join } from 'node:path';
@@ -15,12 +16,17 @@ export interface DialTimes {
   flows: number;
   p50Ms: number;
   p99Ms: number;
+  /** The relay's own dial (connect to the target inside the cluster), where the relay reported it. */
+  relay?: { flows: number; p50Ms: number; p99Ms: number };
+  /** Per connection, the daemon's dial less the relay's: the carrier's open round trip. */
+  carrier?: { p50Ms: number; p99Ms: number };
 }
 
 interface FlowRow {
   destination: string;
   state: string;
   dialMs: number | null;
+  relayDialMs?: number | null;
 }
 
 /**
@@ -46,11 +52,18 @@ export async function daemonDialTimes(
     const destination = `${target.host}:${target.port}`;
     const query = new URLSearchParams({ text: destination, state: 'closed', limit: String(count) });
     const page = JSON.parse(await curl([`${url.origin}/api/connections?${query}`])) as { flows: FlowRow[] };
-    const dials = page.flows
-      .filter((f) => f.destination === destination && typeof f.dialMs === 'number')
-      .map((f) => f.dialMs as number);
+    const flows = page.flows.filter((f) => f.destination === destination && typeof f.dialMs === 'number');
+    const dials = flows.map((f) => f.dialMs as number);
     if (dials.length === 0) return { error: `the page listed no ended flow to ${destination}` };
-    return { flows: dials.length, p50Ms: percentile(dials, 50), p99Ms: percentile(dials, 99) };
+    const out: DialTimes = { flows: dials.length, p50Ms: percentile(dials, 50), p99Ms: percentile(dials, 99) };
+    const withRelay = flows.filter((f) => typeof f.relayDialMs === 'number');
+    if (withRelay.length > 0) {
+      const relay = withRelay.map((f) => f.relayDialMs as number);
+      const carrier = withRelay.map((f) => (f.dialMs as number) - (f.relayDialMs as number));
+      out.relay = { flows: relay.length, p50Ms: percentile(relay, 50), p99Ms: percentile(relay, 99) };
+      out.carrier = { p50Ms: percentile(carrier, 50), p99Ms: percentile(carrier, 99) };
+    }
+    return out;
   } catch (err) {
     return { error: (err as Error).message };
   }

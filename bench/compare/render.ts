@@ -330,6 +330,8 @@ export function kvpnRows(res: Results): Cell[][] {
     // open round trip and the relay's dial; the rest is the laptop's and the first byte's.
     row('connect + first byte, p50, as the client saw it (ms)', f('connect.p50Ms', 3)),
     row("  the daemon's dial, p50: carrier open round trip + relay's dial (ms)", f('connectPath.p50Ms', 3)),
+    row("    of which the relay's own dial, p50 (ms)", f('connectPath.relay.p50Ms', 3)),
+    row('    of which the carrier (daemon → relay → daemon), p50 (ms)', f('connectPath.carrier.p50Ms', 3)),
     row('  the rest: TUN, stack, kernel, the first byte through the tunnel (ms)', (k) => {
       const all = figure(k, 'connect.p50Ms');
       const dial = figure(k, 'connectPath.p50Ms');

@@ -38,6 +38,8 @@ export interface ByteSource {
   readonly bytesReceived?: number;
   readonly bytesWritten?: number;
   readonly bytesRead?: number;
+  /** The tunnel's: how long the relay's own dial took (the rest of dialMs is the carrier's). */
+  readonly relayDialMs?: number | undefined;
 }
 
 export interface Flow {
@@ -52,6 +54,7 @@ export interface Flow {
   detail: string | undefined;
   readonly openedAt: number;
   dialMs: number | undefined;
+  relayDialMs: number | undefined;
   closedAt: number | undefined;
   sent: number;
   received: number;
@@ -72,6 +75,8 @@ export interface FlowView {
   openedAt: number;
   durationMs: number;
   dialMs: number | null;
+  /** Of dialMs, the relay's own dial (the rest is the carrier's round trip and the laptop's). */
+  relayDialMs: number | null;
   bytesToCluster: number;
   bytesFromCluster: number;
 }
@@ -157,6 +162,7 @@ export class FlowLog {
       detail: undefined,
       openedAt: this.#now(),
       dialMs: undefined,
+      relayDialMs: undefined,
       closedAt: undefined,
       sent: 0,
       received: 0,
@@ -170,6 +176,7 @@ export class FlowLog {
   connected(flow: Flow, live: ByteSource): void {
     flow.state = 'open';
     flow.dialMs = this.#now() - flow.openedAt;
+    flow.relayDialMs = live.relayDialMs;
     flow.live = live;
     this.version++;
   }
@@ -319,6 +326,7 @@ function view(flow: Flow, now: number): FlowView {
     openedAt: Math.round(flow.openedAt),
     durationMs: micro((flow.closedAt ?? now) - flow.openedAt),
     dialMs: flow.dialMs === undefined ? null : micro(flow.dialMs),
+    relayDialMs: flow.relayDialMs === undefined ? null : micro(flow.relayDialMs),
     bytesToCluster: bytes.sent,
     bytesFromCluster: bytes.received,
   };

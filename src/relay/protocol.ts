@@ -20,6 +20,8 @@ export const HEADER_CONNECT_TIMEOUT = 'kvpn-connect-timeout-ms';
 export const HEADER_PROXY_STATUS = 'proxy-status';
 /** The address the relay connected to (after resolving a name), on 200. */
 export const HEADER_PEER = 'kvpn-peer';
+/** On 200: how long the relay's own dial took, microseconds (the connect path taken apart). */
+export const HEADER_DIAL_MICROS = 'kvpn-dial-us';
 
 export const TRANSPORT_TCP = 'tcp';
 export const TRANSPORT_UDP = 'udp/1';

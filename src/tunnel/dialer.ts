@@ -18,6 +18,7 @@ import {
   formatAuthority,
   HEADER_ACCEPT,
   HEADER_CONNECT_TIMEOUT,
+  HEADER_DIAL_MICROS,
   HEADER_PEER,
   HEADER_PROXY_STATUS,
   HEADER_TRANSPORT,
@@ -203,7 +204,13 @@ export class TunnelDialer implements Dialer {
     this.stats.tcpStreamsOpened++;
     stream.on('close', this.#tcpStreamOnClose);
     const peer = headers[HEADER_PEER];
-    return new TunnelConnection(stream, this.#counter, typeof peer === 'string' ? peer : undefined);
+    const dialMicros = Number(headers[HEADER_DIAL_MICROS]);
+    return new TunnelConnection(
+      stream,
+      this.#counter,
+      typeof peer === 'string' ? peer : undefined,
+      Number.isFinite(dialMicros) && dialMicros >= 0 ? dialMicros / 1000 : undefined,
+    );
   }
 
   /**

@@ -37,6 +37,8 @@ export interface ByteCounter {
 export class TunnelConnection extends Duplex {
   /** The relay's view of the target, `address:port` (after resolving a name). */
   readonly peer: string | undefined;
+  /** How long the relay's own dial took, ms (its `kvpn-dial-us`); the rest of a dial is the carrier's. */
+  readonly relayDialMs: number | undefined;
   /** This connection's bytes toward the target and back (the inspection page reads them). */
   bytesSent = 0;
   bytesReceived = 0;
@@ -45,7 +47,7 @@ export class TunnelConnection extends Duplex {
   #paused = false;
   #pendingWrite: ((err?: Error | null) => void) | undefined;
 
-  constructor(stream: http2.ClientHttp2Stream, counter: ByteCounter, peer?: string) {
+  constructor(stream: http2.ClientHttp2Stream, counter: ByteCounter, peer?: string, relayDialMs?: number) {
     // Not autoDestroy: 'close' follows the stream's close, so counters agree with what the app sees.
     super({
       allowHalfOpen: true,
@@ -56,6 +58,7 @@ export class TunnelConnection extends Duplex {
     this.#stream = stream;
     this.#counter = counter;
     this.peer = peer;
+    this.relayDialMs = relayDialMs;
     stream.on('data', (chunk: Buffer) => this.#streamOnData(chunk));
     stream.on('end', () => {
       // Node ends the readable of a reset stream too: only a real END_STREAM is a FIN.

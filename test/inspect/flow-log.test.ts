@@ -73,6 +73,16 @@ t.test('a connection: dialing, open with live bytes, closed with its totals, its
   t.match(page, { total: 1, open: 0, dropped: 0, matched: 1 });
   t.match(page.flows[0], { state: 'closed', bytesToCluster: 5, bytesFromCluster: 5, detail: null });
   t.ok((page.flows[0]?.dialMs ?? -1) >= 0);
+  t.equal(page.flows[0]?.relayDialMs, null, "a socket has no relay's dial time");
+});
+
+t.test("a tunnel connection's relay dial time is kept beside the whole dial's", (t) => {
+  const log = new FlowLog({ names: new NameBook(), ownerOf: () => undefined, now: () => 1000 });
+  const flow = log.begin('tcp', '10.1.0.2:40000', '10.96.10.2', 80);
+  if (!flow) throw new Error('not recorded');
+  log.connected(flow, { bytesSent: 0, bytesReceived: 0, relayDialMs: 0.1234 });
+  t.match(log.query().flows[0], { state: 'open', dialMs: 0, relayDialMs: 0.123 });
+  t.end();
 });
 
 t.test('a refused port and an unreachable address are recorded with their reasons', async (t) => {

@@ -14,7 +14,7 @@ import { KubeClient } from '../../src/kube/client.js';
 import { STREAM_WINDOW_BYTES } from '../../src/relay/protocol.js';
 import { DialError, type DialRequest } from '../../src/tun/stack/dialer.js';
 import { TunnelDialer, type TunnelStateChange } from '../../src/tunnel/dialer.js';
-import { TunnelResetError } from '../../src/tunnel/tcp-connection.js';
+import { type TunnelConnection, TunnelResetError } from '../../src/tunnel/tcp-connection.js';
 import { startLocalRelay } from '../relay/helpers/local-relay.js';
 import { blackholeScript } from './helpers/blackhole.js';
 import { startFakePortForward } from './helpers/fake-port-forward.js';
@@ -81,7 +81,14 @@ t.test('bytes both ways; our FIN reaches the target, which can still answer', as
     });
   });
   const { d } = await dialer(t);
-  const conn = await d.dialTcp(request('127.0.0.1', port));
+  const t0 = performance.now();
+  const conn = (await d.dialTcp(request('127.0.0.1', port))) as TunnelConnection;
+  const dialMs = performance.now() - t0;
+  t.equal(conn.peer, `127.0.0.1:${port}`, 'the relay names the peer it reached');
+  t.ok(
+    conn.relayDialMs !== undefined && conn.relayDialMs >= 0 && conn.relayDialMs <= dialMs,
+    `the relay reports its own dial (${conn.relayDialMs} ms of ${dialMs.toFixed(3)})`,
+  );
   const payload = randomBytes(5 * 1024 * 1024);
   const reply = readAll(conn);
   const closed = once(conn, 'close');

@@ -10,6 +10,7 @@ import {
   classifySocketError,
   type DialOutcome,
   formatProxyStatus,
+  HEADER_DIAL_MICROS,
   HEADER_PEER,
   HEADER_PROXY_STATUS,
 } from '../protocol.js';
@@ -99,8 +100,13 @@ export function relayTcp(stream: http2.ServerHttp2Stream, host: string, port: nu
       finish();
       return;
     }
-    ctx.dialed(host, port, ctx.now() - started);
-    stream.respond({ ':status': 200, [HEADER_PEER]: `${socket.remoteAddress}:${socket.remotePort}` });
+    const dialMs = ctx.now() - started;
+    ctx.dialed(host, port, dialMs);
+    stream.respond({
+      ':status': 200,
+      [HEADER_PEER]: `${socket.remoteAddress}:${socket.remotePort}`,
+      [HEADER_DIAL_MICROS]: String(Math.round(dialMs * 1000)),
+    });
     spliceSocket(stream, socket, ctx, `${host}:${port}`, () => {
       clientEnded = true;
     });
