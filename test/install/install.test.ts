@@ -42,7 +42,9 @@ if (process.platform !== 'linux') {
  */
 function userEnv(path: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: path };
-  for (const k of ['HOME', 'USER', 'LANG', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  // The user's own network settings too: behind a TLS-inspecting proxy npm needs its CA and proxy.
+  const kept = /^(HOME|USER|LANG|TMPDIR|NODE_EXTRA_CA_CERTS|SSL_CERT_(FILE|DIR)|(HTTPS?|NO)_PROXY)$/i;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && kept.test(k)) env[k] = v;
   return env;
 }
 
