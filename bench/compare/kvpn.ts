@@ -14,6 +14,7 @@
 // user reaching it by name would. On the stand-in nothing changes.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CarrierKind } from '../../src/tunnel/carrier.js';
 import { type Arm, serviceTargets, type Targets } from './arms.js';
 import type { Cleanup } from './cleanup.js';
 import { processTree } from './proc.js';
@@ -31,11 +32,8 @@ export interface UpTiming {
   /** `kvpn version`: the CLI starting and exiting, the floor under upCommandMs. */
   cliStartMs: number;
   /** The carrier status --json reported once up (checked: the one asked for). */
-  carrier: Carrier;
+  carrier: CarrierKind;
 }
-
-/** The tunnel's carrier: HTTP/2 (tunnel protocol 1) or the mux (2). */
-export type Carrier = 'h2' | 'mux';
 
 export interface KvpnArm extends Arm {
   readonly name: 'kvpn' | 'kvpn-mux';
@@ -53,7 +51,7 @@ export async function startKvpn(
   world: BenchWorld,
   cleanup: Cleanup,
   dir: string,
-  carrier: Carrier = 'h2',
+  carrier: CarrierKind = 'h2',
 ): Promise<KvpnArm> {
   const name = carrier === 'h2' ? 'kvpn' : 'kvpn-mux';
   const stateDir = join(dir, `${name}-state`);
@@ -120,7 +118,7 @@ export async function startKvpn(
       pid: number;
       startupMs: number;
       dns?: { server?: string | null };
-      relay?: { carrier?: Carrier };
+      relay?: { carrier?: CarrierKind };
     }[];
   };
   const session = status.sessions[0];
@@ -136,7 +134,7 @@ export async function startKvpn(
     const doc = JSON.parse(await kvpn(['status', '--json'])) as { sessions: Record<string, unknown>[] };
     const { relay, traffic, dnsStats, warnings, degradations, degraded, routes, state } = doc.sessions[0] ?? {};
     // (`degraded` is the field's older name)
-    const carrierNow = (relay as { carrier?: Carrier } | undefined)?.carrier;
+    const carrierNow = (relay as { carrier?: CarrierKind } | undefined)?.carrier;
     return { state, carrier: carrierNow, traffic, dnsStats, warnings, degradations: degradations ?? degraded, routes };
   };
   return {
