@@ -5,7 +5,11 @@
 //
 //   --mode connect --host H --port P --count N
 //       N connections one after another: (name lookup,) connect, send one
-//       byte, receive its echo, close. Per-connection time, p50/p99.
+//       byte, receive its echo, close. Per-connection time, p50/p99; and
+//       its two halves: the handshake (`connect` event) and the first byte.
+//   --mode pingpong --host H --port P --count N
+//       One connection, then N one-byte echoes one after another: the round
+//       trip of an open connection (what each request on it pays), p50/p99.
 //   --mode http --host H --port P --connections C --seconds S
 //       C keep-alive connections, each sending `GET /` as soon as the last
 //       answer arrived, for S seconds after a warm-up. Requests/s, latency.
@@ -61,6 +65,9 @@ function summary(samples: number[]): Record<string, number> {
   };
 }
 
+/** When an echoed connection's handshake completed (performance.now()). */
+const connectedAt = new WeakMap<net.Socket, number>();
+
 /** Connects (resolving `host` if it is a name) and waits for the echo of one byte. */
 function openEchoed(): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -72,7 +79,10 @@ function openEchoed(): Promise<net.Socket> {
       reject(err);
     };
     socket.once('error', fail);
-    socket.once('connect', () => socket.write('x'));
+    socket.once('connect', () => {
+      connectedAt.set(socket, performance.now());
+      socket.write('x');
+    });
     socket.once('data', () => {
       clearTimeout(timer);
       socket.off('error', fail);
@@ -86,6 +96,8 @@ function openEchoed(): Promise<net.Socket> {
 async function connectMode(): Promise<Record<string, unknown>> {
   const count = Number(values.count);
   const samples: number[] = [];
+  const handshakes: number[] = [];
+  const firstBytes: number[] = [];
   let failed = 0;
   let firstError: string | undefined;
   const t0 = performance.now();
@@ -98,7 +110,11 @@ async function connectMode(): Promise<Record<string, unknown>> {
     const start = performance.now();
     try {
       const socket = await openEchoed();
-      samples.push(performance.now() - start);
+      const end = performance.now();
+      const connected = connectedAt.get(socket) ?? end;
+      samples.push(end - start);
+      handshakes.push(connected - start);
+      firstBytes.push(end - connected);
       socket.removeAllListeners('close');
       socket.end();
     } catch (err) {
@@ -106,7 +122,58 @@ async function connectMode(): Promise<Record<string, unknown>> {
       firstError ??= (err as Error).message;
     }
   }
-  return { count, ok: samples.length, failed, firstError, totalMs: performance.now() - t0, ...summary(samples) };
+  return {
+    count,
+    ok: samples.length,
+    failed,
+    firstError,
+    totalMs: performance.now() - t0,
+    ...summary(samples),
+    handshake: summary(handshakes),
+    firstByte: summary(firstBytes),
+  };
+}
+
+/** One echo of one byte on an open connection. */
+function echoOnce(socket: net.Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error('timeout')), timeoutMs);
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onData = (): void => done();
+    const onClose = (): void => done(new Error('closed during an echo'));
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.write('x');
+  });
+}
+
+async function pingpongMode(): Promise<Record<string, unknown>> {
+  const count = Number(values.count);
+  const socket = await openEchoed();
+  const samples: number[] = [];
+  let failed = 0;
+  let firstError: string | undefined;
+  try {
+    for (let i = 0; i < count && failed === 0; i++) {
+      const start = performance.now();
+      try {
+        await echoOnce(socket);
+        samples.push(performance.now() - start);
+      } catch (err) {
+        failed = count - i;
+        firstError = (err as Error).message;
+      }
+    }
+  } finally {
+    socket.destroy();
+  }
+  return { count, ok: samples.length, failed, firstError, ...summary(samples) };
 }
 
 async function httpMode(): Promise<Record<string, unknown>> {
@@ -233,12 +300,15 @@ async function holdMode(): Promise<Record<string, unknown>> {
 
 const modes: Record<string, () => Promise<Record<string, unknown>>> = {
   connect: connectMode,
+  pingpong: pingpongMode,
   http: httpMode,
   hold: holdMode,
 };
 const mode = modes[values.mode ?? ''];
 if (!mode || !host || !port) {
-  process.stderr.write('usage: bench/compare/client.ts --mode connect|http|hold --host H --port P [options]\n');
+  process.stderr.write(
+    'usage: bench/compare/client.ts --mode connect|pingpong|http|hold --host H --port P [options]\n',
+  );
   process.exit(2);
 }
 const result = await mode();

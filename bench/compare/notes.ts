@@ -1,7 +1,30 @@
 // The method notes printed under the tables of bench/results/compare.md:
 // how each figure was taken, so a reader can judge it without the code.
+
+import { formatNumber } from '../report.js';
 import { measured as measuredSystem, type Results } from './render.js';
 import type { Bulk } from './tools.js';
+
+/**
+ * Where kvpn's DNS answers came from, by its own counters: `staging` holds
+ * docs/rbac.md's minimal Role, without the Service watch that answers
+ * locally, so Service names go to the cluster DNS through the tunnel.
+ */
+function dnsAnswerNote(res: Results): string {
+  const parts: string[] = [];
+  for (const name of ['kvpn', 'kvpn-mux'] as const) {
+    const stats = (res.systems[name] as { counters?: { dnsStats?: Record<string, number> } } | undefined)?.counters
+      ?.dnsStats;
+    if (!stats || typeof stats.queries !== 'number') continue;
+    const local = (stats.answeredLocally ?? 0) + (stats.nxdomainLocally ?? 0);
+    const cluster = stats.forwardedCluster ?? 0;
+    parts.push(
+      `${name}: ${formatNumber(local)} of ${formatNumber(stats.queries)} answered from the daemon's watches, ${formatNumber(cluster)} forwarded to the cluster DNS through the tunnel`,
+    );
+  }
+  if (parts.length === 0) return '';
+  return `Where the answers came from (the daemon's counters, whole run): ${parts.join('; ')}. The staging context holds docs/rbac.md's minimal Role, which has no Service watch: each Service name costs a round trip through the tunnel (with the optional Role they are answered locally, as bench/dns.ts measures).`;
+}
 
 /** Whether the kvpn measured still had its DNS rate limiter (removed in 1535741): its counters say. */
 function rateLimited(res: Results): boolean {
@@ -75,10 +98,10 @@ export function methodNotes(res: Results): string[] {
       rateLimited(res)
         ? "kvpn's DNS server limited each client address to 5,000 queries/s (burst 10,000) and dropped the rest, so the flat-out figure is that limit, not the server's capacity (bench/dns.ts measures the server itself, without the limiter)."
         : 'Nothing is rate-limited; queries forwarded to the cluster DNS are bounded in flight per destination, and those over the bound are dropped and counted (droppedOverloaded).'
-    }`,
+    } ${dnsAnswerNote(res)}`,
     `sshuttle: Telepresence 1's vpn-tcp set-up — sshd (own config, no PAM, root by key only, per-run host and client keys) in a pod${real ? " (the real world has no debian image: a node:22-alpine pod runs the host's own OpenSSH chrooted into the node's root filesystem, a hostPath volume)" : ''}, reached through the same port-forward bridge; \`sshuttle -r root@127.0.0.1:PORT ${sshuttleArgs.length ? `${sshuttleArgs.join(' ')} ` : ''}10.96.0.0/12 10.244.0.0/16\` (nat method: iptables REDIRECT). The laptop namespace has no default route, and REDIRECT acts after the routing decision, so for this arm both ranges are routed to lo (a laptop's default route plays that part); removed after this arm.`,
     `Bulk: iperf3 ${s.bulkSeconds} s to a one-shot iperf3 server in a pod, 1 and 4 parallel streams, download = iperf3 -R; the figure is the receiver's. Targets the bench-iperf Service IP (direct, kvpn${mux ? ', kvpn-mux' : ''}, sshuttle) or the pod (the port-forwards).`,
-    `Connections: ${s.connectCount} sequential connections to the echo Service's TCP echo port; each is (name lookup,) connect, send one byte, receive its echo, close — timed per connection (10 s per attempt; none started after 60 s).`,
+    `Connections: ${s.connectCount} sequential connections to the echo Service's TCP echo port; each is (name lookup,) connect, send one byte, receive its echo, close — timed per connection (10 s per attempt; none started after 60 s), and in two halves: the handshake (until the client's connect event) and the first byte (written to echoed). Round trip on an open connection: one connection, then ${s.pingpongCount} one-byte echoes one after another (the pod for the port-forwards).`,
     `HTTP: ${s.httpConnections} keep-alive connections to the echo Service (two Node pods), each sending GET / as soon as the previous answer arrived, ${s.httpSeconds} s after a 0.5 s warm-up.`,
     `Held connections: ${(s.holdCounts as number[]).join(' and ')} TCP echo connections opened (${s.holdConcurrency} handshakes in flight), each proven by a one-byte echo (10 s per attempt), held ${s.holdMs} ms, then echoed again (5 s): "alive" counts those that answered the second time. No attempt is started after max(15 s, 2 ms × count) — what did not open by then counts as failed. Daemon RSS is the peak sampled every 200 ms.`,
     `Daemon CPU/RSS: from /proc, summed over the system's laptop-side processes — the kvpn daemon; ${measuredSystem(res, 'kubectl-port-forward') ? 'the kubectl processes; ' : ''}the port-forward bridge; sshuttle (client, firewall helper, ssh) plus its port-forward bridge. CPU is % of one core over the measurement (200 % = both cores).${real ? ' "control plane + kubelet + containerd" is the real world\'s own processes (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, kube-proxy), summed the same way.' : ''}`,

@@ -113,6 +113,8 @@ const MAIN_ROWS: RowSpec[] = [
     digits: 2,
     scale: 1000,
   },
+  { label: 'round trip on an open connection, p50 (ms)', path: 'pingpong.p50Ms', digits: 3 },
+  { label: 'round trip on an open connection, p99 (ms)', path: 'pingpong.p99Ms', digits: 3 },
   { label: 'HTTP keep-alive (req/s)', path: 'http.rps', byName: 'httpByName.rps', digits: 0, ratio: true },
   { label: 'HTTP keep-alive, p99 (ms)', path: 'http.p99Ms', byName: 'httpByName.p99Ms', digits: 2 },
 ];
@@ -268,6 +270,7 @@ export function rttRows(res: Results): Cell[][] {
     { label: 'download, 1 stream (MB/s)', path: 'bulk.download-1.MBps', digits: 1 },
     { label: 'upload, 1 stream (MB/s)', path: 'bulk.upload-1.MBps', digits: 1 },
     { label: 'connect + first byte, p50 (ms)', path: 'connect.p50Ms', digits: 2 },
+    { label: 'round trip on an open connection, p50 (ms)', path: 'pingpong.p50Ms', digits: 2 },
   ];
   const names = rttSystems(res).map(([n]) => n);
   const rows: Cell[][] = [];
@@ -309,6 +312,12 @@ export function kvpnRows(res: Results): Cell[][] {
   ];
   const f = (p: string, d: number) => (k: ArmResult | { error: string } | undefined) =>
     cell(figure(k, p), d, errorOf(k, p));
+  // a − b of one arm's figures (p50s of different samples: a split, not an exact one).
+  const difference = (a: string, b: string) => (k: ArmResult | { error: string } | undefined) => {
+    const x = figure(k, a);
+    const y = figure(k, b);
+    return x === undefined || y === undefined ? '—' : Number((x - y).toFixed(3));
+  };
   const seconds = (p: string) => (k: ArmResult | { error: string } | undefined) =>
     cell((figure(k, p) ?? Number.NaN) / 1000, 2);
   return [
@@ -326,17 +335,23 @@ export function kvpnRows(res: Results): Cell[][] {
     row('DNS queries received (whole run)', f('counters.dnsStats.queries', 0)),
     row('TCP connections still open in the daemon 3 s after the last test', f('counters.traffic.tcpOpen', 0)),
     row('TCP connections through the daemon (whole run)', f('counters.traffic.tcpTotal', 0)),
-    // The connect path taken apart (compare/dial-times.ts): the daemon's dial is the carrier's
-    // open round trip and the relay's dial; the rest is the laptop's and the first byte's.
+    // The connect path taken apart (compare/dial-times.ts, client.ts): the handshake is the
+    // daemon's dial (the carrier's open round trip and the relay's dial) and the laptop's part;
+    // the first byte is one round trip through the tunnel.
     row('connect + first byte, p50, as the client saw it (ms)', f('connect.p50Ms', 3)),
-    row("  the daemon's dial, p50: carrier open round trip + relay's dial (ms)", f('connectPath.p50Ms', 3)),
-    row("    of which the relay's own dial, p50 (ms)", f('connectPath.relay.p50Ms', 3)),
-    row('    of which the carrier (daemon → relay → daemon), p50 (ms)', f('connectPath.carrier.p50Ms', 3)),
-    row('  the rest: TUN, stack, kernel, the first byte through the tunnel (ms)', (k) => {
-      const all = figure(k, 'connect.p50Ms');
-      const dial = figure(k, 'connectPath.p50Ms');
-      return all === undefined || dial === undefined ? '—' : Number((all - dial).toFixed(3));
-    }),
+    row('  the handshake (SYN to established), p50 (ms)', f('connect.handshake.p50Ms', 3)),
+    row("    the daemon's dial, p50: carrier open round trip + relay's dial (ms)", f('connectPath.p50Ms', 3)),
+    row("      of which the relay's own dial, p50 (ms)", f('connectPath.relay.p50Ms', 3)),
+    row('      of which the carrier (daemon → relay → daemon), p50 (ms)', f('connectPath.carrier.p50Ms', 3)),
+    row(
+      "    the rest: TUN, stack, kernel (handshake − daemon's dial, ms)",
+      difference('connect.handshake.p50Ms', 'connectPath.p50Ms'),
+    ),
+    row('  the first byte (written to echoed), p50 (ms)', f('connect.firstByte.p50Ms', 3)),
+    row('  for scale: a round trip on an open connection, p50 (ms)', f('pingpong.p50Ms', 3)),
+    row('  for scale: the raw port-forward, the same, p50 (ms)', () =>
+      f('pingpong.p50Ms', 3)(res.systems['port-forward']),
+    ),
     row('  for scale: direct connect + first byte, p50 (ms)', () => f('connect.p50Ms', 3)(res.systems.direct)),
     row("  the daemon's dial, p99 (ms)", f('connectPath.p99Ms', 3)),
     row(`DNS at ${formatNumber(rate)} q/s: p50 (ms)`, f('dns.atRate.p50Ms', 3)),

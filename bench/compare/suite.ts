@@ -1,6 +1,7 @@
 // What `npm run bench -- compare` measures on each system, in order:
 // idle CPU/RSS, bulk throughput (iperf3: 1 and 4 streams, each way),
-// connection latency (sequential connect + first byte), HTTP keep-alive
+// connection latency (sequential connect + first byte), the round trip of
+// an open connection (sequential one-byte echoes), HTTP keep-alive
 // requests/s, and last (it may break a system) connections held open at
 // once. kvpn adds the same by name, and DNS. Every figure is taken as is;
 // a measurement that fails is recorded with its error, never retried.
@@ -14,6 +15,8 @@ export interface Settings {
   bulkSeconds: number;
   bulkStreams: number[];
   connectCount: number;
+  /** One-byte echoes on one open connection. */
+  pingpongCount: number;
   httpConnections: number;
   httpSeconds: number;
   holdCounts: number[];
@@ -33,6 +36,7 @@ export function settingsFor(quick: boolean, overrides: Partial<Settings>): Setti
         bulkSeconds: 2,
         bulkStreams: [1, 4],
         connectCount: 200,
+        pingpongCount: 500,
         httpConnections: 10,
         httpSeconds: 2,
         holdCounts: [200, 1000],
@@ -49,6 +53,7 @@ export function settingsFor(quick: boolean, overrides: Partial<Settings>): Setti
         bulkSeconds: 10,
         bulkStreams: [1, 4],
         connectCount: 1000,
+        pingpongCount: 5000,
         httpConnections: 10,
         httpSeconds: 5,
         holdCounts: [1000, 10000],
@@ -71,6 +76,8 @@ export interface ArmResult {
   idleAfter?: Usage;
   bulk: Record<string, Outcome<Bulk>>;
   connect?: Outcome<ClientResult>;
+  /** The round trip of an open connection. */
+  pingpong?: Outcome<ClientResult>;
   http?: Outcome<ClientResult>;
   hold: Record<string, Outcome<ClientResult>>;
   /** kvpn only: the same by name (resolved through the laptop's resolver, i.e. kvpn's DNS). */
@@ -152,6 +159,22 @@ export async function measureConnect(world: BenchWorld, arm: Arm, target: Endpoi
   return r;
 }
 
+/** `count` one-byte echoes, one after another, on one connection to `target`. */
+async function measurePingpong(world: BenchWorld, arm: Arm, target: Endpoint, count: number, label = arm.name) {
+  const r =
+    (await prepare(arm)) ??
+    (await client(
+      world,
+      ['--mode', 'pingpong', '--host', target.host, '--port', String(target.port), '--count', String(count)],
+      () => arm.pids(),
+      120_000,
+    ));
+  log(
+    `${label} round trip on an open connection x${count}: ${describe(r, (v) => `p50 ${n(v.p50Ms, 3)} ms, p99 ${n(v.p99Ms, 3)} ms, failed ${v.failed}`)}`,
+  );
+  return r;
+}
+
 async function measureHttp(
   world: BenchWorld,
   arm: Arm,
@@ -222,6 +245,7 @@ export async function measureArm(
   result.bulk = await measureBulk(world, arm, t.iperf, s, s.bulkStreams);
   result.connect = await measureConnect(world, arm, t.echoTcp, s.connectCount);
   if (extra.afterConnect) result.connectPath = await extra.afterConnect();
+  result.pingpong = await measurePingpong(world, arm, t.echoTcp, s.pingpongCount);
   if (extra.byName)
     result.connectByName = await measureConnect(
       world,
@@ -253,6 +277,7 @@ export async function measureRtt(world: BenchWorld, arm: Arm, s: Settings): Prom
   return {
     bulk: await measureBulk(world, arm, arm.targets.iperf, s, [1]),
     connect: await measureConnect(world, arm, arm.targets.echoTcp, s.rttConnectCount, `${arm.name} (RTT)`),
+    pingpong: await measurePingpong(world, arm, arm.targets.echoTcp, s.rttConnectCount, `${arm.name} (RTT)`),
     hold: {},
   };
 }
