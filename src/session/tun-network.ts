@@ -62,9 +62,17 @@ export function dnsAddresses(network: TunNetwork): string[] {
 /** Whether an address (any spelling) is one of the in-TUN DNS server's. */
 export function isDnsAddress(network: TunNetwork): (address: string) => boolean {
   const ours = new Set(dnsAddresses(network));
+  // Asked on every dial; parsing each time was ~10 µs of it. A few recent answers are kept.
+  const recent = new Map<string, boolean>();
   return (address) => {
-    const bytes = parseIp(address);
-    return bytes !== null && ours.has(formatIp(bytes));
+    let answer = recent.get(address);
+    if (answer === undefined) {
+      const bytes = parseIp(address);
+      answer = bytes !== null && ours.has(formatIp(bytes));
+      if (recent.size >= 256) recent.clear();
+      recent.set(address, answer);
+    }
+    return answer;
   };
 }
 
