@@ -33,3 +33,17 @@ t.test('the DNS addresses, in any spelling; nothing else', async (t) => {
   for (const a of ['198.18.1.2', 'fdc7:6b76:706e:1::2', 'FDC7:6B76:706E:1:0:0:0:2']) t.ok(isDns(a), a);
   for (const a of ['198.18.1.1', 'fdc7:6b76:706e:1::1', 'fdc7:6b76:706e::2', 'not an address']) t.notOk(isDns(a), a);
 });
+
+t.test('the same answers when asked again, after many other destinations', async (t) => {
+  const isDns = isDnsAddress(tunNetwork(1));
+  t.ok(isDns('198.18.1.2'));
+  const others = Array.from({ length: 1000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+  t.same(
+    others.filter((a) => isDns(a)),
+    [],
+    'none of 1,000 other destinations',
+  );
+  t.ok(isDns('198.18.1.2'));
+  t.ok(isDns('FDC7:6B76:706E:1:0:0:0:2'));
+  t.notOk(isDns('10.0.0.1'));
+});
