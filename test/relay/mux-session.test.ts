@@ -115,6 +115,30 @@ t.test('a reader that stops holds at most one window: the sender waits for credi
   t.ok(received >= before, 'everything arrives once the reader reads');
 });
 
+t.test('a write waiting for credit when the peer resets the stream: its callback gets the error', async (t) => {
+  const window = 64 * 1024;
+  const { client, serverStreams } = await pair(
+    t,
+    { streamWindow: window, connectionWindow: 4 * window },
+    { onStream: (s) => s.respond({ ':status': 200 }) },
+  );
+  const s = client.request({ ':method': 'CONNECT', ':authority': 'x:1' });
+  s.on('error', () => {});
+  await once(s, 'response');
+  const server = serverStreams[0] as MuxStream;
+  server.pause();
+  // More than the window: the last write cannot complete until credit comes back.
+  const written = new Promise<Error | null | undefined>((resolve) => s.write(Buffer.alloc(4 * window), resolve));
+  await new Promise((r) => setImmediate(r));
+  // Not once(): the stream's 'error' would reject it.
+  const closed = new Promise((resolve) => s.once('close', resolve));
+  server.close(MuxError.Cancel);
+  const err = await written;
+  t.match(err, { message: /closed/ }, 'the waiting write is told the stream closed');
+  await closed;
+  t.equal(s.rstCode, MuxError.Cancel, 'the reset code arrived');
+});
+
 t.test('more streams than allowed: the extra one is refused, the carrier stays', async (t) => {
   const { client } = await pair(t, { streamWindow: 65536, connectionWindow: 65536 }, { maxStreams: 2, onStream: echo });
   const open = [1, 2].map(() => client.request({ ':method': 'CONNECT', ':authority': 'x:1' }));
