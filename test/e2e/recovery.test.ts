@@ -25,7 +25,8 @@ await onEachWorld(t, {}, async (t, cluster) => {
     const up = await kvpn.run(['up', '--context', 'staging']);
     t.equal(up.code, EXIT.OK, up.stderr);
     const first = await laptop(cluster, 'curl', ['-sS', '-m', '5', 'http://echo.default.svc.cluster.local/']);
-    t.match(first.stdout, /^echo-/, 'working before the fault');
+    if (!t.match(first.stdout, /^echo-/, 'working before the fault', { curlExit: first.code, stderr: first.stderr }))
+      t.comment(`kvpn status after the failed curl:\n${(await kvpn.run(['status', '--json'])).stdout}`);
   }
 
   t.test('relay pod deleted while up: recreated, new connections work within 10 s', async (t) => {
